@@ -1,0 +1,339 @@
+"""The ledger application: one event-sourced application, one log (ARCHITECTURE).
+
+``Ledger.execute(bodies)`` runs a batch of commands through a unit of work that holds the
+aggregates the batch touches in memory. Each command is judged on the state the commands
+before it left; a rejected command changes nothing. The batch then saves every touched
+aggregate, every command record and every rejection in one transaction. If the save meets
+a version conflict (another writer got there first) the batch is replayed against fresh
+state, and after repeated conflicts run one command at a time, so every answer is the one
+a one-by-one run would have given.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from ledger.config import Database, database_from_env, ensure_schema
+from ledger.domain.calendar import utcnow
+from ledger.domain.commands import Command, body_hash, command_name, decode_command
+from ledger.domain.errors import Rejection
+from ledger.domain.handlers import HANDLERS, Context
+from ledger.domain.handlers.context import check_future
+from ledger.domain.model import CommandRecord
+from ledger.domain.policies import PolicyBook, default_version
+from ledger.store.transcoder import MsgspecTranscoder
+
+Answer = dict[str, Any]
+
+_answer_encoder = msgspec.json.Encoder()
+_answer_decoder = msgspec.json.Decoder()
+
+
+class LedgerApplication(Application):  # type: ignore[type-arg]
+    """The eventsourcing application: recorder, mapper (msgspec), repository, log."""
+
+    name = "ledger"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000"}
+
+    def construct_transcoder(self) -> Transcoder:
+        return MsgspecTranscoder()
+
+
+class _Tainted(Exception):
+    """A rejected command had already changed an aggregate: rerun the batch one by one."""
+
+
+class _Conflict(Exception):
+    pass
+
+
+@dataclass
+class _Pending:
+    """One command of a batch."""
+
+    index: int
+    body: Any
+    command_id: str | None = None
+    hash: str | None = None
+    cmd: Command | None = None
+    answer: Answer | None = None
+
+
+class UnitOfWork:
+    """Aggregates a batch has loaded (or created), and those it changed."""
+
+    def __init__(self, app: LedgerApplication) -> None:
+        self.app = app
+        self.loaded: dict[UUID, Any] = {}
+        self.touched: dict[UUID, Any] = {}
+        self._marks: dict[UUID, int] = {}
+
+    # --- the domain's UnitOfWork protocol ---------------------------------------------
+
+    def get(self, cls: type[Any], *key: str) -> Any:
+        agg_id = cls.create_id(*key)
+        if agg_id in self.loaded:
+            agg = self.loaded[agg_id]
+        else:
+            try:
+                agg = self.app.repository.get(agg_id)
+            except AggregateNotFoundError:
+                agg = None
+            self.loaded[agg_id] = agg
+        if agg is not None:
+            self._marks.setdefault(agg_id, len(agg.pending_events))
+        return agg
+
+    def add(self, aggregate: Any) -> None:
+        if aggregate.id not in self.loaded or self.loaded[aggregate.id] is None:
+            self._marks.setdefault(aggregate.id, 0)
+        self.loaded[aggregate.id] = aggregate
+        self.touched[aggregate.id] = aggregate
+
+    def log_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def read_log(self, topics: tuple[str, ...] = (), stop: int | None = None,
+                 start: int = 1) -> Iterator[tuple[int, Any]]:
+        """(position, domain event) in log order, optionally only some topics."""
+        position = start
+        while True:
+            notes = self.app.recorder.select_notifications(
+                start=position, limit=1000, stop=stop, topics=list(topics),
+            )
+            for n in notes:
+                yield n.id, self.app.mapper.to_domain_event(n)
+            if len(notes) < 1000:
+                return
+            position = notes[-1].id + 1
+
+    # --- per-command bookkeeping ------------------------------------------------------
+
+    def begin(self) -> None:
+        self._marks = {}
+
+    def new_events(self) -> int:
+        return sum(
+            len(self.loaded[agg_id].pending_events) - mark
+            for agg_id, mark in self._marks.items()
+            if self.loaded.get(agg_id) is not None
+        )
+
+
+class Ledger:
+    """The composition root: a database, a clock, and the command path."""
+
+    MAX_BATCH_RETRIES = 6
+
+    def __init__(self, database: Database | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.database = database or database_from_env()
+        ensure_schema(self.database)
+        self.app = LedgerApplication(env=self.database.env)
+        self.clock = clock
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the command path -------------------------------------------------------------
+
+    def execute_one(self, body: Any) -> Answer:
+        return self.execute([body])[0]
+
+    def execute(self, bodies: Sequence[Any]) -> list[Answer]:
+        """Apply a batch of commands (JSON objects) in order; one answer per command."""
+        pendings = [_Pending(i, body) for i, body in enumerate(bodies)]
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self._run(pendings)
+            except _Tainted:
+                break
+            except _Conflict:
+                if attempts >= self.MAX_BATCH_RETRIES or len(pendings) == 1:
+                    break
+                time.sleep(random.uniform(0, 0.01 * attempts))
+        if len(pendings) == 1:
+            return [self._conflict_answer(pendings[0])]
+        # one command at a time, each with its own retries
+        answers = []
+        for p in pendings:
+            answers.append(self.execute([p.body])[0])
+        return answers
+
+    def _conflict_answer(self, p: _Pending) -> Answer:
+        return {
+            "command_id": p.command_id, "command": _name_of(p.body), "status": "rejected",
+            "rule": "version_conflict",
+            "message": "another writer changed the same records; retry the command",
+            "details": {},
+        }
+
+    def _run(self, pendings: list[_Pending]) -> list[Answer]:
+        uow = UnitOfWork(self.app)
+        recorded_at = self.clock()
+        seen: dict[str, _Pending] = {}
+        rejections: list[tuple[str, str, bytes]] = []
+        per_command_events: list[int] = []
+        self._prefetch(pendings)
+        for p in pendings:
+            p.answer = None
+            uow.begin()
+            answer = self._judge(p, uow, recorded_at, seen)
+            per_command_events.append(uow.new_events() if answer["status"] == "applied" else 0)
+            if answer["status"] == "rejected" and uow.new_events():
+                if len(pendings) > 1:
+                    raise _Tainted
+                uow.touched.clear()  # a lone rejected command: drop what it changed
+            if answer["status"] == "rejected" and p.command_id and p.hash and not answer.get("_unstored"):
+                rejections.append((p.command_id, p.hash, _answer_encoder.encode(answer)))
+            answer.pop("_unstored", None)
+            p.answer = answer
+        try:
+            recordings = self.app.save(*uow.touched.values(), rejections=rejections)
+        except IntegrityError as e:
+            raise _Conflict from e
+        # positions: events were collected in command order, per aggregate; give each
+        # applied command the highest position of the batch's events it produced
+        position = max((r.notification.id for r in recordings), default=None)
+        for p, n_events in zip(pendings, per_command_events, strict=True):
+            assert p.answer is not None
+            if p.answer["status"] == "applied":
+                p.answer["events"] = n_events
+                p.answer["position"] = position
+        return [p.answer for p in pendings]  # type: ignore[misc]
+
+    def _prefetch(self, pendings: list[_Pending]) -> None:
+        """Decode bodies and look up stored rejections for the batch in one query."""
+        for p in pendings:
+            body = p.body
+            if isinstance(body, dict) and isinstance(body.get("command_id"), str):
+                p.command_id = body["command_id"]
+                p.hash = body_hash(body)
+        ids = [p.command_id for p in pendings if p.command_id]
+        self._stored_rejections = self.app.recorder.select_rejections(ids) if ids else {}  # type: ignore[attr-defined]
+
+    def _judge(self, p: _Pending, uow: UnitOfWork, recorded_at: datetime,
+               seen: dict[str, _Pending]) -> Answer:
+        name = _name_of(p.body)
+        if p.command_id is None:
+            try:
+                decode_command(p.body)
+            except Rejection as r:
+                return _rejected(None, name, r, unstored=True)
+            return _rejected(None, name, Rejection("invalid_field", "command_id: is required",
+                                                    field="command_id"), unstored=True)
+        # idempotency: the same command_id answers its first answer (SPEC 1, Identity)
+        first = self._first_answer(p.command_id, uow, seen)
+        if first is not None:
+            first_hash, first_answer = first
+            if first_hash != p.hash:
+                return _rejected(p.command_id, name, Rejection(
+                    "invalid_field",
+                    f"command_id: {p.command_id!r} was already used for a different command body",
+                    field="command_id",
+                ), unstored=True)
+            return {"command_id": p.command_id, "command": name, "status": "duplicate",
+                    "original": first_answer}
+        seen[p.command_id] = p
+        try:
+            cmd = decode_command(p.body)
+            occurred_at = cmd.occurred_at or recorded_at
+            reported_at = cmd.reported_at or recorded_at
+            ctx = Context(cmd=cmd, uow=uow, recorded_at=recorded_at, occurred_at=occurred_at,
+                          reported_at=reported_at)
+            tolerance = ctx.policy("reporting").values["future_tolerance_minutes"]
+            check_future(occurred_at, recorded_at, tolerance)
+            if cmd.reported_at is not None:
+                check_future(cmd.reported_at, recorded_at, tolerance)
+            result = HANDLERS[command_name(cmd)](ctx) or {}
+        except Rejection as r:
+            return _rejected(p.command_id, name, r)
+        answer = {"command_id": p.command_id, "command": name, "status": "applied",
+                  "result": result}
+        uow.add(CommandRecord(command_id=p.command_id, command=name, body_hash=p.hash or "",
+                              actor=cmd.actor, answer=_stored_answer(answer), meta=ctx.meta))
+        return answer
+
+    def _first_answer(self, command_id: str, uow: UnitOfWork,
+                      seen: dict[str, _Pending]) -> tuple[str, Answer] | None:
+        if command_id in seen:
+            earlier = seen[command_id]
+            assert earlier.answer is not None
+            return earlier.hash or "", _without_position(earlier.answer)
+        stored = self._stored_rejections.get(command_id)
+        if stored is not None:
+            return stored[0], _answer_decoder.decode(stored[1])
+        record = uow.get(CommandRecord, command_id)
+        if record is not None:
+            return record.body_hash, record.answer
+        return None
+
+    # --- reading ----------------------------------------------------------------------
+
+    def max_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def policy_book(self) -> PolicyBook | None:
+        try:
+            return self.app.repository.get(PolicyBook.create_id())
+        except AggregateNotFoundError:
+            return None
+
+    def policy_in_force(self, policy: str, day: Any) -> Any:
+        book = self.policy_book()
+        return book.in_force(policy, day) if book else default_version(policy)
+
+
+def _name_of(body: Any) -> str | None:
+    name = body.get("command") if isinstance(body, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _rejected(command_id: str | None, name: str | None, r: Rejection, *,
+              unstored: bool = False) -> Answer:
+    answer: Answer = {"command_id": command_id, "command": name, "status": "rejected",
+                      "rule": r.rule, "message": r.message, "details": _jsonable(r.details)}
+    if unstored:
+        answer["_unstored"] = True
+    return answer
+
+
+def _stored_answer(answer: Answer) -> Answer:
+    return {k: v for k, v in answer.items() if k not in ("position", "events")}
+
+
+def _without_position(answer: Answer) -> Answer:
+    return {k: v for k, v in answer.items() if k not in ("_unstored",)}
+
+
+def _jsonable(value: Any) -> Any:
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+def iter_batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,116 @@
+"""Roles, who may issue each command, approvers and segregation of duties (SPEC 1 Actors,
+SPEC 1 Segregation of duties, SPEC 5.2 "Who may issue each command").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ledger.domain.errors import Rejection
+
+ROLES = (
+    "sales_rep",
+    "sales_admin",  # 销售内勤
+    "manager",  # 营销经理 / 区域经理
+    "director",  # 营销总监 / top leadership
+    "finance",
+    "auditor",
+    "admin",
+    "service",
+)
+
+ADMIN_USER = "admin"  # the bootstrap user every new ledger has (SPEC 1 Actors)
+
+# Where a rule asks for a manager, a director serves too (default); no other stand-ins.
+MANAGER = frozenset({"manager", "director"})
+DIRECTOR = frozenset({"director"})
+FINANCE = frozenset({"finance"})
+FINANCE_OR_DIRECTOR = frozenset({"finance", "director"})
+
+COMMAND_ROLES: dict[str, frozenset[str]] = {
+    "RegisterUser": frozenset({"admin"}),
+    "RegisterCustomer": frozenset({"sales_admin", "finance"}),
+    "RegisterRep": frozenset({"sales_admin", "finance"}),
+    "SetListPrice": frozenset({"sales_admin", "finance"}),
+    "SetCreditTerms": FINANCE,
+    "FlagCustomerAtRisk": frozenset({"finance", "manager", "director"}),
+    "RecordSale": frozenset({"sales_admin", "service"}),
+    "RecordReturn": frozenset({"sales_admin", "service"}),
+    "RecordPayment": frozenset({"sales_admin", "finance", "service"}),
+    "WriteOffReceivable": FINANCE,
+    "AllocateBudget": FINANCE,
+    "AdjustBudget": FINANCE,
+    "RecordExpenseSpend": FINANCE,
+    "CloseMonth": FINANCE,
+    "PayCommission": FINANCE,
+    "FineRep": FINANCE,
+    "SubmitExpense": frozenset(ROLES) - {"auditor", "service", "admin"},
+    "ApproveExpense": MANAGER,
+    "RejectExpense": MANAGER | FINANCE,
+    "ChangeRank": DIRECTOR,
+    "AdoptCommissionPlan": DIRECTOR,
+    "AdoptPolicy": DIRECTOR,
+    "OpenDispute": frozenset(ROLES),
+    "ResolveDispute": FINANCE_OR_DIRECTOR,
+}
+
+# Approvers named in `approved_by` (SPEC 5.2 table; RecordSale is tiered, see pricing).
+APPROVER_ROLES: dict[str, frozenset[str]] = {
+    "SetListPrice": DIRECTOR,
+    "SetCreditTerms": FINANCE_OR_DIRECTOR,
+    "RecordReturn": MANAGER,
+    "WriteOffReceivable": DIRECTOR,
+    "AllocateBudget": DIRECTOR,
+    "AdjustBudget": DIRECTOR,
+    "FineRep": MANAGER,
+}
+CREDIT_OVERRIDE_ROLES = FINANCE_OR_DIRECTOR  # SPEC 2.1 credit control
+
+
+def effective_roles(roles: Iterable[str]) -> frozenset[str]:
+    return frozenset(roles)
+
+
+def check_actor(command: str, actor: str, roles: Iterable[str]) -> None:
+    allowed = COMMAND_ROLES[command]
+    held = frozenset(roles)
+    if not held & allowed:
+        raise Rejection(
+            "not_authorized",
+            f"{actor!r} (roles {sorted(held)}) may not issue {command}; "
+            f"it needs one of {sorted(allowed)}",
+            actor=actor, roles=sorted(held), required=sorted(allowed),
+        )
+
+
+def check_approver(
+    what: str, approver: str, roles: Iterable[str], allowed: frozenset[str], field: str = "approved_by"
+) -> None:
+    held = frozenset(roles)
+    if not held & allowed:
+        raise Rejection(
+            "not_authorized",
+            f"{field} {approver!r} (roles {sorted(held)}) may not approve {what}; "
+            f"it needs one of {sorted(allowed)}",
+            field=field, approver=approver, roles=sorted(held), required=sorted(allowed),
+        )
+
+
+def check_segregation(
+    decider: str, *, actor: str | None = None, beneficiary_user: str | None = None,
+    what: str, field: str = "approved_by",
+) -> None:
+    """Nobody approves their own sale, expense, write-off or rank change, nor a decision
+    about a rep whose ``user_id`` is theirs (SPEC 1, Segregation of duties)."""
+    if actor is not None and decider == actor:
+        raise Rejection(
+            "segregation_of_duties",
+            f"{decider!r} cannot both issue and approve {what}",
+            field=field, user=decider,
+        )
+    if beneficiary_user is not None and decider == beneficiary_user:
+        raise Rejection(
+            "segregation_of_duties",
+            f"{decider!r} cannot decide {what}: it is about their own rep account",
+            field=field, user=decider,
+        )

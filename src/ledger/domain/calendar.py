@@ -1,0 +1,124 @@
+"""Business time (SPEC 1, Time).
+
+Every fact carries ``occurred_at`` (ISO 8601 with offset). Its business date is the date
+of ``occurred_at`` in the company time zone (default ``Asia/Shanghai``). Periods are
+``YYYY-MM`` months, ``YYYY-Qn`` quarters or ``YYYY`` years.
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+COMPANY_TZ_ENV = "LEDGER_TIMEZONE"
+DEFAULT_COMPANY_TZ = "Asia/Shanghai"
+
+
+def company_tz() -> ZoneInfo:
+    return ZoneInfo(os.environ.get(COMPANY_TZ_ENV) or DEFAULT_COMPANY_TZ)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 time *with* an offset. Raises ``ValueError`` otherwise."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected an ISO 8601 time with offset, got {text!r}")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 time with offset, got {text!r}") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return value
+
+
+def parse_date(text: str) -> date:
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(f"expected a date YYYY-MM-DD, got {text!r}")
+    return date.fromisoformat(text)
+
+
+def business_date(instant: datetime) -> date:
+    return instant.astimezone(company_tz()).date()
+
+
+def iso(instant: datetime) -> str:
+    return instant.isoformat()
+
+
+# --- periods -----------------------------------------------------------------------
+
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_QUARTER = re.compile(r"(\d{4})-Q([1-4])")
+_YEAR = re.compile(r"(\d{4})")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A closed range of business dates named ``YYYY``, ``YYYY-Qn`` or ``YYYY-MM``."""
+
+    first: date
+    last: date
+    name: str
+
+    def __contains__(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+
+def parse_period(text: str) -> Period:
+    if not isinstance(text, str):
+        raise ValueError(f"expected a period, got {text!r}")
+    if m := _MONTH.fullmatch(text):
+        return month(text)
+    if m := _QUARTER.fullmatch(text):
+        year, q = int(m[1]), int(m[2])
+        first = date(year, 3 * q - 2, 1)
+        last_month = 3 * q
+        return Period(first, date(year, last_month, _cal.monthrange(year, last_month)[1]), text)
+    if _YEAR.fullmatch(text):
+        year = int(text)
+        return Period(date(year, 1, 1), date(year, 12, 31), text)
+    raise ValueError(f"period must be YYYY, YYYY-Qn or YYYY-MM, got {text!r}")
+
+
+def month(text: str) -> Period:
+    m = _MONTH.fullmatch(text) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"expected a month YYYY-MM, got {text!r}")
+    year, mon = int(m[1]), int(m[2])
+    return Period(date(year, mon, 1), date(year, mon, _cal.monthrange(year, mon)[1]), text)
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day-of-month ``months`` later, clamped to the month's end."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, mon = divmod(index, 12)
+    mon += 1
+    return date(year, mon, min(day.day, _cal.monthrange(year, mon)[1]))
+
+
+def next_month(period: str) -> str:
+    return month_of(add_months(month(period).first, 1))
+
+
+def previous_month(period: str) -> str:
+    return month_of(add_months(month(period).first, -1))
+
+
+def days_between(earlier: date, later: date) -> int:
+    return (later - earlier).days
+
+
+def plus_days(day: date, days: int) -> date:
+    return day + timedelta(days=days)

@@ -1,0 +1,133 @@
+"""Ranks, fines, payouts, month close and commission plans (SPEC 2.5, SPEC 5.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain import authority
+from ledger.domain.calendar import month, previous_month
+from ledger.domain.commands import AdoptCommissionPlan, ChangeRank, CloseMonth, FineRep, PayCommission
+from ledger.domain.commission_plan import RANKS, PlanError, load_plan
+from ledger.domain.errors import Rejection, invalid
+from ledger.domain.handlers.context import Context
+from ledger.domain.model import Closings, Rep
+from ledger.domain.policies import PLAN_POLICY, PolicyBook
+
+
+def _month(text: str, field_name: str = "period") -> Any:
+    try:
+        return month(text)
+    except ValueError as e:
+        raise invalid(field_name, str(e)) from None
+
+
+def change_rank(ctx: Context) -> dict[str, Any]:
+    cmd: ChangeRank = ctx.cmd  # type: ignore[assignment]
+    if cmd.rank not in RANKS:
+        raise invalid("rank", f"unknown rank {cmd.rank!r}", allowed=list(RANKS))
+    ctx.actor()
+    rep = ctx.require(Rep, cmd.rep_id, "rep_id")
+    actor = ctx.authorize()
+    authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,
+                                what=f"a rank change of rep {cmd.rep_id!r}", field="actor")
+    effective = cmd.effective_from or ctx.day
+    before = rep.rank_on(effective)
+    rep.change_rank(
+        rank=cmd.rank, previous_rank=before, effective_from=effective.isoformat(),
+        reason=cmd.reason, decided_by=actor.user_id,
+        evidence={"kind": "manual", "reason": cmd.reason, "rank_before": before},
+        meta=ctx.meta,
+    )
+    ctx.uow.add(rep)
+    return {"rep_id": cmd.rep_id, "rank": cmd.rank, "previous_rank": before,
+            "effective_from": effective.isoformat()}
+
+
+def fine_rep(ctx: Context) -> dict[str, Any]:
+    cmd: FineRep = ctx.cmd  # type: ignore[assignment]
+    ctx.actor()
+    rep = ctx.require(Rep, cmd.rep_id, "rep_id")
+    approver = ctx.user(cmd.approved_by, "approved_by")
+    ctx.unclaimed("fine", cmd.fine_id)
+    actor = ctx.authorize()
+    authority.check_approver("a fine", approver.user_id, approver.roles,
+                             authority.APPROVER_ROLES["FineRep"])
+    authority.check_segregation(approver.user_id, actor=actor.user_id, beneficiary_user=rep.user_id,
+                                what=f"a fine of rep {cmd.rep_id!r}")
+    authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,
+                                what=f"a fine of rep {cmd.rep_id!r}", field="actor")
+    rep.fine(fine_id=cmd.fine_id, amount=cmd.amount, reason=cmd.reason,
+             approved_by=approver.user_id, fined_on=ctx.day.isoformat(), meta=ctx.meta)
+    ctx.claim("fine", cmd.fine_id, "rep", cmd.rep_id)
+    ctx.uow.add(rep)
+    return {"fine_id": cmd.fine_id, "period": ctx.day.isoformat()[:7]}
+
+
+def pay_commission(ctx: Context) -> dict[str, Any]:
+    cmd: PayCommission = ctx.cmd  # type: ignore[assignment]
+    _month(cmd.period)
+    ctx.actor()
+    rep = ctx.require(Rep, cmd.rep_id, "rep_id")
+    ctx.unclaimed("payout", cmd.payout_id)
+    actor = ctx.authorize()
+    authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,
+                                what=f"a payout to rep {cmd.rep_id!r}", field="actor")
+    rep.pay(payout_id=cmd.payout_id, period=cmd.period, amount=cmd.amount,
+            paid_on=cmd.paid_on.isoformat(), meta=ctx.meta)
+    ctx.claim("payout", cmd.payout_id, "rep", cmd.rep_id)
+    ctx.uow.add(rep)
+    return {"payout_id": cmd.payout_id, "paid_for_period": rep.paid_for(cmd.period)}
+
+
+def close_month(ctx: Context) -> dict[str, Any]:
+    cmd: CloseMonth = ctx.cmd  # type: ignore[assignment]
+    period = _month(cmd.period)
+    ctx.actor()
+    actor = ctx.authorize()
+    closings = ctx.uow.get(Closings)
+    if closings is not None and closings.is_closed(cmd.period):
+        return {"period": cmd.period, "already_closed": True}
+    if ctx.day <= period.last:
+        raise Rejection(
+            "invalid_state",
+            f"month {cmd.period} cannot be closed on {ctx.day}: it ends on {period.last}",
+            period=cmd.period, business_date=ctx.day.isoformat(), month_end=period.last.isoformat(),
+        )
+    last = closings.last_closed if closings else None
+    if last is not None and previous_month(cmd.period) != last:
+        expected = previous_month(cmd.period)
+        raise Rejection(
+            "period_closed",
+            f"months are closed in order: {expected} must be closed before {cmd.period} "
+            f"(last closed: {last})",
+            period=cmd.period, last_closed=last, expected=expected if expected > last else None,
+        )
+    closings = closings or Closings()
+    from ledger.domain.handlers.month_close import compute_close
+
+    summary = compute_close(ctx, cmd.period, closings)
+    closings.close(period=cmd.period, closed_by=actor.user_id, log_position=ctx.uow.log_position(),
+                   summary=summary, meta=ctx.meta)
+    ctx.uow.add(closings)
+    return {"period": cmd.period, "already_closed": False, **summary}
+
+
+def adopt_commission_plan(ctx: Context) -> dict[str, Any]:
+    cmd: AdoptCommissionPlan = ctx.cmd  # type: ignore[assignment]
+    plan = dict(cmd.plan)
+    if plan.setdefault("version", cmd.plan_version) != cmd.plan_version:
+        raise invalid("plan.version", f"{plan['version']!r} differs from plan_version {cmd.plan_version!r}")
+    try:
+        load_plan(plan)
+    except PlanError as e:
+        raise invalid("plan", str(e)) from None
+    ctx.actor()
+    book = ctx.uow.get(PolicyBook) or PolicyBook()
+    if book.has_version(PLAN_POLICY, cmd.plan_version):
+        from ledger.domain.errors import duplicate
+
+        raise duplicate("commission plan version", cmd.plan_version)
+    ctx.authorize()
+    book.adopt(PLAN_POLICY, cmd.plan_version, cmd.effective_from, plan, ctx.meta)
+    ctx.uow.add(book)
+    return {"plan_version": cmd.plan_version, "effective_from": cmd.effective_from.isoformat()}

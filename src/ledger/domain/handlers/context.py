@@ -1,0 +1,135 @@
+"""What a command handler works with: the decoded command, its times, and a unit of work
+that loads and collects aggregates (implemented outside the domain, with no SQL here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from ledger.domain import authority
+from ledger.domain.calendar import business_date
+from ledger.domain.commands import Command, command_name
+from ledger.domain.errors import Rejection, duplicate, invalid, unknown
+from ledger.domain.model.records import Claim
+from ledger.domain.model.users import BootstrapAdmin, User
+from ledger.domain.policies import PolicyBook, PolicyVersion, default_version
+
+A = TypeVar("A")
+
+
+class UnitOfWork(Protocol):
+    """Loads aggregates (cached for the batch) and collects the ones a command touches."""
+
+    def get(self, cls: type[A], *key: str) -> A | None: ...
+
+    def add(self, aggregate: Any) -> None: ...
+
+    def log_position(self) -> int: ...
+
+    def read_log(self, topics: tuple[str, ...], stop: int | None = None) -> Any: ...
+
+
+@dataclass
+class Context:
+    cmd: Command
+    uow: UnitOfWork
+    recorded_at: datetime
+    occurred_at: datetime
+    reported_at: datetime
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return command_name(self.cmd)
+
+    @property
+    def day(self) -> date:
+        """The command's business date (SPEC 1, Time)."""
+        return business_date(self.occurred_at)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "command_id": self.cmd.command_id,
+            "command": self.name,
+            "actor": self.cmd.actor,
+            "occurred_at": self.occurred_at.isoformat(),
+            "reported_at": self.reported_at.isoformat(),
+        }
+
+    # --- policies ----------------------------------------------------------------------
+
+    def policy(self, name: str, day: date | None = None) -> PolicyVersion:
+        book = self.uow.get(PolicyBook)
+        when = day or self.day
+        return book.in_force(name, when) if book else default_version(name)
+
+    # --- references --------------------------------------------------------------------
+
+    def user(self, user_id: str, field_name: str) -> User | BootstrapAdmin:
+        found = self.uow.get(User, user_id)
+        if found is not None:
+            return found
+        if user_id == authority.ADMIN_USER:
+            return BootstrapAdmin()
+        raise unknown("user", user_id, field_name)
+
+    def actor(self) -> User | BootstrapAdmin:
+        return self.user(self.cmd.actor, "actor")
+
+    def require(self, cls: type[A], business_id: str, field_name: str, kind: str | None = None) -> A:
+        found = self.uow.get(cls, business_id)
+        if found is None:
+            raise unknown(kind or getattr(cls, "KIND", cls.__name__.lower()), business_id, field_name)
+        return found
+
+    def absent(self, cls: type[Any], business_id: str, kind: str) -> None:
+        if self.uow.get(cls, business_id) is not None:
+            raise duplicate(kind, business_id)
+
+    def owner(self, kind: str, business_id: str, field_name: str) -> Claim:
+        claim = self.uow.get(Claim, kind, business_id)
+        if claim is None:
+            raise unknown(kind, business_id, field_name)
+        return claim
+
+    def unclaimed(self, kind: str, business_id: str) -> None:
+        if self.uow.get(Claim, kind, business_id) is not None:
+            raise duplicate(kind, business_id)
+
+    def claim(self, kind: str, business_id: str, owner_kind: str, owner_id: str) -> None:
+        self.uow.add(Claim(kind=kind, business_id=business_id, owner_kind=owner_kind,
+                           owner_id=owner_id, meta=self.meta))
+
+    # --- authorisation -----------------------------------------------------------------
+
+    def authorize(self) -> User | BootstrapAdmin:
+        actor = self.actor()
+        authority.check_actor(self.name, actor.user_id, actor.roles)
+        return actor
+
+
+Handler = Callable[[Context], dict[str, Any] | None]
+
+
+def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes: int) -> None:
+    """An occurred_at more than the tolerance after the recorded time is invalid (SPEC 1)."""
+    if occurred_at - recorded_at > timedelta(minutes=tolerance_minutes):
+        raise invalid(
+            "occurred_at",
+            f"{occurred_at.isoformat()} is more than {tolerance_minutes} minutes after the "
+            f"recorded time {recorded_at.isoformat()}",
+            occurred_at=occurred_at.isoformat(), recorded_at=recorded_at.isoformat(),
+        )
+
+
+def require_text(value: str | None, field_name: str) -> str:
+    if value is None or not value.strip():
+        raise invalid(field_name, "is required")
+    return value
+
+
+def reject(rule: str, message: str, **details: Any) -> Rejection:
+    return Rejection(rule, message, **details)

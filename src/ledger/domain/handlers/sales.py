@@ -1,0 +1,204 @@
+"""Sales, returns, payments and write-offs (SPEC 2.1, 2.2, 2.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain import authority
+from ledger.domain.calendar import month_of, plus_days
+from ledger.domain.commands import RecordPayment, RecordReturn, RecordSale, WriteOffReceivable
+from ledger.domain.credit import credit_check, enforce_credit
+from ledger.domain.errors import Rejection, invalid
+from ledger.domain.handlers.context import Context
+from ledger.domain.model import Closings, Customer, Rep, Sku
+from ledger.domain.money import format_rate, parse_rate
+from ledger.domain.pricing import check_price_approval, largest_discount, price_line
+from ledger.domain.receivables import (
+    allocate_payment, check_return, check_write_off, doubtful_total, return_vat, split_return,
+)
+
+
+def _closed_period_flag(ctx: Context, day_period: str) -> bool:
+    """A fact dated in a month that is already closed is accepted and flagged; its effect
+    lands as an adjustment in the next close (SPEC 5.3, default)."""
+    closings = ctx.uow.get(Closings)
+    return bool(closings and closings.is_closed(day_period))
+
+
+def record_sale(ctx: Context) -> dict[str, Any]:
+    cmd: RecordSale = ctx.cmd  # type: ignore[assignment]
+    pricing = ctx.policy("price_approval")
+    rates: list[str] = []
+    for i, line in enumerate(cmd.lines):
+        text = line.tax_rate if line.tax_rate is not None else pricing.values["default_tax_rate"]
+        try:
+            rate = parse_rate(text)
+        except ValueError as e:
+            raise invalid(f"lines[{i}].tax_rate", str(e)) from None
+        if not (0 <= rate < 1):
+            raise invalid(f"lines[{i}].tax_rate", f"must be in [0, 1), got {text!r}")
+        rates.append(format_rate(rate))
+    # unknown_reference
+    ctx.actor()
+    customer = ctx.require(Customer, cmd.customer_id, "customer_id")
+    rep = ctx.require(Rep, cmd.rep_id, "rep_id")
+    list_prices: list[int] = []
+    for i, line in enumerate(cmd.lines):
+        sku = ctx.uow.get(Sku, line.sku)
+        price = sku.price_on(ctx.day) if sku else None
+        if price is None:
+            raise Rejection(
+                "unknown_reference",
+                f"lines[{i}].sku: no list price for {line.sku!r} in force on {ctx.day}",
+                kind="sku", ref=line.sku, field=f"lines[{i}].sku",
+            )
+        list_prices.append(price)
+    price_approver = ctx.user(cmd.price_approved_by, "price_approved_by") if cmd.price_approved_by else None
+    credit_approver = ctx.user(cmd.credit_approved_by, "credit_approved_by") if cmd.credit_approved_by else None
+    # duplicate_id
+    ctx.unclaimed("sale", cmd.sale_id)
+    # not_authorized: the actor, and the credit approver's fixed role
+    actor = ctx.authorize()
+    if credit_approver is not None:
+        authority.check_approver("a credit override", credit_approver.user_id, credit_approver.roles,
+                                 authority.CREDIT_OVERRIDE_ROLES, field="credit_approved_by")
+    # segregation_of_duties: no approver approves their own sale or their own rep's sale
+    for approver, fname in ((price_approver, "price_approved_by"), (credit_approver, "credit_approved_by")):
+        if approver is not None:
+            authority.check_segregation(approver.user_id, actor=actor.user_id,
+                                        beneficiary_user=rep.user_id, what="this sale", field=fname)
+    # price_approval (SPEC 2.1)
+    lines = [
+        price_line(line.sku, line.quantity, line.unit_price, rates[i], list_prices[i])
+        for i, line in enumerate(cmd.lines)
+    ]
+    tier = check_price_approval(
+        lines, price_approver.user_id if price_approver else None,
+        frozenset(price_approver.roles) if price_approver else frozenset(), pricing.values,
+        pricing.version,
+    )
+    # credit_limit (SPEC 2.1): terms and limit in force on the sale's date
+    credit_policy = ctx.policy("credit")
+    aging = ctx.policy("aging")
+    limit, terms_days = customer.terms_on(ctx.day)
+    gross = sum(line.gross for line in lines)
+    check = credit_check(
+        limit=limit, open_total=customer.open_total, sale_gross=gross,
+        customer_credit=customer.credit, at_risk=customer.at_risk,
+        doubtful=doubtful_total(list(customer.receivables.values()), ctx.day, customer.at_risk, aging.values),
+    )
+    override_used = enforce_credit(check, credit_approver.user_id if credit_approver else None, cmd.customer_id)
+    credit_applied = min(customer.credit, gross)
+    due_on = plus_days(ctx.day, terms_days)
+    discount, _ = largest_discount(lines)
+    late_for_closed = _closed_period_flag(ctx, month_of(ctx.day))
+    customer.record_sale(
+        sale_id=cmd.sale_id, rep_id=cmd.rep_id, invoice_no=cmd.invoice_no,
+        invoice_date=ctx.day.isoformat(), due_on=due_on.isoformat(),
+        lines=[line.as_event() for line in lines], gross=gross,
+        vat=sum(line.vat for line in lines), credit_applied=credit_applied,
+        price_approved_by=price_approver.user_id if price_approver else None,
+        credit_approved_by=credit_approver.user_id if credit_approver else None,
+        checks={
+            "largest_discount": format_rate(discount), "price_tier": tier,
+            "credit_limit": limit, "exposure": check.exposure, "shortfall": check.shortfall,
+            "credit_override": override_used, "at_risk": check.at_risk, "doubtful": check.doubtful,
+            "payment_terms_days": terms_days, "closed_period": late_for_closed,
+        },
+        policy={"price_approval": pricing.version, "credit": credit_policy.version,
+                "aging": aging.version},
+        meta=ctx.meta,
+    )
+    ctx.claim("sale", cmd.sale_id, "customer", cmd.customer_id)
+    ctx.uow.add(customer)
+    return {
+        "sale_id": cmd.sale_id, "gross": gross, "vat": sum(line.vat for line in lines),
+        "due_on": due_on.isoformat(), "credit_applied": credit_applied,
+        "exposure": check.exposure, "closed_period": late_for_closed,
+    }
+
+
+def record_return(ctx: Context) -> dict[str, Any]:
+    cmd: RecordReturn = ctx.cmd  # type: ignore[assignment]
+    ctx.actor()
+    claim = ctx.owner("sale", cmd.sale_id, "sale_id")
+    approver = ctx.user(cmd.approved_by, "approved_by")
+    ctx.unclaimed("return", cmd.return_id)
+    actor = ctx.authorize()
+    authority.check_approver("a return", approver.user_id, approver.roles,
+                             authority.APPROVER_ROLES["RecordReturn"])
+    customer = ctx.require(Customer, claim.owner_id, "sale_id")
+    item = customer.receivables[cmd.sale_id]
+    rep = ctx.uow.get(Rep, item.rep_id)
+    authority.check_segregation(approver.user_id, actor=actor.user_id,
+                                beneficiary_user=rep.user_id if rep else None, what="this return")
+    check_return(item, cmd.amount)
+    to_open, to_credit = split_return(item, cmd.amount)
+    vat = return_vat(item, cmd.amount)
+    customer.record_return(
+        return_id=cmd.return_id, sale_id=cmd.sale_id, amount=cmd.amount, vat=vat,
+        to_open=to_open, to_credit=to_credit, approved_by=approver.user_id, reason=cmd.reason,
+        meta=ctx.meta,
+    )
+    ctx.claim("return", cmd.return_id, "customer", customer.customer_id)
+    ctx.uow.add(customer)
+    return {"return_id": cmd.return_id, "vat": vat, "to_open": to_open, "to_credit": to_credit,
+            "closed_period": _closed_period_flag(ctx, month_of(ctx.day))}
+
+
+def record_payment(ctx: Context) -> dict[str, Any]:
+    cmd: RecordPayment = ctx.cmd  # type: ignore[assignment]
+    allocations = [(a.sale_id, a.amount) for a in cmd.allocations or ()]
+    seen: set[str] = set()
+    for i, (sale_id, _) in enumerate(allocations):
+        if sale_id in seen:
+            raise invalid(f"allocations[{i}].sale_id", f"sale {sale_id!r} is allocated twice")
+        seen.add(sale_id)
+    ctx.actor()
+    customer = ctx.require(Customer, cmd.customer_id, "customer_id")
+    foreign: list[tuple[str, str]] = []
+    for i, (sale_id, _) in enumerate(allocations):
+        claim = ctx.owner("sale", sale_id, f"allocations[{i}].sale_id")
+        if claim.owner_id != cmd.customer_id:
+            foreign.append((sale_id, claim.owner_id))
+    ctx.unclaimed("payment", cmd.payment_id)
+    ctx.authorize()
+    if foreign:
+        sale_id, owner = foreign[0]
+        asked = dict(allocations)[sale_id]
+        raise Rejection(
+            "overpayment_allocation",
+            f"sale {sale_id!r} belongs to customer {owner!r}, not {cmd.customer_id!r}",
+            sale_id=sale_id, customer_id=owner, open=0, asked=asked,
+        )
+    applied, to_credit = allocate_payment(cmd.amount, customer.receivables, allocations)
+    customer.record_payment(
+        payment_id=cmd.payment_id, amount=cmd.amount, received_on=cmd.received_on.isoformat(),
+        applied=applied, to_credit=to_credit, meta=ctx.meta,
+    )
+    ctx.claim("payment", cmd.payment_id, "customer", cmd.customer_id)
+    ctx.uow.add(customer)
+    return {"payment_id": cmd.payment_id, "applied": applied, "to_credit": to_credit}
+
+
+def write_off_receivable(ctx: Context) -> dict[str, Any]:
+    cmd: WriteOffReceivable = ctx.cmd  # type: ignore[assignment]
+    ctx.actor()
+    claim = ctx.owner("sale", cmd.sale_id, "sale_id")
+    approver = ctx.user(cmd.approved_by, "approved_by")
+    ctx.unclaimed("writeoff", cmd.writeoff_id)
+    actor = ctx.authorize()
+    authority.check_approver("a write-off", approver.user_id, approver.roles,
+                             authority.APPROVER_ROLES["WriteOffReceivable"])
+    customer = ctx.require(Customer, claim.owner_id, "sale_id")
+    item = customer.receivables[cmd.sale_id]
+    rep = ctx.uow.get(Rep, item.rep_id)
+    authority.check_segregation(approver.user_id, actor=actor.user_id,
+                                beneficiary_user=rep.user_id if rep else None, what="this write-off")
+    check_write_off(item, cmd.amount)
+    customer.write_off(writeoff_id=cmd.writeoff_id, sale_id=cmd.sale_id, amount=cmd.amount,
+                       approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta)
+    ctx.claim("writeoff", cmd.writeoff_id, "customer", customer.customer_id)
+    ctx.uow.add(customer)
+    return {"writeoff_id": cmd.writeoff_id, "open_after": item.open,
+            "closed_period": _closed_period_flag(ctx, month_of(ctx.day))}

@@ -1,0 +1,73 @@
+"""Budgets and their expenses (SPEC 2.4). The budget is the consistency boundary for
+committed + spent: every approval, spend and adjustment loads and saves it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.budgeting import APPROVED, REJECTED, SPENT, Expense, Figures
+from ledger.domain.ids import aggregate_id
+
+
+class Budget(Aggregate):
+    TOPIC = "ledger:Budget"
+    KIND = "budget"
+
+    class Created(Aggregate.Created):
+        TOPIC = "ledger:Budget.Created"
+
+    @staticmethod
+    def create_id(budget_id: str) -> UUID:
+        return aggregate_id(Budget.KIND, budget_id)
+
+    @event("Allocated", topic="ledger:Budget.Allocated")
+    def __init__(self, budget_id: str, department: str, category: str, period: str, amount: int,
+                 approved_by: str, meta: dict[str, Any]) -> None:
+        self.budget_id = budget_id
+        self.department = department
+        self.category = category
+        self.period = period
+        self.allocation = amount
+        self.adjustments = 0
+        self.expenses: dict[str, Expense] = {}
+
+    @property
+    def figures(self) -> Figures:
+        committed = sum(e.approved_amount for e in self.expenses.values() if e.status == APPROVED)
+        spent = sum(e.spent for e in self.expenses.values() if e.status == SPENT)
+        return Figures(self.allocation + self.adjustments, committed, spent)
+
+    @event("Adjusted", topic="ledger:Budget.Adjusted")
+    def adjust(self, delta: int, approved_by: str, reason: str, meta: dict[str, Any]) -> None:
+        self.adjustments += delta
+
+    @event("ExpenseSubmitted", topic="ledger:Budget.ExpenseSubmitted")
+    def submit(self, expense_id: str, amount: int, description: str, planned_on: str,
+               filed_on: str, activity: bool, submitted_by: str, meta: dict[str, Any]) -> None:
+        self.expenses[expense_id] = Expense(
+            expense_id=expense_id, amount=amount, description=description,
+            planned_on=date.fromisoformat(planned_on), filed_on=date.fromisoformat(filed_on),
+            activity=activity, submitted_by=submitted_by,
+        )
+
+    @event("ExpenseApproved", topic="ledger:Budget.ExpenseApproved")
+    def approve(self, expense_id: str, approved_by: str, amount: int, late_activity: bool,
+                policy: dict[str, str], meta: dict[str, Any]) -> None:
+        e = self.expenses[expense_id]
+        e.status, e.approved_amount, e.approved_by = APPROVED, amount, approved_by
+
+    @event("ExpenseRejected", topic="ledger:Budget.ExpenseRejected")
+    def reject(self, expense_id: str, reason: str, released: int, rejected_by: str,
+               meta: dict[str, Any]) -> None:
+        e = self.expenses[expense_id]
+        e.status, e.reason = REJECTED, reason
+
+    @event("ExpenseSpent", topic="ledger:Budget.ExpenseSpent")
+    def spend(self, expense_id: str, amount: int, invoice_no: str, paid_on: str, released: int,
+              policy: dict[str, str], meta: dict[str, Any]) -> None:
+        e = self.expenses[expense_id]
+        e.status, e.spent = SPENT, amount

@@ -1,0 +1,104 @@
+"""Customers and their receivables sub-ledger (SPEC 2.1, 2.2, 2.3).
+
+The customer is the consistency boundary for credit exposure and for every sale's open
+amount: a sale, return, payment or write-off loads the customer and saves it with the
+new fact, so two writers cannot both pass a credit or open-amount check.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.ids import aggregate_id
+from ledger.domain.receivables import Receivable
+
+
+class Customer(Aggregate):
+    TOPIC = "ledger:Customer"
+    KIND = "customer"
+
+    class Created(Aggregate.Created):
+        TOPIC = "ledger:Customer.Created"
+
+    @staticmethod
+    def create_id(customer_id: str) -> UUID:
+        return aggregate_id(Customer.KIND, customer_id)
+
+    @event("Registered", topic="ledger:Customer.Registered")
+    def __init__(self, customer_id: str, name: str, credit_limit: int, payment_terms_days: int,
+                 region: str, meta: dict[str, Any]) -> None:
+        self.customer_id = customer_id
+        self.name = name
+        self.region = region
+        # terms history: (effective_on, credit_limit, payment_terms_days); the first
+        # entry is in force from the beginning.
+        self.terms: list[tuple[date, int, int]] = [(date(1, 1, 1), credit_limit, payment_terms_days)]
+        self.at_risk = False
+        self.credit = 0  # customer credit (overpayments, returns of paid sales)
+        self.receivables: dict[str, Receivable] = {}
+
+    # --- reading ---------------------------------------------------------------------
+
+    def terms_on(self, day: date) -> tuple[int, int]:
+        """(credit_limit, payment_terms_days) in force on ``day``."""
+        chosen = self.terms[0]
+        for entry in self.terms:
+            if entry[0] <= day and entry[0] >= chosen[0]:
+                chosen = entry
+        return chosen[1], chosen[2]
+
+    @property
+    def open_total(self) -> int:
+        return sum(r.open for r in self.receivables.values())
+
+    # --- facts -----------------------------------------------------------------------
+
+    @event("CreditTermsSet", topic="ledger:Customer.CreditTermsSet")
+    def set_credit_terms(self, credit_limit: int, payment_terms_days: int, effective_on: str,
+                         approved_by: str, meta: dict[str, Any]) -> None:
+        self.terms.append((date.fromisoformat(effective_on), credit_limit, payment_terms_days))
+
+    @event("AtRiskFlagged", topic="ledger:Customer.AtRiskFlagged")
+    def flag_at_risk(self, at_risk: bool, reason: str, meta: dict[str, Any]) -> None:
+        self.at_risk = at_risk
+
+    @event("SaleRecorded", topic="ledger:Customer.SaleRecorded")
+    def record_sale(self, sale_id: str, rep_id: str, invoice_no: str, invoice_date: str,
+                    due_on: str, lines: list[dict[str, Any]], gross: int, vat: int,
+                    credit_applied: int, price_approved_by: str | None,
+                    credit_approved_by: str | None, checks: dict[str, Any],
+                    policy: dict[str, str], meta: dict[str, Any]) -> None:
+        self.receivables[sale_id] = Receivable(
+            sale_id=sale_id, rep_id=rep_id, invoice_no=invoice_no,
+            invoice_date=date.fromisoformat(invoice_date), due_on=date.fromisoformat(due_on),
+            gross=gross, vat=vat, lines=lines, settled=credit_applied,
+        )
+        self.credit -= credit_applied
+
+    @event("ReturnRecorded", topic="ledger:Customer.ReturnRecorded")
+    def record_return(self, return_id: str, sale_id: str, amount: int, vat: int, to_open: int,
+                      to_credit: int, approved_by: str, reason: str, meta: dict[str, Any]) -> None:
+        item = self.receivables[sale_id]
+        item.returned += amount
+        item.returned_to_open += to_open
+        self.credit += to_credit
+
+    @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
+    def record_payment(self, payment_id: str, amount: int, received_on: str,
+                       applied: list[dict[str, Any]], to_credit: int, meta: dict[str, Any]) -> None:
+        for a in applied:
+            item = self.receivables[a["sale_id"]]
+            if a["kind"] == "recovery":
+                item.recovered += a["amount"]
+            else:
+                item.settled += a["amount"]
+        self.credit += to_credit
+
+    @event("ReceivableWrittenOff", topic="ledger:Customer.ReceivableWrittenOff")
+    def write_off(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,
+                  reason: str, meta: dict[str, Any]) -> None:
+        self.receivables[sale_id].written_off += amount

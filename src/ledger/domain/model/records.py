@@ -1,0 +1,57 @@
+"""Command records (idempotency) and id claims (ARCHITECTURE, Domain).
+
+A ``CommandRecord`` is saved with the events of every applied command, keyed by uuid5 of
+its ``command_id``: a repeat finds it and answers the original result, and two concurrent
+repeats cannot both insert it. A ``Claim`` reserves a business id that is not itself an
+aggregate (a sale, payment, return, write-off, expense, fine or payout) and says which
+aggregate holds its facts, so "does it exist" and "where is it" are lookups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.ids import aggregate_id
+
+
+class CommandRecord(Aggregate):
+    TOPIC = "ledger:CommandRecord"
+    KIND = "command"
+
+    class Created(Aggregate.Created):
+        TOPIC = "ledger:CommandRecord.Created"
+
+    @staticmethod
+    def create_id(command_id: str) -> UUID:
+        return aggregate_id(CommandRecord.KIND, command_id)
+
+    @event("Recorded", topic="ledger:CommandRecord.Recorded")
+    def __init__(self, command_id: str, command: str, body_hash: str, actor: str,
+                 answer: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.command_id = command_id
+        self.command = command
+        self.body_hash = body_hash
+        self.actor = actor
+        self.answer = answer
+
+
+class Claim(Aggregate):
+    TOPIC = "ledger:Claim"
+
+    class Created(Aggregate.Created):
+        TOPIC = "ledger:Claim.Created"
+
+    @staticmethod
+    def create_id(kind: str, business_id: str) -> UUID:
+        return aggregate_id(kind, business_id)
+
+    @event("Claimed", topic="ledger:Claim.Claimed")
+    def __init__(self, kind: str, business_id: str, owner_kind: str, owner_id: str,
+                 meta: dict[str, Any]) -> None:
+        self.kind = kind
+        self.business_id = business_id
+        self.owner_kind = owner_kind
+        self.owner_id = owner_id

@@ -1,0 +1,183 @@
+"""Versioned policy tables (SPEC 1, Policy versions).
+
+Every rule table is data with a version id and an effective date, changed only by an
+event (``AdoptPolicy``, ``AdoptCommissionPlan``). A decision uses the version in force on
+its business date; a month's commissions use the plan in force on the month's 1st.
+
+The defaults below are the SPEC's **(default)** figures. They are in force from the
+beginning of time under version ``"default"`` (the commission plan under ``"2014-cn-1"``)
+until a later version is adopted. ``AdoptPolicy`` takes the whole values object of a
+policy; every key of the default must be present with a value of the same kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.errors import Rejection, duplicate, invalid
+from ledger.domain.ids import aggregate_id
+from ledger.domain.money import parse_rate
+
+DEFAULT_VERSION = "default"
+BEGINNING = date(1, 1, 1)
+
+BUDGET_CATEGORIES = (
+    "market_research",  # 市场调研
+    "advertising",  # 广告宣传
+    "promotion",  # 促销活动
+    "channel_building",  # 渠道建设
+    "personnel",  # 人员薪酬
+    "hospitality",  # 招待
+    "office",  # 办公
+    "large_assets",  # 大宗资产
+    "communications",  # 通讯
+)
+
+DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
+    # SPEC 2.1: up to 10% below list by a manager, more by a director; 13% VAT (2.2).
+    "price_approval": {"manager_max_discount": "0.1", "default_tax_rate": "0.13"},
+    # SPEC 2.3: 1-90 days past due is in collection, more is doubtful; at risk => doubtful;
+    # aging buckets by days past due; DSO over the 90 days up to the report date (SPEC 3).
+    "aging": {
+        "in_collection_max_days": 90,
+        "at_risk_is_doubtful": True,
+        "bucket_limits": [30, 60, 90, 180, 365],
+        "dso_window_days": 90,
+    },
+    # SPEC 2.4: 10% spend tolerance, activities filed 30 days ahead, the categories.
+    "budget": {
+        "spend_tolerance": "0.1",
+        "activity_notice_days": 30,
+        "categories": list(BUDGET_CATEGORIES),
+    },
+    # SPEC 2.1 / 2.2: payment terms 30 days.
+    "credit": {"payment_terms_days": 30},
+    # SPEC 2.6 / 1: reported more than 4 hours after occurring is late; an occurred_at
+    # more than 5 minutes after the recorded time is invalid.
+    "reporting": {"late_after_hours": 4, "future_tolerance_minutes": 5},
+}
+
+POLICY_NAMES = tuple(DEFAULT_POLICIES)
+PLAN_POLICY = "commission_plan"
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy: str
+    version: str
+    effective_from: date
+    values: dict[str, Any]
+
+
+def validate_policy_values(policy: str, values: Any) -> dict[str, Any]:
+    """Check a values object against the shape of the policy's defaults."""
+    if policy not in DEFAULT_POLICIES:
+        raise invalid("policy", f"unknown policy {policy!r}", allowed=list(POLICY_NAMES))
+    if not isinstance(values, dict):
+        raise invalid("values", "must be a JSON object")
+    default = DEFAULT_POLICIES[policy]
+    missing = sorted(set(default) - set(values))
+    extra = sorted(set(values) - set(default))
+    if missing or extra:
+        raise invalid("values", f"keys differ from policy {policy!r}", missing=missing, extra=extra)
+    for key, dv in default.items():
+        v = values[key]
+        where = f"values.{key}"
+        if isinstance(dv, bool):
+            if not isinstance(v, bool):
+                raise invalid(where, "must be true or false")
+        elif isinstance(dv, int):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise invalid(where, "must be a whole number >= 0", value=v)
+        elif isinstance(dv, str):
+            try:
+                rate = parse_rate(v)
+            except ValueError as e:
+                raise invalid(where, str(e)) from None
+            if not (0 <= rate < 1):
+                raise invalid(where, "must be a fraction in [0, 1)", value=v)
+        elif isinstance(dv, list):
+            if not isinstance(v, list) or not v:
+                raise invalid(where, "must be a non-empty list")
+            if all(isinstance(x, int) for x in dv):
+                if any(isinstance(x, bool) or not isinstance(x, int) or x <= 0 for x in v) or (
+                    v != sorted(set(v))
+                ):
+                    raise invalid(where, "must be increasing whole numbers > 0", value=v)
+            elif any(not isinstance(x, str) or not x for x in v):
+                raise invalid(where, "must be a list of names", value=v)
+    return dict(values)
+
+
+class PolicyBook(Aggregate):
+    """Every adopted policy and commission plan version, with its effective date."""
+
+    TOPIC = "ledger:PolicyBook"
+    KIND = "policy_book"
+    SINGLETON = "ledger"
+
+    class Created(Aggregate.Created):
+        TOPIC = "ledger:PolicyBook.Created"
+
+    @staticmethod
+    def create_id() -> Any:
+        return aggregate_id(PolicyBook.KIND, PolicyBook.SINGLETON)
+
+    @event("Opened", topic="ledger:PolicyBook.Opened")
+    def __init__(self) -> None:
+        self.versions: dict[str, list[PolicyVersion]] = {}
+
+    # --- reading -------------------------------------------------------------------
+
+    def in_force(self, policy: str, day: date) -> PolicyVersion:
+        """The version of ``policy`` in force on ``day`` (latest effective_from <= day)."""
+        chosen = default_version(policy)
+        for pv in self.versions.get(policy, ()):
+            if pv.effective_from <= day and pv.effective_from >= chosen.effective_from:
+                chosen = pv
+        return chosen
+
+    def has_version(self, policy: str, version: str) -> bool:
+        if version == default_version(policy).version:
+            return True
+        return any(pv.version == version for pv in self.versions.get(policy, ()))
+
+    # --- deciding ------------------------------------------------------------------
+
+    def adopt(self, policy: str, version: str, effective_from: date, values: dict[str, Any],
+              meta: dict[str, Any]) -> None:
+        if self.has_version(policy, version):
+            raise duplicate(f"{policy} version", version)
+        self._adopted(
+            policy=policy, version=version, effective_from=effective_from.isoformat(),
+            values=values, meta=meta,
+        )
+
+    @event("PolicyAdopted", topic="ledger:PolicyBook.PolicyAdopted")
+    def _adopted(self, policy: str, version: str, effective_from: str, values: dict[str, Any],
+                 meta: dict[str, Any]) -> None:
+        pv = PolicyVersion(policy, version, date.fromisoformat(effective_from), values)
+        self.versions.setdefault(policy, []).append(pv)
+
+
+def default_version(policy: str) -> PolicyVersion:
+    if policy == PLAN_POLICY:
+        from ledger.domain.commission_plan import PLAN_2014_CN_1
+
+        return PolicyVersion(PLAN_POLICY, PLAN_2014_CN_1["version"], BEGINNING, PLAN_2014_CN_1)
+    if policy not in DEFAULT_POLICIES:
+        raise Rejection("invalid_field", f"unknown policy {policy!r}", field="policy")
+    return PolicyVersion(policy, DEFAULT_VERSION, BEGINNING, DEFAULT_POLICIES[policy])
+
+
+class Defaults:
+    """A policy book with nothing adopted: the defaults, for a ledger with no PolicyBook."""
+
+    versions: dict[str, list[PolicyVersion]] = {}
+
+    in_force = PolicyBook.in_force
+    has_version = PolicyBook.has_version

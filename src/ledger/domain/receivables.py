@@ -1,0 +1,200 @@
+"""Receivables: returns, payment allocation, write-offs, classes and aging buckets
+(SPEC 2.2 returns, SPEC 2.3 payments and collections).
+
+Plain functions over plain values; the Customer aggregate keeps the figures and the
+projections use the same classification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from ledger.domain.errors import Rejection
+from ledger.domain.money import round_fen, vat_of_gross
+
+CLASSES = ("receivable", "in_collection", "doubtful", "bad_debt")
+BUCKETS = ("not_due", "1-30", "31-60", "61-90", "91-180", "181-365", "365+")
+
+
+@dataclass
+class Receivable:
+    """One sale's receivable as the customer's sub-ledger knows it."""
+
+    sale_id: str
+    rep_id: str
+    invoice_no: str
+    invoice_date: date
+    due_on: date
+    gross: int
+    vat: int
+    lines: list[dict[str, Any]]
+    returned: int = 0  # gross returned so far (SPEC 2.2: at most gross)
+    settled: int = 0  # paid by payments or customer credit
+    written_off: int = 0
+    recovered: int = 0
+    payments: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def open(self) -> int:
+        return self.gross - self.returned_to_open - self.settled - self.written_off
+
+    # the part of returns that reduced the open amount (the rest became customer credit)
+    returned_to_open: int = 0
+
+    @property
+    def unrecovered(self) -> int:
+        return self.written_off - self.recovered
+
+    @property
+    def returnable(self) -> int:
+        return self.gross - self.returned
+
+
+# --- returns (SPEC 2.2) ---------------------------------------------------------------
+
+
+def check_return(item: Receivable, amount: int) -> None:
+    if amount > item.returnable:
+        raise Rejection(
+            "exceeds_open_amount",
+            f"return of {amount} fen exceeds sale {item.sale_id!r}'s gross {item.gross} "
+            f"less earlier returns {item.returned} (at most {item.returnable})",
+            sale_id=item.sale_id, amount=amount, gross=item.gross,
+            returned=item.returned, returnable=item.returnable,
+        )
+
+
+def split_return(item: Receivable, amount: int) -> tuple[int, int]:
+    """(to_open, to_credit): a return reduces the sale's open amount first; only the
+    part above it becomes customer credit."""
+    to_open = min(amount, max(0, item.open))
+    return to_open, amount - to_open
+
+
+def return_vat(item: Receivable, amount: int) -> int:
+    """VAT of a return, split across the sale's lines in proportion to their gross.
+
+    Each line's cumulative returned VAT is rounded once; a return's VAT is the change in
+    that cumulative figure, so returning the whole sale reverses exactly its VAT.
+    """
+
+    def cumulative(returned: int) -> int:
+        total = 0
+        for line in item.lines:
+            share = Fraction(returned) * line["gross"] / item.gross if item.gross else 0
+            total += round_fen(vat_of_gross(share, line["tax_rate"]))
+        return total
+
+    return cumulative(item.returned + amount) - cumulative(item.returned)
+
+
+# --- payments (SPEC 2.3) --------------------------------------------------------------
+
+
+def fifo_order(items: list[Receivable]) -> list[Receivable]:
+    """Oldest first: by due date, then sale id in text order (default FIFO)."""
+    return sorted(items, key=lambda r: (r.due_on, r.sale_id))
+
+
+def allocate_payment(
+    amount: int, receivables: dict[str, Receivable], allocations: list[tuple[str, int]] | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Apply a payment. Returns the applications ``[{sale_id, amount, kind}]`` with kind
+    ``allocation`` (settles open), ``recovery`` (money on a written-off amount) or ``fifo``,
+    and the part left as customer credit.
+
+    Explicit allocations go to the sale's open amount first, then to its written-off
+    amount not yet recovered (a recovery); each must be at most that, and together at
+    most the payment, else ``overpayment_allocation``. The rest settles the customer's
+    open items FIFO (never written-off amounts); what is left becomes customer credit.
+    """
+    applied: list[dict[str, Any]] = []
+    remaining = amount
+    open_left = {sid: r.open for sid, r in receivables.items()}
+    unrec_left = {sid: r.unrecovered for sid, r in receivables.items()}
+    asked_total = sum(a for _, a in allocations or ())
+    for sale_id, asked in allocations or ():
+        capacity = open_left[sale_id] + unrec_left[sale_id]
+        if asked > capacity:
+            raise Rejection(
+                "overpayment_allocation",
+                f"allocation of {asked} fen to sale {sale_id!r} exceeds its open amount "
+                f"{open_left[sale_id]}"
+                + (f" plus unrecovered write-off {unrec_left[sale_id]}" if unrec_left[sale_id] else ""),
+                sale_id=sale_id, open=open_left[sale_id], unrecovered=unrec_left[sale_id],
+                asked=asked,
+            )
+        if asked_total > amount:
+            raise Rejection(
+                "overpayment_allocation",
+                f"allocations total {asked_total} fen exceed the payment of {amount} fen",
+                allocated=asked_total, payment=amount,
+            )
+        to_open = min(asked, open_left[sale_id])
+        to_recovery = asked - to_open
+        if to_open:
+            applied.append({"sale_id": sale_id, "amount": to_open, "kind": "allocation"})
+            open_left[sale_id] -= to_open
+        if to_recovery:
+            applied.append({"sale_id": sale_id, "amount": to_recovery, "kind": "recovery"})
+            unrec_left[sale_id] -= to_recovery
+        remaining -= asked
+    for item in fifo_order(list(receivables.values())):
+        if remaining <= 0:
+            break
+        take = min(remaining, open_left[item.sale_id])
+        if take > 0:
+            applied.append({"sale_id": item.sale_id, "amount": take, "kind": "fifo"})
+            open_left[item.sale_id] -= take
+            remaining -= take
+    return applied, remaining
+
+
+# --- write-offs (SPEC 2.3) --------------------------------------------------------------
+
+
+def check_write_off(item: Receivable, amount: int) -> None:
+    if amount > item.open:
+        raise Rejection(
+            "exceeds_open_amount",
+            f"write-off of {amount} fen exceeds sale {item.sale_id!r}'s open amount {item.open}",
+            sale_id=item.sale_id, amount=amount, open=item.open,
+        )
+
+
+# --- classes and buckets (SPEC 2.3) -----------------------------------------------------
+
+
+def days_past_due(due_on: date, as_of: date) -> int:
+    return max(0, (as_of - due_on).days)
+
+
+def receivable_class(dpd: int, at_risk: bool, policy: dict[str, Any]) -> str:
+    if at_risk and policy["at_risk_is_doubtful"]:
+        return "doubtful"
+    if dpd <= 0:
+        return "receivable"
+    if dpd <= policy["in_collection_max_days"]:
+        return "in_collection"
+    return "doubtful"
+
+
+def aging_bucket(dpd: int, policy: dict[str, Any]) -> str:
+    if dpd <= 0:
+        return "not_due"
+    limits = policy["bucket_limits"]
+    for name, limit in zip(BUCKETS[1:], limits, strict=False):
+        if dpd <= limit:
+            return name
+    return BUCKETS[-1]
+
+
+def doubtful_total(items: list[Receivable], as_of: date, at_risk: bool, policy: dict[str, Any]) -> int:
+    return sum(
+        r.open
+        for r in items
+        if r.open > 0 and receivable_class(days_past_due(r.due_on, as_of), at_risk, policy) == "doubtful"
+    )

@@ -1,0 +1,1 @@
+"""Persistence adapters: the msgspec transcoder, recorders and database configuration."""
