@@ -5,20 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain import authority
-from ledger.domain.calendar import month, previous_month
+from ledger.domain.calendar import previous_month
 from ledger.domain.commands import AdoptCommissionPlan, ChangeRank, CloseMonth, FineRep, PayCommission
 from ledger.domain.commission_plan import RANKS, PlanError, load_plan
-from ledger.domain.errors import Rejection, invalid
-from ledger.domain.handlers.context import Context
+from ledger.domain.errors import Rejection, duplicate, invalid
+from ledger.domain.handlers.context import Context, month_field
+from ledger.domain.handlers.month_close import compute_close
 from ledger.domain.model import Closings, Rep
 from ledger.domain.policies import PLAN_POLICY, PolicyBook
-
-
-def _month(text: str, field_name: str = "period") -> Any:
-    try:
-        return month(text)
-    except ValueError as e:
-        raise invalid(field_name, str(e)) from None
 
 
 def change_rank(ctx: Context) -> dict[str, Any]:
@@ -65,7 +59,7 @@ def fine_rep(ctx: Context) -> dict[str, Any]:
 
 def pay_commission(ctx: Context) -> dict[str, Any]:
     cmd: PayCommission = ctx.cmd  # type: ignore[assignment]
-    _month(cmd.period)
+    month_field(cmd.period)
     ctx.actor()
     rep = ctx.require(Rep, cmd.rep_id, "rep_id")
     ctx.unclaimed("payout", cmd.payout_id)
@@ -79,9 +73,9 @@ def pay_commission(ctx: Context) -> dict[str, Any]:
     return {"payout_id": cmd.payout_id, "paid_for_period": rep.paid_for(cmd.period)}
 
 
-def close_month(ctx: Context) -> dict[str, Any]:
+def closemonth_field(ctx: Context) -> dict[str, Any]:
     cmd: CloseMonth = ctx.cmd  # type: ignore[assignment]
-    period = _month(cmd.period)
+    period = month_field(cmd.period)
     ctx.actor()
     actor = ctx.authorize()
     closings = ctx.uow.get(Closings)
@@ -94,8 +88,8 @@ def close_month(ctx: Context) -> dict[str, Any]:
             period=cmd.period, business_date=ctx.day.isoformat(), month_end=period.last.isoformat(),
         )
     last = closings.last_closed if closings else None
-    if last is not None and previous_month(cmd.period) != last:
-        expected = previous_month(cmd.period)
+    if last is not None and previousmonth_field(cmd.period) != last:
+        expected = previousmonth_field(cmd.period)
         raise Rejection(
             "period_closed",
             f"months are closed in order: {expected} must be closed before {cmd.period} "
@@ -103,8 +97,6 @@ def close_month(ctx: Context) -> dict[str, Any]:
             period=cmd.period, last_closed=last, expected=expected if expected > last else None,
         )
     closings = closings or Closings()
-    from ledger.domain.handlers.month_close import compute_close
-
     summary = compute_close(ctx, cmd.period, closings)
     closings.close(period=cmd.period, closed_by=actor.user_id, log_position=ctx.uow.log_position(),
                    summary=summary, meta=ctx.meta)
@@ -124,8 +116,6 @@ def adopt_commission_plan(ctx: Context) -> dict[str, Any]:
     ctx.actor()
     book = ctx.uow.get(PolicyBook) or PolicyBook()
     if book.has_version(PLAN_POLICY, cmd.plan_version):
-        from ledger.domain.errors import duplicate
-
         raise duplicate("commission plan version", cmd.plan_version)
     ctx.authorize()
     book.adopt(PLAN_POLICY, cmd.plan_version, cmd.effective_from, plan, ctx.meta)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from ledger.domain import authority
-from ledger.domain.calendar import business_date
+from ledger.domain.calendar import Period, business_date, month
 from ledger.domain.commands import Command, command_name
 from ledger.domain.errors import Rejection, duplicate, invalid, unknown
 from ledger.domain.model.records import Claim
@@ -133,3 +133,10 @@ def require_text(value: str | None, field_name: str) -> str:
 
 def reject(rule: str, message: str, **details: Any) -> Rejection:
     return Rejection(rule, message, **details)
+
+
+def month_field(text: str, field_name: str = "period") -> Period:
+    try:
+        return month(text)
+    except ValueError as e:
+        raise invalid(field_name, str(e)) from None

@@ -6,7 +6,7 @@ from typing import Any
 
 from ledger.domain.commands import AdoptPolicy, OpenDispute, ResolveDispute
 from ledger.domain.errors import Rejection, duplicate, unknown
-from ledger.domain.handlers.context import Context
+from ledger.domain.handlers.context import Context, month_field
 from ledger.domain.model import Budget, Claim, Customer, Dispute, Rep
 from ledger.domain.policies import PolicyBook, validate_policy_values
 
@@ -40,9 +40,7 @@ def _entity_kind(ctx: Context, entity: str) -> str:
 def open_dispute(ctx: Context) -> dict[str, Any]:
     cmd: OpenDispute = ctx.cmd  # type: ignore[assignment]
     if cmd.period is not None:
-        from ledger.domain.handlers.compensation import _month
-
-        _month(cmd.period)
+        month_field(cmd.period)
     ctx.actor()
     kind = _entity_kind(ctx, cmd.entity)
     ctx.absent(Dispute, cmd.dispute_id, "dispute")

@@ -1,0 +1,684 @@
+"""Commission plan engine: ranks, commissions, bonuses, override, promotion, trips.
+
+SPEC 2.5 (seed [001] 奖金制度), with the conventions of SPEC 1 and the `commission` query
+of SPEC 5.3. Pure and deterministic: no I/O, no floats. Money is integer fen; rates are
+``Decimal``; each formula stays exact (``Fraction``) and is rounded once with ``round_fen``.
+
+A plan is versioned data (SPEC 1, Policy versions). ``PLAN_2014_CN_1`` is plan `2014-cn-1`
+as JSON and its shape *is* the schema of ``AdoptCommissionPlan.plan`` (SPEC 5.2):
+
+- ``version``: the plan version id.
+- ``rate_tiers``: ``[{min_sales, rate}]``, strictly ascending, the first at ``min_sales`` 0;
+  a month's rate is the last tier its personal sales reach (``>=``).
+- ``base_factor``, ``base_divisor``: commission = personal sales x factor / divisor x rate.
+- ``bonus_groups``: ``[{ranks, morning_star_min_sales, morning_star_bonus,
+  opening_star_min_sales, opening_star_bonus}]``; every rank in exactly one group.
+- ``morning_star_last_day``: 晨星 counts sales dated on or before this day of the month.
+- ``override``: ``{rate, min_rank, payable_with}``; ``payable_with`` is ``"own_month"`` or
+  ``"quarter_last_month"`` (payable on the payout date of the quarter's last month).
+- ``payout``: ``{months_after, day}``: a month's statement is payable on ``day`` of the month
+  ``months_after`` months later (次次月10日).
+- ``promotion``: ``[{rank, own_sales, trained_sales, trained_reps, trained_rep_min_sales}]``,
+  ascending by rank.
+- ``trips``: ``[{name, row, months, window_start_month}]``: ``months`` months meeting the
+  promotion row of ``row`` within the 12 months starting at ``window_start_month``.
+
+Amounts are fen (int), rates decimal strings, no floats anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from ledger.domain.calendar import add_months, month, month_of
+from ledger.domain.money import exact, format_rate, parse_rate, round_fen
+
+RANKS = ("SR", "SE", "SSE", "SM", "SSM", "SD", "SSD", "TE")  # low to high (SPEC 2.5)
+_ORDER = {rank: i for i, rank in enumerate(RANKS)}
+PAYABLE_WITH = ("own_month", "quarter_last_month")
+CLAWBACK_KINDS = ("return", "write_off")
+
+PLAN_2014_CN_1: dict[str, Any] = {
+    "version": "2014-cn-1",
+    "rate_tiers": [
+        {"min_sales": 0, "rate": "0"},
+        {"min_sales": 1_300_000, "rate": "0.1"},
+        {"min_sales": 1_500_000, "rate": "0.15"},
+        {"min_sales": 2_000_000, "rate": "0.2"},
+    ],
+    "base_factor": "0.9",
+    "base_divisor": "1.17",
+    "bonus_groups": [
+        {"ranks": ["SR", "SE", "SSE"], "morning_star_min_sales": 1_500_000,
+         "morning_star_bonus": 150_000, "opening_star_min_sales": 2_000_000,
+         "opening_star_bonus": 100_000},
+        {"ranks": ["SM", "SSM"], "morning_star_min_sales": 2_000_000,
+         "morning_star_bonus": 400_000, "opening_star_min_sales": 3_000_000,
+         "opening_star_bonus": 200_000},
+        {"ranks": ["SD", "SSD", "TE"], "morning_star_min_sales": 3_000_000,
+         "morning_star_bonus": 400_000, "opening_star_min_sales": 4_000_000,
+         "opening_star_bonus": 200_000},
+    ],
+    "morning_star_last_day": 20,
+    "override": {"rate": "0.05", "min_rank": "SM", "payable_with": "quarter_last_month"},
+    "payout": {"months_after": 2, "day": 10},
+    "promotion": [
+        {"rank": rank, "own_sales": 1_500_000, "trained_sales": trained * 100,
+         "trained_reps": reps, "trained_rep_min_sales": 1_300_000}
+        for rank, trained, reps in (
+            ("SE", 15_000, 1), ("SSE", 30_000, 2), ("SM", 60_000, 4), ("SSM", 100_000, 6),
+            ("SD", 160_000, 8), ("SSD", 240_000, 12), ("TE", 320_000, 16))
+    ],
+    "trips": [
+        {"name": "创星学院", "row": "SM", "months": 4, "window_start_month": 7},
+        {"name": "登峰海外游", "row": "SM", "months": 4, "window_start_month": 1},
+        {"name": "寰宇领袖之旅", "row": "TE", "months": 6, "window_start_month": 1},
+    ],
+}
+
+
+class PlanError(ValueError):
+    """A plan that does not fit the schema; ``field`` is its path (``rate_tiers[1].rate``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"plan field {field!r}: {message}")
+
+
+# --- the plan as values -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateTier:
+    min_sales: int
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class BonusGroup:
+    ranks: tuple[str, ...]
+    morning_star_min_sales: int
+    morning_star_bonus: int
+    opening_star_min_sales: int
+    opening_star_bonus: int
+
+
+@dataclass(frozen=True)
+class Override:
+    rate: Decimal
+    min_rank: str
+    payable_with: str
+
+
+@dataclass(frozen=True)
+class Payout:
+    months_after: int
+    day: int
+
+
+@dataclass(frozen=True)
+class PromotionRow:
+    rank: str
+    own_sales: int
+    trained_sales: int
+    trained_reps: int
+    trained_rep_min_sales: int
+
+
+@dataclass(frozen=True)
+class Trip:
+    name: str
+    row: str
+    months: int
+    window_start_month: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: str
+    rate_tiers: tuple[RateTier, ...]
+    base_factor: Decimal
+    base_divisor: Decimal
+    bonus_groups: tuple[BonusGroup, ...]
+    morning_star_last_day: int
+    override: Override
+    payout: Payout
+    promotion: tuple[PromotionRow, ...]
+    trips: tuple[Trip, ...]
+
+    def group(self, rank: str) -> BonusGroup:
+        return next(g for g in self.bonus_groups if _rank(rank) in g.ranks)
+
+    def row(self, rank: str) -> PromotionRow:
+        for row in self.promotion:
+            if row.rank == rank:
+                return row
+        raise ValueError(f"plan {self.version} has no promotion row for rank {rank!r}")
+
+
+def _obj(value: Any, path: str, cls: type) -> dict:
+    """``value`` as a dict holding exactly the fields of ``cls``."""
+    if not isinstance(value, dict):
+        raise PlanError(path.rstrip(".") or "plan", f"must be an object, got {value!r}")
+    keys = [f.name for f in fields(cls)]
+    for key in value:
+        if key not in keys:
+            raise PlanError(f"{path}{key}", "unknown field")
+    for key in keys:
+        if key not in value:
+            raise PlanError(f"{path}{key}", "missing")
+    return value
+
+
+def _int(value: Any, path: str, low: int = 0, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PlanError(path, f"must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise PlanError(path, f"must be {bounds}, got {value!r}")
+    return value
+
+
+def _dec(value: Any, path: str, high: int | None = 1, positive: bool = False) -> Decimal:
+    try:
+        rate = parse_rate(value)
+    except ValueError:
+        raise PlanError(path, f"must be a decimal string, got {value!r}") from None
+    if rate < 0 or (positive and rate == 0) or (high is not None and rate > high):
+        raise PlanError(path, f"out of range: {value!r}")
+    return Decimal(format_rate(rate))  # canonical: "0.10" and "0.1" load alike
+
+
+def _rank_field(value: Any, path: str) -> str:
+    if value not in RANKS:
+        raise PlanError(path, f"must be one of {', '.join(RANKS)}, got {value!r}")
+    return value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PlanError(path, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _list(value: Any, path: str) -> list:
+    if not isinstance(value, list) or not value:
+        raise PlanError(path, f"must be a non-empty list, got {value!r}")
+    return value
+
+
+def load_plan(data: dict) -> Plan:
+    """Validate plan JSON (the shape of ``PLAN_2014_CN_1``) into a ``Plan`` (SPEC 1, 5.2)."""
+    d = _obj(data, "", Plan)
+    tiers = []
+    for i, t in enumerate(_list(d["rate_tiers"], "rate_tiers")):
+        p = f"rate_tiers[{i}]."
+        t = _obj(t, p, RateTier)
+        tiers.append(RateTier(_int(t["min_sales"], p + "min_sales"), _dec(t["rate"], p + "rate")))
+        if i == 0 and tiers[0].min_sales != 0:
+            raise PlanError(p + "min_sales", "the first tier must start at 0")
+        if i and tiers[i].min_sales <= tiers[i - 1].min_sales:
+            raise PlanError(p + "min_sales", "tiers must ascend strictly")
+    groups, seen = [], []
+    for i, g in enumerate(_list(d["bonus_groups"], "bonus_groups")):
+        p = f"bonus_groups[{i}]."
+        g = _obj(g, p, BonusGroup)
+        listed = _list(g["ranks"], p + "ranks")
+        ranks = tuple(_rank_field(r, f"{p}ranks[{j}]") for j, r in enumerate(listed))
+        for r in ranks:
+            if r in seen:
+                raise PlanError(p + "ranks", f"rank {r} is in two groups")
+            seen.append(r)
+        money = {k: _int(g[k], p + k) for k in g if k != "ranks"}
+        groups.append(BonusGroup(ranks=ranks, **money))
+    if missing := [r for r in RANKS if r not in seen]:
+        raise PlanError("bonus_groups", f"ranks without a group: {', '.join(missing)}")
+    o = _obj(d["override"], "override.", Override)
+    if o["payable_with"] not in PAYABLE_WITH:
+        raise PlanError("override.payable_with",
+                        f"must be one of {', '.join(PAYABLE_WITH)}, got {o['payable_with']!r}")
+    pay = _obj(d["payout"], "payout.", Payout)
+    rows = []
+    for i, r in enumerate(_list(d["promotion"], "promotion")):
+        p = f"promotion[{i}]."
+        r = _obj(r, p, PromotionRow)
+        figures = {f.name: _int(r[f.name], p + f.name) for f in fields(PromotionRow)[1:]}
+        rows.append(PromotionRow(rank=_rank_field(r["rank"], p + "rank"), **figures))
+        if i and _ORDER[rows[i].rank] <= _ORDER[rows[i - 1].rank]:
+            raise PlanError(p + "rank", "rows must ascend by rank")
+    trips = []
+    if not isinstance(d["trips"], list):
+        raise PlanError("trips", f"must be a list, got {d['trips']!r}")
+    for i, t in enumerate(d["trips"]):
+        p = f"trips[{i}]."
+        t = _obj(t, p, Trip)
+        trip = Trip(_text(t["name"], p + "name"), _rank_field(t["row"], p + "row"),
+                    _int(t["months"], p + "months", 1, 12),
+                    _int(t["window_start_month"], p + "window_start_month", 1, 12))
+        if trip.row not in [row.rank for row in rows]:
+            raise PlanError(p + "row", f"no promotion row for rank {trip.row!r}")
+        trips.append(trip)
+    return Plan(
+        version=_text(d["version"], "version"),
+        rate_tiers=tuple(tiers),
+        base_factor=_dec(d["base_factor"], "base_factor", None, positive=True),
+        base_divisor=_dec(d["base_divisor"], "base_divisor", None, positive=True),
+        bonus_groups=tuple(groups),
+        morning_star_last_day=_int(d["morning_star_last_day"], "morning_star_last_day", 1, 31),
+        override=Override(_dec(o["rate"], "override.rate"),
+                          _rank_field(o["min_rank"], "override.min_rank"), o["payable_with"]),
+        payout=Payout(_int(pay["months_after"], "payout.months_after", 0, 12),
+                      _int(pay["day"], "payout.day", 1, 28)),
+        promotion=tuple(rows),
+        trips=tuple(trips),
+    )
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format_rate(value)
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _to_json(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def plan_to_json(plan: Plan) -> dict:
+    """The inverse of ``load_plan``: ints stay ints, rates become decimal strings."""
+    return _to_json(plan)
+
+
+# --- a month's facts ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    """A rep's own sale dated in the month (gross, tax included)."""
+
+    sale_id: str
+    day: date
+    gross: int
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """A return dated in the month of a sale of the same month."""
+
+    return_id: str
+    sale_id: str
+    day: date
+    amount: int
+
+
+@dataclass(frozen=True)
+class Clawback:
+    """A sale of an earlier month returned or written off this month (SPEC 2.5, Clawback).
+
+    ``sale_rate`` is the tier rate the sale's month reached."""
+
+    ref_id: str
+    kind: str
+    sale_id: str
+    sale_period: str
+    amount: int
+    sale_rate: Decimal
+
+
+@dataclass(frozen=True)
+class Fine:
+    fine_id: str
+    day: date
+    amount: int
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A late fact's effect on an already-closed ``period`` (SPEC 5.3): signed fen that
+    land in the next statement to close. Build it with ``late_adjustment``."""
+
+    ref_id: str
+    period: str
+    amount: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class MonthInput:
+    rep_id: str
+    period: str
+    rank: str  # the rank in effect on the month's 1st
+    sales: tuple[SaleLine, ...]
+    returns: tuple[ReturnLine, ...]
+    trainees: tuple[tuple[str, int], ...]  # (rep_id, that rep's personal sales this month)
+    clawbacks: tuple[Clawback, ...] = ()
+    fines: tuple[Fine, ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A rep's month, everything the `commission` query of SPEC 5.3 shows but ``closed``,
+    ``paid`` and ``balance`` (facts of the log, not of the plan)."""
+
+    rep_id: str
+    period: str
+    rank: str
+    plan_version: str
+    personal_sales: int
+    morning_star_sales: int
+    rate: Decimal
+    commission: int
+    morning_star_bonus: int
+    opening_star_bonus: int
+    override: int
+    clawback: int
+    fines: int
+    adjustments: int
+    total: int
+    payable_on: date
+    override_payable_on: date
+    lines: tuple[dict, ...]
+
+
+# --- the rules (SPEC 2.5) -----------------------------------------------------------
+
+Sales = Iterable[SaleLine]
+Returns = Iterable[ReturnLine]
+Trainees = Iterable[tuple[str, int]]  # (trainee rep_id, that rep's personal sales)
+
+
+def _rank(rank: str) -> str:
+    if rank not in _ORDER:
+        raise ValueError(f"unknown rank {rank!r}")
+    return rank
+
+
+def personal_sales(sales: Sales, returns: Returns) -> int:
+    """Gross sales of the month less the month's returns of those sales."""
+    return sum(s.gross for s in sales) - sum(r.amount for r in returns)
+
+
+def tier_rate(plan: Plan, personal_sales: int) -> Decimal:
+    """The rate of the highest tier ``personal_sales`` reaches (thresholds inclusive)."""
+    if personal_sales < 0:
+        raise ValueError(f"personal sales cannot be negative: {personal_sales}")
+    return [t.rate for t in plan.rate_tiers if personal_sales >= t.min_sales][-1]
+
+
+def _base_times(plan: Plan, amount: int, rate: Decimal) -> int:
+    base = exact(amount) * exact(plan.base_factor) / exact(plan.base_divisor)
+    return round_fen(base * exact(rate))
+
+
+def commission_amount(plan: Plan, personal_sales: int) -> int:
+    """round(personal sales x 0.9 / 1.17 x rate), rounded once."""
+    return _base_times(plan, personal_sales, tier_rate(plan, personal_sales))
+
+
+def clawback_amount(plan: Plan, amount: int, sale_rate: Decimal) -> int:
+    """round(returned or written-off gross x 0.9 / 1.17 x the sale month's rate), per item."""
+    return _base_times(plan, amount, sale_rate)
+
+
+def morning_star_sales(plan: Plan, sales: Sales, returns: Returns) -> int:
+    """Sales dated on or before the 20th less the month's returns of those sales (晨星)."""
+    early = {s.sale_id: s.gross for s in sales if s.day.day <= plan.morning_star_last_day}
+    return sum(early.values()) - sum(r.amount for r in returns if r.sale_id in early)
+
+
+def morning_star_bonus(plan: Plan, rank: str, sales: Sales, returns: Returns) -> int:
+    group = plan.group(rank)
+    reached = morning_star_sales(plan, sales, returns) >= group.morning_star_min_sales
+    return group.morning_star_bonus if reached else 0
+
+
+def opening_star_bonus(plan: Plan, rank: str, personal_sales: int) -> int:
+    group = plan.group(rank)
+    return group.opening_star_bonus if personal_sales >= group.opening_star_min_sales else 0
+
+
+def _trainee_sales(trainees: Trainees) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for rep_id, sales in trainees:
+        if rep_id in out:
+            raise ValueError(f"trainee {rep_id!r} listed twice")
+        if isinstance(sales, bool) or not isinstance(sales, int) or sales < 0:
+            raise ValueError(f"trainee {rep_id!r}: personal sales must be fen >= 0, got {sales!r}")
+        out[rep_id] = sales
+    return out
+
+
+def override_amount(plan: Plan, rank: str, trainees: Trainees) -> int:
+    """5% of the personal sales of the reps this rep trained, SM and above, rounded once."""
+    total = sum(_trainee_sales(trainees).values())
+    if _ORDER[_rank(rank)] < _ORDER[plan.override.min_rank]:
+        return 0
+    return round_fen(exact(total) * exact(plan.override.rate))
+
+
+def payable_on(plan: Plan, period: str) -> date:
+    """The payout date of a month: the 10th of the month after next (次次月10日)."""
+    return add_months(month(period).first, plan.payout.months_after).replace(day=plan.payout.day)
+
+
+def override_payable_on(plan: Plan, period: str) -> date:
+    """Override is payable with the quarter's last month (January-March -> 10 May)."""
+    first = month(period).first
+    if plan.override.payable_with == "quarter_last_month":
+        return payable_on(plan, month_of(date(first.year, (first.month - 1) // 3 * 3 + 3, 1)))
+    return payable_on(plan, period)
+
+
+def meets_row(plan: Plan, row_rank: str, own_sales: int, trainees: Trainees) -> bool:
+    """Whether a month meets the promotion row of ``row_rank`` (SPEC 2.5, Promotion)."""
+    return bool(_row_evidence(plan.row(row_rank), own_sales, _trainee_sales(trainees)))
+
+
+def _row_evidence(row: PromotionRow, own: int, trainees: dict[str, int]) -> dict:
+    counted = sorted(r for r, s in trainees.items() if s >= row.trained_rep_min_sales)
+    trained = sum(trainees.values())
+    if own < row.own_sales or trained < row.trained_sales or len(counted) < row.trained_reps:
+        return {}
+    return {"rank": row.rank, "own_sales": own, "trained_sales": trained,
+            "trained_reps": len(counted), "counted_reps": counted,
+            "row": _to_json(row)}
+
+
+def rows_met(plan: Plan, own_sales: int, trainees: Trainees) -> frozenset[str]:
+    """The ranks whose promotion row the month meets, whatever the rep's rank (for trips)."""
+    by_rep = _trainee_sales(trainees)
+    return frozenset(r.rank for r in plan.promotion if _row_evidence(r, own_sales, by_rep))
+
+
+def evaluate_promotion(plan: Plan, rank: str, own_personal_sales: int,
+                       trainees: Trainees) -> tuple[str | None, dict]:
+    """The highest rank above ``rank`` whose row the month meets and the figures that met
+    it, or ``(None, {})``: ranks never drop automatically."""
+    by_rep = _trainee_sales(trainees)
+    for row in reversed(plan.promotion):
+        if _ORDER[row.rank] <= _ORDER[_rank(rank)]:
+            break
+        if evidence := _row_evidence(row, own_personal_sales, by_rep):
+            return row.rank, evidence
+    return None, {}
+
+
+def trip_progress(plan: Plan, months: Iterable[tuple[str, Iterable[str]]]) -> dict:
+    """Counters per trip per window from ``(period, ranks whose row that month met)``.
+
+    Answers ``{trip: {"YYYY-MM..YYYY-MM": {row, required, count, months, qualified,
+    qualified_in}}}`` for every window an input month falls in (三阶段奖励旅游)."""
+    met: dict[str, frozenset[str]] = {}
+    for period, rows in months:
+        month(period)
+        if period in met:
+            raise ValueError(f"period {period} listed twice")
+        met[period] = frozenset(rows)
+    out: dict[str, dict] = {}
+    for trip in plan.trips:
+        windows = out.setdefault(trip.name, {})
+        for period in sorted(met):
+            first = month(period).first
+            start_month = trip.window_start_month
+            start = date(first.year - (first.month < start_month), start_month, 1)
+            label = f"{month_of(start)}..{month_of(add_months(start, 11))}"
+            w = windows.setdefault(label, {"row": trip.row, "required": trip.months, "count": 0,
+                                           "months": [], "qualified": False, "qualified_in": None})
+            if trip.row in met[period]:
+                w["months"].append(period)
+                w["count"] += 1
+                if w["count"] == trip.months:
+                    w["qualified"], w["qualified_in"] = True, period
+    return out
+
+
+# --- the statement ------------------------------------------------------------------
+
+
+def split_shares(total: int, weights: list[int]) -> list[int]:
+    """Split ``total`` (>= 0) in proportion to ``weights`` (>= 0), largest remainder first,
+    ties to the earlier weight; the shares sum exactly to ``total`` (display only, SPEC 1)."""
+    whole = sum(weights)
+    if whole == 0:
+        if total:
+            raise ValueError(f"cannot split {total} over zero weights")
+        return [0] * len(weights)
+    raw = [Fraction(total * w, whole) for w in weights]
+    shares = [math.floor(x) for x in raw]
+    by_remainder = sorted(range(len(raw)), key=lambda i: (shares[i] - raw[i], i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def _check(inp: MonthInput) -> None:
+    """Refuse facts that do not belong in this month's input (integration errors)."""
+    span = month(inp.period)
+    _rank(inp.rank)
+
+    def unique(items: Iterable[Any], key: str) -> None:
+        ids = [getattr(i, key) for i in items]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"{inp.rep_id} {inp.period}: duplicate {key}")
+
+    def fen(value: Any, what: str, low: int | None = 0) -> None:
+        too_low = low is not None and isinstance(value, int) and value < low
+        if isinstance(value, bool) or not isinstance(value, int) or too_low:
+            raise ValueError(f"{what}: amount must be integer fen (>= {low}), got {value!r}")
+
+    unique(inp.sales, "sale_id")
+    unique(inp.returns, "return_id")
+    unique(inp.fines, "fine_id")
+    unique(inp.clawbacks, "ref_id")
+    unique(inp.adjustments, "ref_id")
+    for item in (*inp.sales, *inp.returns, *inp.fines):
+        if item.day not in span:
+            raise ValueError(f"{item} is not dated in {inp.period}")
+    left = {}
+    for s in inp.sales:
+        fen(s.gross, s.sale_id)
+        left[s.sale_id] = s.gross
+    for r in inp.returns:
+        fen(r.amount, r.return_id, 1)
+        if r.sale_id not in left:
+            raise ValueError(f"return {r.return_id}: {r.sale_id} is not a sale of {inp.period}")
+        left[r.sale_id] -= r.amount
+        if left[r.sale_id] < 0:
+            raise ValueError(f"returns of sale {r.sale_id} exceed its gross")
+    for c in inp.clawbacks:
+        fen(c.amount, c.ref_id, 1)
+        if c.kind not in CLAWBACK_KINDS:
+            raise ValueError(f"clawback {c.ref_id}: kind must be one of {CLAWBACK_KINDS}")
+        if month(c.sale_period).name >= inp.period:
+            raise ValueError(f"clawback {c.ref_id}: {c.sale_period} is not an earlier month")
+        if not isinstance(c.sale_rate, Decimal) or not 0 <= c.sale_rate <= 1:
+            raise ValueError(f"clawback {c.ref_id}: sale_rate must be a Decimal in [0, 1]")
+    for f in inp.fines:
+        fen(f.amount, f.fine_id, 1)
+    for a in inp.adjustments:
+        fen(a.amount, a.ref_id, None)
+        if month(a.period).name >= inp.period:
+            raise ValueError(f"adjustment {a.ref_id}: {a.period} is not before {inp.period}")
+    if inp.rep_id in _trainee_sales(inp.trainees):
+        raise ValueError(f"{inp.rep_id} cannot be their own trainee")
+
+
+def compute_statement(plan: Plan, inp: MonthInput) -> Statement:
+    """A rep's month under ``plan`` (the plan in force on the month's 1st), SPEC 2.5, 5.3.
+
+    total = commission + morning_star_bonus + opening_star_bonus + override - clawback
+    - fines + adjustments, where ``adjustments`` are late facts of closed months (SPEC 5.3)."""
+    _check(inp)
+    sales = sorted(inp.sales, key=lambda s: (s.day, s.sale_id))
+    returns = sorted(inp.returns, key=lambda r: (r.day, r.return_id))
+    trainees = sorted(inp.trainees)
+    clawbacks = sorted(inp.clawbacks, key=lambda c: c.ref_id)
+    fines = sorted(inp.fines, key=lambda f: (f.day, f.fine_id))
+    adjustments = sorted(inp.adjustments, key=lambda a: (a.period, a.ref_id))
+
+    ps = personal_sales(sales, returns)
+    rate = tier_rate(plan, ps)
+    commission = commission_amount(plan, ps)
+    ms = morning_star_bonus(plan, inp.rank, sales, returns)
+    os_ = opening_star_bonus(plan, inp.rank, ps)
+    override = override_amount(plan, inp.rank, trainees)
+    claws = [clawback_amount(plan, c.amount, c.sale_rate) for c in clawbacks]
+    fined = sum(f.amount for f in fines)
+    adjusted = sum(a.amount for a in adjustments)
+
+    returned = {s.sale_id: 0 for s in sales}
+    for r in returns:
+        returned[r.sale_id] += r.amount
+    nets = [s.gross - returned[s.sale_id] for s in sales]
+    lines: list[dict] = [
+        {"type": "sale", "sale_id": s.sale_id, "date": s.day.isoformat(), "gross": s.gross,
+         "returned": returned[s.sale_id], "share": share}
+        for s, share in zip(sales, split_shares(commission, nets))
+    ]
+    lines += [{"type": "return", "return_id": r.return_id, "sale_id": r.sale_id,
+               "date": r.day.isoformat(), "amount": r.amount} for r in returns]
+    if _ORDER[inp.rank] >= _ORDER[plan.override.min_rank]:
+        lines += [{"type": "trainee", "rep_id": rep, "personal_sales": amount}
+                  for rep, amount in trainees]
+    lines += [{"type": "clawback", "ref_id": c.ref_id, "kind": c.kind, "sale_id": c.sale_id,
+               "sale_period": c.sale_period, "gross": c.amount, "rate": format_rate(c.sale_rate),
+               "amount": amount} for c, amount in zip(clawbacks, claws)]
+    lines += [{"type": "fine", "fine_id": f.fine_id, "date": f.day.isoformat(), "amount": f.amount}
+              for f in fines]
+    lines += [{"type": "adjustment", "ref_id": a.ref_id, "period": a.period, "amount": a.amount,
+               "note": a.note} for a in adjustments]
+    return Statement(
+        rep_id=inp.rep_id, period=inp.period, rank=inp.rank, plan_version=plan.version,
+        personal_sales=ps, morning_star_sales=morning_star_sales(plan, sales, returns),
+        rate=rate, commission=commission, morning_star_bonus=ms, opening_star_bonus=os_,
+        override=override, clawback=sum(claws), fines=fined, adjustments=adjusted,
+        total=commission + ms + os_ + override - sum(claws) - fined + adjusted,
+        payable_on=payable_on(plan, inp.period),
+        override_payable_on=override_payable_on(plan, inp.period),
+        lines=tuple(lines),
+    )
+
+
+def late_adjustment(ref_id: str, accrued: Statement, recomputed: Statement,
+                    note: str = "") -> Adjustment:
+    """The effect of a late fact on a closed month: the month recomputed with the fact,
+    less what it accrued at close (SPEC 5.3: lands in the next month to close)."""
+    if (accrued.rep_id, accrued.period) != (recomputed.rep_id, recomputed.period):
+        raise ValueError("an adjustment compares two statements of the same rep and month")
+    return Adjustment(ref_id, accrued.period, recomputed.total - accrued.total, note)
+
+
+def statement_to_json(st: Statement) -> dict:
+    """The statement's part of the `commission` query JSON (SPEC 5.3)."""
+    out = {f.name: getattr(st, f.name) for f in fields(st)}
+    out.update(rate=format_rate(st.rate), payable_on=st.payable_on.isoformat(),
+               override_payable_on=st.override_payable_on.isoformat(),
+               lines=[dict(line) for line in st.lines])
+    return out
