@@ -73,7 +73,7 @@ def pay_commission(ctx: Context) -> dict[str, Any]:
     return {"payout_id": cmd.payout_id, "paid_for_period": rep.paid_for(cmd.period)}
 
 
-def closemonth_field(ctx: Context) -> dict[str, Any]:
+def close_month(ctx: Context) -> dict[str, Any]:
     cmd: CloseMonth = ctx.cmd  # type: ignore[assignment]
     period = month_field(cmd.period)
     ctx.actor()
