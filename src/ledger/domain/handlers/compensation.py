@@ -88,8 +88,8 @@ def close_month(ctx: Context) -> dict[str, Any]:
             period=cmd.period, business_date=ctx.day.isoformat(), month_end=period.last.isoformat(),
         )
     last = closings.last_closed if closings else None
-    if last is not None and previousmonth_field(cmd.period) != last:
-        expected = previousmonth_field(cmd.period)
+    if last is not None and previous_month(cmd.period) != last:
+        expected = previous_month(cmd.period)
         raise Rejection(
             "period_closed",
             f"months are closed in order: {expected} must be closed before {cmd.period} "
