@@ -1,0 +1,12 @@
+"""The read side (SPEC 3): one module per projection, all kept by one ``Projector``.
+
+``ALL_PROJECTIONS`` lists the projection classes that ``ledger`` keeps up to date.
+"""
+
+from __future__ import annotations
+
+from ledger.projections.engine import Projection, Projector, Sql
+
+ALL_PROJECTIONS: list[type[Projection]] = []
+
+__all__ = ["ALL_PROJECTIONS", "Projection", "Projector", "Sql"]
