@@ -76,3 +76,58 @@ def sale(sale_id: str, quantity: int = 1, unit_price: int = 10_000, *, customer:
                invoice_no=f"INV-{sale_id}",
                lines=[{"sku": "X", "quantity": quantity, "unit_price": unit_price}],
                **at(day), **extra)
+
+
+# --- reading what a command stored (added for the per-command rule tests) -----------------
+
+BOOKKEEPING_TOPICS = ("ledger:CommandRecord.Recorded", "ledger:Claim.Claimed")
+
+
+def events_after(ledger: Ledger, position: int) -> list[Any]:
+    """The domain events stored after log ``position``, in log order."""
+    notes = ledger.app.recorder.select_notifications(start=position + 1, limit=10_000)
+    return [ledger.app.mapper.to_domain_event(n) for n in notes]
+
+
+def facts_after(ledger: Ledger, position: int) -> list[Any]:
+    """Like ``events_after`` without command records and id claims: the business facts."""
+    notes = ledger.app.recorder.select_notifications(start=position + 1, limit=10_000)
+    return [ledger.app.mapper.to_domain_event(n) for n in notes if n.topic not in BOOKKEEPING_TOPICS]
+
+
+def topic_of(event: Any) -> str:
+    """``Customer.SaleRecorded`` for an event stored under ``ledger:Customer.SaleRecorded``."""
+    return type(event).__qualname__
+
+
+def refused(ledger: Ledger, body: dict[str, Any], rule: str, **details: Any) -> dict[str, Any]:
+    """Assert ``body`` is rejected with ``rule``, that every given detail has the given
+    value, and that the rejected command stored no event (the log did not move)."""
+    before = ledger.max_position()
+    answer = rejected(ledger, body, rule)
+    for key, value in details.items():
+        assert answer["details"].get(key) == value, (key, answer)
+    assert ledger.max_position() == before, answer
+    return answer
+
+
+def customer_state(ledger: Ledger, customer_id: str) -> Any:
+    """The stored Customer aggregate (receivables sub-ledger and customer credit)."""
+    from ledger.domain.model import Customer
+
+    return ledger.app.repository.get(Customer.create_id(customer_id))
+
+
+def budget_state(ledger: Ledger, budget_id: str) -> Any:
+    """The stored Budget aggregate (figures and expenses)."""
+    from ledger.domain.model import Budget
+
+    return ledger.app.repository.get(Budget.create_id(budget_id))
+
+
+def all_applied(ledger: Ledger, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run a batch and assert every command of it was applied."""
+    answers = ledger.execute(bodies)
+    for answer in answers:
+        assert answer["status"] == "applied", answer
+    return answers
