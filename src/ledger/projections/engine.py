@@ -121,6 +121,12 @@ class Projector:
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Sql]:
         with self.tracker.datastore.transaction(commit=commit) as cursor:
+            if self.is_postgres:
+                # unqualified projection tables live in the ledger's schema, not ``public``
+                from psycopg.sql import SQL, Identifier
+
+                cursor.execute(SQL("SET LOCAL search_path TO {}").format(
+                    Identifier(self.tracker.datastore.schema)))
             yield Sql(cursor, self.is_postgres)
 
     def position(self, projection: Projection) -> int:
