@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 from ledger.projections.engine import Projection, Projector, Sql
+from ledger.projections.general_ledger import GeneralLedger
 
-ALL_PROJECTIONS: list[type[Projection]] = []
+ALL_PROJECTIONS: list[type[Projection]] = [
+    GeneralLedger,
+]
 
 __all__ = ["ALL_PROJECTIONS", "Projection", "Projector", "Sql"]
