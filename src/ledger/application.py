@@ -12,6 +12,7 @@ a one-by-one run would have given.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ledger.domain.commands import Command, body_hash, command_name, decode_comm
 from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
 from ledger.domain.handlers.context import check_future
-from ledger.domain.model import CommandRecord
+from ledger.domain.model import Budget, Claim, CommandRecord, Customer, Dispute, Rep, Sku, User
 from ledger.domain.policies import PolicyBook, default_version
 from ledger.store.transcoder import MsgspecTranscoder
 
@@ -43,7 +44,9 @@ class LedgerApplication(Application):  # type: ignore[type-arg]
     """The eventsourcing application: recorder, mapper (msgspec), repository, log."""
 
     name = "ledger"
-    env = {"AGGREGATE_CACHE_MAXSIZE": "2000"}
+    # Cached aggregates are handed out without a copy: the Ledger runs one batch at a
+    # time per process and drops the cache whenever a batch's changes are not saved.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}
 
     def construct_transcoder(self) -> Transcoder:
         return MsgspecTranscoder()
@@ -141,6 +144,7 @@ class Ledger:
         ensure_schema(self.database)
         self.app = LedgerApplication(env=self.database.env)
         self.clock = clock
+        self._write_lock = threading.Lock()
 
     def close(self) -> None:
         self.app.close()
@@ -158,6 +162,16 @@ class Ledger:
 
     def execute(self, bodies: Sequence[Any]) -> list[Answer]:
         """Apply a batch of commands (JSON objects) in order; one answer per command."""
+        with self._write_lock:
+            return self._execute(bodies)
+
+    def _forget_unsaved(self) -> None:
+        """Aggregates in the cache may hold changes that were not saved: drop them all."""
+        cache = self.app.repository.cache
+        if cache is not None:
+            cache.clear()  # type: ignore[attr-defined]
+
+    def _execute(self, bodies: Sequence[Any]) -> list[Answer]:
         pendings = [_Pending(i, body) for i, body in enumerate(bodies)]
         attempts = 0
         while True:
@@ -165,18 +179,20 @@ class Ledger:
             try:
                 return self._run(pendings)
             except _Tainted:
+                self._forget_unsaved()
                 break
             except _Conflict:
+                self._forget_unsaved()
+            except BaseException:
+                self._forget_unsaved()
+                raise
                 if attempts >= self.MAX_BATCH_RETRIES or len(pendings) == 1:
                     break
                 time.sleep(random.uniform(0, 0.01 * attempts))
         if len(pendings) == 1:
             return [self._conflict_answer(pendings[0])]
         # one command at a time, each with its own retries
-        answers = []
-        for p in pendings:
-            answers.append(self.execute([p.body])[0])
-        return answers
+        return [self._execute([p.body])[0] for p in pendings]
 
     def _conflict_answer(self, p: _Pending) -> Answer:
         return {
@@ -188,11 +204,13 @@ class Ledger:
 
     def _run(self, pendings: list[_Pending]) -> list[Answer]:
         uow = UnitOfWork(self.app)
+        self._prefetch(pendings)
+        for absent in self._known_absent(pendings):
+            uow.loaded[absent] = None
         recorded_at = self.clock()
         seen: dict[str, _Pending] = {}
         rejections: list[tuple[str, str, bytes]] = []
         per_command_events: list[int] = []
-        self._prefetch(pendings)
         for p in pendings:
             p.answer = None
             uow.begin()
@@ -202,6 +220,7 @@ class Ledger:
                 if len(pendings) > 1:
                     raise _Tainted
                 uow.touched.clear()  # a lone rejected command: drop what it changed
+                self._forget_unsaved()
             if answer["status"] == "rejected" and p.command_id and p.hash and not answer.get("_unstored"):
                 rejections.append((p.command_id, p.hash, _answer_encoder.encode(answer)))
             answer.pop("_unstored", None)
@@ -229,6 +248,21 @@ class Ledger:
                 p.hash = body_hash(body)
         ids = [p.command_id for p in pendings if p.command_id]
         self._stored_rejections = self.app.recorder.select_rejections(ids) if ids else {}  # type: ignore[attr-defined]
+
+    def _known_absent(self, pendings: list[_Pending]) -> set[UUID]:
+        """The aggregates a batch will ask for that do not exist, found with one query
+        instead of one per lookup (command records, claims and parties named in bodies)."""
+        wanted: set[UUID] = set()
+        for p in pendings:
+            if isinstance(p.body, dict):
+                wanted.update(referenced_ids(p.body))
+        cache = self.app.repository.cache
+        if cache is not None:
+            wanted = {i for i in wanted if not _in_cache(cache, i)}
+        if not wanted:
+            return set()
+        found = self.app.recorder.select_first_events(wanted)  # type: ignore[attr-defined]
+        return wanted - set(found)
 
     def _judge(self, p: _Pending, uow: UnitOfWork, recorded_at: datetime,
                seen: dict[str, _Pending]) -> Answer:
@@ -300,6 +334,45 @@ class Ledger:
     def policy_in_force(self, policy: str, day: Any) -> Any:
         book = self.policy_book()
         return book.in_force(policy, day) if book else default_version(policy)
+
+
+def _in_cache(cache: Any, key: UUID) -> bool:
+    try:
+        cache.get(key)
+    except KeyError:
+        return False
+    return True
+
+
+def referenced_ids(body: dict[str, Any]) -> Iterator[UUID]:
+    """Aggregate ids a command body may look up: its command record, the claims of the
+    business ids it names and the parties it refers to."""
+    if isinstance(body.get("command_id"), str):
+        yield CommandRecord.create_id(body["command_id"])
+    for field_name, value in body.items():
+        if not isinstance(value, str):
+            continue
+        kind = _CLAIM_FIELDS.get(field_name)
+        if kind is not None:
+            yield Claim.create_id(kind, value)
+        cls = _PARTY_FIELDS.get(field_name)
+        if cls is not None:
+            yield cls.create_id(value)
+    lines = body.get("lines")
+    if isinstance(lines, list):
+        for line in lines:
+            if isinstance(line, dict) and isinstance(line.get("sku"), str):
+                yield Sku.create_id(line["sku"])
+
+
+_CLAIM_FIELDS = {"sale_id": "sale", "payment_id": "payment", "return_id": "return",
+                 "writeoff_id": "writeoff", "expense_id": "expense", "fine_id": "fine",
+                 "payout_id": "payout"}
+_PARTY_FIELDS: dict[str, Any] = {
+    "customer_id": Customer, "rep_id": Rep, "trainer_id": Rep, "user_id": User, "actor": User,
+    "approved_by": User, "price_approved_by": User, "credit_approved_by": User,
+    "budget_id": Budget, "dispute_id": Dispute,
+}
 
 
 def _name_of(body: Any) -> str | None:
