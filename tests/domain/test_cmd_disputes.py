@@ -1,0 +1,77 @@
+"""OpenDispute and ResolveDispute (SPEC 5.2): the entity must exist, anyone registered may
+open, finance or a director resolves, never the opener, and only once."""
+
+from __future__ import annotations
+
+from support import (
+    all_applied, applied, cmd, facts_after, refused, sale, setup_company, topic_of,
+)
+
+
+def open_(dispute_id: str, entity: str, actor: str = "aud",
+          claim: str = "the statement misses a sale", **extra):
+    return cmd("OpenDispute", actor, dispute_id=dispute_id, entity=entity, claim=claim, **extra)
+
+
+def resolve(dispute_id: str, actor: str = "fin", outcome: str = "upheld", **extra):
+    return cmd("ResolveDispute", actor, dispute_id=dispute_id, outcome=outcome,
+               reason="checked the invoices", **extra)
+
+
+def _company(ledger):
+    setup_company(ledger)
+    all_applied(ledger, [
+        sale("S1", 1),
+        cmd("AllocateBudget", "fin", budget_id="B1", department="m", category="office", period="2024",
+            amount=1_000, approved_by="dir"),
+    ])
+
+
+def test_open_dispute_on_each_kind_of_entity_by_any_user(ledger):
+    _company(ledger)
+    before = ledger.max_position()
+    answers = all_applied(ledger, [
+        open_("D1", "R1", period="2024-03", event_refs=[12, 13]),
+        open_("D2", "S1", actor="rep_user"),
+        open_("D3", "C1", actor="svc"),
+        open_("D4", "B1", actor="admin"),
+    ])
+    assert [a["result"]["entity_kind"] for a in answers] == ["rep", "sale", "customer", "budget"]
+    facts = facts_after(ledger, before)
+    assert [topic_of(e) for e in facts] == ["Dispute.Opened"] * 4
+    assert (facts[0].entity, facts[0].period, facts[0].event_refs, facts[0].opened_by) == (
+        "R1", "2024-03", [12, 13], "aud")
+
+
+def test_open_dispute_rules(ledger):
+    _company(ledger)
+    refused(ledger, open_("D1", "NOTHING"), "unknown_reference", field="entity", ref="NOTHING")
+    refused(ledger, open_("D1", "R1", period="2024-3"), "invalid_field", field="period")
+    refused(ledger, open_("D1", "R1", claim=""), "invalid_field", field="claim")
+    refused(ledger, open_("D1", "R1", actor="ghost"), "unknown_reference", field="actor")
+    refused(ledger, resolve("D1"), "unknown_reference", field="dispute_id", ref="D1")
+    applied(ledger, open_("D1", "R1"))
+    refused(ledger, open_("D1", "S1"), "duplicate_id", kind="dispute", ref="D1")
+
+
+def test_resolve_dispute_by_finance_or_director_never_the_opener_and_only_once(ledger):
+    _company(ledger)
+    all_applied(ledger, [open_("D1", "R1"), open_("D2", "C1", actor="dir"), open_("D3", "S1", actor="fin")])
+    for who in ("mgr", "aud", "sa"):
+        refused(ledger, resolve("D1", actor=who), "not_authorized", actor=who,
+                required=["director", "finance"])
+    refused(ledger, resolve("D2", actor="dir"), "segregation_of_duties", field="actor", user="dir")
+    refused(ledger, resolve("D3", actor="fin"), "segregation_of_duties", user="fin")
+    refused(ledger, resolve("D1", outcome="maybe"), "invalid_field", field="outcome")
+    before = ledger.max_position()
+    result = applied(ledger, resolve("D1", outcome="rejected", correction_command_id="X-1"))["result"]
+    assert result == {"dispute_id": "D1", "status": "resolved", "outcome": "rejected"}
+    (event,) = facts_after(ledger, before)
+    assert topic_of(event) == "Dispute.Resolved"
+    assert (event.outcome, event.resolved_by, event.correction_command_id) == ("rejected", "fin", "X-1")
+    refused(ledger, resolve("D1", actor="dir"), "invalid_state", dispute_id="D1", status="resolved")
+    applied(ledger, resolve("D2", actor="fin"))
+    applied(ledger, resolve("D3", actor="dir2"))
+    # order: segregation beats invalid_state; not_authorized beats segregation
+    refused(ledger, resolve("D2", actor="dir"), "segregation_of_duties")
+    refused(ledger, resolve("D1", actor="aud"), "not_authorized")
