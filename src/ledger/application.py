@@ -145,6 +145,7 @@ class Ledger:
         self.app = LedgerApplication(env=self.database.env)
         self.clock = clock
         self._write_lock = threading.Lock()
+        self.conflicts = 0  # batches replayed after a version conflict (for tests, metrics)
 
     def close(self) -> None:
         self.app.close()
@@ -167,9 +168,13 @@ class Ledger:
 
     def _forget_unsaved(self) -> None:
         """Aggregates in the cache may hold changes that were not saved: drop them all."""
-        cache = self.app.repository.cache
+        cache: Any = self.app.repository.cache
         if cache is not None:
-            cache.clear()  # type: ignore[attr-defined]
+            # LRUCache.clear() resets only its recency list, not its dict: empty both.
+            with cache.lock:
+                cache.cache.clear()
+                cache.clear()
+                cache.full = False
 
     def _execute(self, bodies: Sequence[Any]) -> list[Answer]:
         pendings = [_Pending(i, body) for i, body in enumerate(bodies)]
@@ -182,6 +187,7 @@ class Ledger:
                 self._forget_unsaved()
                 break
             except _Conflict:
+                self.conflicts += 1
                 self._forget_unsaved()
             except BaseException:
                 self._forget_unsaved()
@@ -225,6 +231,7 @@ class Ledger:
                 rejections.append((p.command_id, p.hash, _answer_encoder.encode(answer)))
             answer.pop("_unstored", None)
             p.answer = answer
+        self._before_save()
         try:
             recordings = self.app.save(*uow.touched.values(), rejections=rejections)
         except IntegrityError as e:
@@ -238,6 +245,9 @@ class Ledger:
                 p.answer["events"] = n_events
                 p.answer["position"] = position
         return [p.answer for p in pendings]  # type: ignore[misc]
+
+    def _before_save(self) -> None:
+        """A seam for tests that need two writers to reach the save at the same time."""
 
     def _prefetch(self, pendings: list[_Pending]) -> None:
         """Decode bodies and look up stored rejections for the batch in one query."""
