@@ -51,12 +51,19 @@ class Context:
 
     @property
     def meta(self) -> dict[str, Any]:
+        reporting = self.policy("reporting")
         return {
             "command_id": self.cmd.command_id,
             "command": self.name,
             "actor": self.cmd.actor,
             "occurred_at": self.occurred_at.isoformat(),
             "reported_at": self.reported_at.isoformat(),
+            # SPEC 2.6: reported more than ``late_after_hours`` after occurring is flagged
+            # late for auditors (never rejected), under the reporting policy in force on
+            # the business date
+            "late": is_late(self.occurred_at, self.reported_at,
+                            reporting.values["late_after_hours"]),
+            "reporting_policy": reporting.version,
         }
 
     # --- policies ----------------------------------------------------------------------
@@ -112,6 +119,11 @@ class Context:
 
 
 Handler = Callable[[Context], dict[str, Any] | None]
+
+
+def is_late(occurred_at: datetime, reported_at: datetime, late_after_hours: int) -> bool:
+    """An event reported more than ``late_after_hours`` after it occurred is late (SPEC 2.6)."""
+    return reported_at - occurred_at > timedelta(hours=late_after_hours)
 
 
 def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes: int) -> None:
