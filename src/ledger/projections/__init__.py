@@ -5,11 +5,19 @@
 
 from __future__ import annotations
 
+from ledger.projections.audit import AuditProjection
+from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.general_ledger import GeneralLedger
+from ledger.projections.kpis import KpisProjection
+from ledger.projections.receivables import ReceivablesProjection
 
 ALL_PROJECTIONS: list[type[Projection]] = [
     GeneralLedger,
+    ReceivablesProjection,
+    BudgetsProjection,
+    AuditProjection,
+    KpisProjection,
 ]
 
 __all__ = ["ALL_PROJECTIONS", "Projection", "Projector", "Sql"]

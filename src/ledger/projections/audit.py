@@ -1,0 +1,462 @@
+"""Audit trail projection (SPEC 2.6, SPEC 3 Audit trail, SPEC 5.3 ``audit``).
+
+Every decision and fact in the log becomes one entry: the event, the command and command
+id that caused it, the actor and the roles they held, the approvers (a sale lists its
+price approver and its credit approver) and theirs, the reason, the policy version the
+decision was taken under, the occurred / reported / recorded times, and ``late``: reported
+more than ``reporting.late_after_hours`` after it occurred (SPEC 2.6): the flag and the
+reporting policy version the domain recorded in the event's ``meta``; for an event recorded
+before ``meta`` carried them, the same rule (``is_late``) under the reporting policy in force
+on its business date as the log knew it then. Each command's own record (its answer) is an
+entry too.
+
+Entries are indexed by every entity id the event is about, so ``audit --entity ID``
+is one indexed read:
+
+=========================  ==========================================================
+event                      entities
+=========================  ==========================================================
+User.Registered            the user
+Customer.*                 the customer; a sale: its sale, rep and invoice; a return,
+                           write-off: the return / write-off, its sale and that sale's
+                           rep; a payment: the payment and every sale it settled
+Rep.*                      the rep; registration: its trainer and user; a fine or
+                           payout: its id
+Sku.ListPriceSet           the SKU
+Budget.*                   the budget; expense events: the expense
+Dispute.*                  the dispute and the entity it disputes
+PolicyBook.PolicyAdopted   the policy's name and the version id
+Closings.MonthClosed       the period
+CommandRecord.Recorded     (none: reach it with ``query_command``)
+=========================  ==========================================================
+
+Tables (``audit_<table>_g<n>``): ``entries`` (one per event), ``entities`` (entity id ->
+position), ``approvals`` (each approver of an entry with the roles they held), and the
+lookups the indexing needs: ``origins`` (aggregate id -> business id), ``users`` (roles),
+``reps`` (each rep's own user, for segregation-of-duty checks), ``sales`` (a sale's
+customer and rep), ``expenses`` (an expense's submitter) and ``policies``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.handlers.context import is_late
+from ledger.projections.common import (
+    POLICY_ADOPTED, POLICY_TABLE, AppliedPolicy, Dispatching, from_json, record_policy, to_json,
+)
+from ledger.projections.engine import Projector, Sql
+from ledger.projections.errors import unknown
+from ledger.projections.receivables import projection_of
+
+ADMIN_ROLES = ["admin"]  # the built-in admin user (SPEC 1 Actors) is not an event
+
+# The one policy a decision event is taken under, where it records several.
+PRIMARY_POLICY = {"ledger:Customer.SaleRecorded": "price_approval"}
+
+# Fields of an event that are not its business content.
+_NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_version",
+                          "originator_topic"})
+
+
+class AuditProjection(Dispatching):
+    name = "audit"
+    handlers: ClassVar[dict[str, str]] = {
+        "ledger:User.Registered": "_user",
+        "ledger:Customer.Registered": "_customer",
+        "ledger:Customer.CreditTermsSet": "_customer_fact",
+        "ledger:Customer.AtRiskFlagged": "_customer_fact",
+        "ledger:Customer.SaleRecorded": "_sale",
+        "ledger:Customer.ReturnRecorded": "_return",
+        "ledger:Customer.PaymentRecorded": "_payment",
+        "ledger:Customer.ReceivableWrittenOff": "_write_off",
+        "ledger:Sku.Opened": "_sku",
+        "ledger:Sku.ListPriceSet": "_owned_fact",
+        "ledger:Rep.Registered": "_rep",
+        "ledger:Rep.RankChanged": "_rep_fact",
+        "ledger:Rep.Fined": "_rep_fact",
+        "ledger:Rep.CommissionPaid": "_rep_fact",
+        "ledger:Rep.CommissionAccrued": "_rep_fact",
+        "ledger:Budget.Allocated": "_budget",
+        "ledger:Budget.Adjusted": "_owned_fact",
+        "ledger:Budget.ExpenseSubmitted": "_expense_submitted",
+        "ledger:Budget.ExpenseApproved": "_expense_fact",
+        "ledger:Budget.ExpenseRejected": "_expense_fact",
+        "ledger:Budget.ExpenseSpent": "_expense_fact",
+        "ledger:Dispute.Opened": "_dispute",
+        "ledger:Dispute.Resolved": "_dispute_resolved",
+        POLICY_ADOPTED: "_policy",
+        "ledger:Closings.MonthClosed": "_month_closed",
+        "ledger:CommandRecord.Recorded": "_command",
+    }
+    tables: ClassVar[dict[str, str]] = {
+        "entries": "position BIGINT PRIMARY KEY, event TEXT NOT NULL, command TEXT, "
+                   "command_id TEXT, actor TEXT, actor_roles TEXT NOT NULL, "
+                   "approved_by TEXT NOT NULL, reason TEXT, policy_version TEXT, "
+                   "policies TEXT NOT NULL, occurred_at TEXT, reported_at TEXT, "
+                   "recorded_at TEXT NOT NULL, business_date TEXT, delay_seconds BIGINT, "
+                   "late INTEGER NOT NULL, subject_user TEXT, beneficiary_rep TEXT, "
+                   "details TEXT NOT NULL",
+        "entities": "entity_id TEXT NOT NULL, position BIGINT NOT NULL, "
+                    "PRIMARY KEY (entity_id, position)",
+        "approvals": "position BIGINT NOT NULL, approver TEXT NOT NULL, roles TEXT NOT NULL, "
+                     "PRIMARY KEY (position, approver)",
+        "origins": "origin TEXT PRIMARY KEY, kind TEXT NOT NULL, business_id TEXT NOT NULL, "
+                   "related TEXT",
+        "users": "user_id TEXT PRIMARY KEY, roles TEXT NOT NULL",
+        "reps": "rep_id TEXT PRIMARY KEY, user_id TEXT",
+        "sales": "sale_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, rep_id TEXT NOT NULL",
+        "expenses": "expense_id TEXT PRIMARY KEY, submitted_by TEXT NOT NULL",
+        **POLICY_TABLE,
+    }
+    indexes: ClassVar[dict[str, str]] = {
+        "entries_command": "entries(command_id)",
+        "entries_late": "entries(late)",
+    }
+
+    def __init__(self, generation: int = 1) -> None:
+        super().__init__(generation)
+        self.reporting = AppliedPolicy("reporting")
+
+    # --- the entry ----------------------------------------------------------------------
+
+    def _entry(self, sql: Sql, position: int, e: Any, *, ids: tuple[str | None, ...] = (),
+               origin_ids: bool = True, beneficiary: tuple[str, Any] = ("?", None),
+               subject: tuple[str, Any] | None = None) -> None:
+        """Write the entry of event ``e`` and index it under ``ids``, plus (``origin_ids``)
+        the business id of its aggregate and, for disputes, the disputed entity.
+
+        ``beneficiary`` is the rep whose account the decision is about and ``subject`` the
+        user whose own request it decides (default: the actor), each as an SQL expression
+        and its parameter: segregation of duties is checked against both.
+        """
+        topic = _topic_of(e)
+        meta = getattr(e, "meta", None) or {}
+        actor = meta.get("actor")
+        occurred, reported = meta.get("occurred_at"), meta.get("reported_at")
+        day = delay = None
+        late = False
+        policies = dict(e.policy) if isinstance(getattr(e, "policy", None), dict) else {}
+        if occurred and reported:
+            occurred_dt, reported_dt = parse_instant(occurred), parse_instant(reported)
+            day = business_date(occurred_dt)
+            delay = int((reported_dt - occurred_dt) / timedelta(seconds=1))
+            if "late" in meta:  # the domain's own flag (SPEC 2.6), recorded with the event
+                late = bool(meta["late"])
+                policies.setdefault("reporting", meta.get("reporting_policy"))
+            else:  # an event recorded before meta carried the flag
+                rule = self.reporting.in_force(sql, self.t("policies"), position, day)
+                late = is_late(occurred_dt, reported_dt, rule.values["late_after_hours"])
+                policies.setdefault("reporting", rule.version)
+        approvers = _approvers(e)
+        subject_sql, subject_param = subject or ("?", actor)
+        beneficiary_sql, beneficiary_param = beneficiary
+        sql.execute(
+            f"INSERT INTO {self.t('entries')} (position, event, command, command_id, actor, "
+            "actor_roles, approved_by, reason, policy_version, policies, occurred_at, reported_at, "
+            "recorded_at, business_date, delay_seconds, late, subject_user, beneficiary_rep, "
+            "details) VALUES (?, ?, ?, ?, ?, "
+            f"COALESCE((SELECT roles FROM {self.t('users')} WHERE user_id = ?), ?), "
+            f"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {subject_sql}, {beneficiary_sql}, ?)",
+            (position, topic.removeprefix("ledger:"), meta.get("command"), meta.get("command_id"),
+             actor, actor, to_json(ADMIN_ROLES if actor == "admin" else []),
+             to_json(approvers), getattr(e, "reason", None), _policy_version(topic, e, policies),
+             to_json(policies), occurred, reported, _iso(e.timestamp),
+             day.isoformat() if day else None, delay, int(late), subject_param,
+             beneficiary_param, to_json(_details(e))),
+        )
+        for approver in approvers:
+            sql.execute(
+                f"INSERT INTO {self.t('approvals')} (position, approver, roles) VALUES (?, ?, "
+                f"COALESCE((SELECT roles FROM {self.t('users')} WHERE user_id = ?), ?))",
+                (position, approver, approver,
+                 to_json(ADMIN_ROLES if approver == "admin" else [])),
+            )
+        unique = list(dict.fromkeys(i for i in ids if i))
+        sql.executemany(
+            f"INSERT INTO {self.t('entities')} (entity_id, position) VALUES (?, ?) "
+            "ON CONFLICT (entity_id, position) DO NOTHING",
+            [(i, position) for i in unique],
+        )
+        if origin_ids:
+            for column in ("business_id", "related"):
+                sql.execute(
+                    f"INSERT INTO {self.t('entities')} (entity_id, position) "
+                    f"SELECT {column}, ? FROM {self.t('origins')} "
+                    f"WHERE origin = ? AND {column} IS NOT NULL "
+                    "ON CONFLICT (entity_id, position) DO NOTHING",
+                    (position, e.originator_id.hex),
+                )
+
+    def _sale_rep(self, e: Any) -> tuple[str, Any]:
+        return f"(SELECT rep_id FROM {self.t('sales')} WHERE sale_id = ?)", e.sale_id
+
+    def _origin(self, sql: Sql, e: Any, kind: str, business_id: str, related: str | None = None) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('origins')} (origin, kind, business_id, related) VALUES (?, ?, ?, ?)",
+            (e.originator_id.hex, kind, business_id, related),
+        )
+
+    def _via_sale(self, sql: Sql, position: int, sale_id: str, column: str) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('entities')} (entity_id, position) "
+            f"SELECT {column}, ? FROM {self.t('sales')} WHERE sale_id = ? "
+            "ON CONFLICT (entity_id, position) DO NOTHING",
+            (position, sale_id),
+        )
+
+    # --- events -------------------------------------------------------------------------
+
+    def _user(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(f"INSERT INTO {self.t('users')} (user_id, roles) VALUES (?, ?)",
+                    (e.user_id, to_json(sorted(e.roles))))
+        self._origin(sql, e, "user", e.user_id)
+        self._entry(sql, position, e)
+
+    def _customer(self, sql: Sql, position: int, e: Any) -> None:
+        self._origin(sql, e, "customer", e.customer_id)
+        self._entry(sql, position, e)
+
+    def _customer_fact(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e)
+
+    def _sale(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('sales')} (sale_id, customer_id, rep_id) "
+            f"SELECT ?, business_id, ? FROM {self.t('origins')} WHERE origin = ?",
+            (e.sale_id, e.rep_id, e.originator_id.hex),
+        )
+        self._entry(sql, position, e, ids=(e.sale_id, e.rep_id, e.invoice_no),
+                    beneficiary=("?", e.rep_id))
+
+    def _return(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e, ids=(e.return_id, e.sale_id), beneficiary=self._sale_rep(e))
+        self._via_sale(sql, position, e.sale_id, "rep_id")
+
+    def _write_off(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e, ids=(e.writeoff_id, e.sale_id), beneficiary=self._sale_rep(e))
+        self._via_sale(sql, position, e.sale_id, "rep_id")
+
+    def _payment(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e, ids=(e.payment_id, *(a["sale_id"] for a in e.applied)))
+
+    def _sku(self, sql: Sql, position: int, e: Any) -> None:
+        self._origin(sql, e, "sku", e.sku)  # opening a SKU is bookkeeping, not an entry
+
+    def _owned_fact(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e)
+
+    def _rep(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(f"INSERT INTO {self.t('reps')} (rep_id, user_id) VALUES (?, ?)",
+                    (e.rep_id, e.user_id))
+        self._origin(sql, e, "rep", e.rep_id)
+        self._entry(sql, position, e, ids=(e.trainer_id, e.user_id), beneficiary=("?", e.rep_id))
+
+    def _rep_fact(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e,
+                    ids=(getattr(e, "fine_id", None), getattr(e, "payout_id", None)),
+                    beneficiary=(f"(SELECT business_id FROM {self.t('origins')} WHERE origin = ?)",
+                                 e.originator_id.hex))
+
+    def _budget(self, sql: Sql, position: int, e: Any) -> None:
+        self._origin(sql, e, "budget", e.budget_id)
+        self._entry(sql, position, e)
+
+    def _expense_submitted(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(f"INSERT INTO {self.t('expenses')} (expense_id, submitted_by) VALUES (?, ?)",
+                    (e.expense_id, e.submitted_by))
+        self._entry(sql, position, e, ids=(e.expense_id,))
+
+    def _expense_fact(self, sql: Sql, position: int, e: Any) -> None:
+        # an approval is judged against the expense's submitter, not the approving actor
+        self._entry(sql, position, e, ids=(e.expense_id,), subject=(
+            f"(SELECT submitted_by FROM {self.t('expenses')} WHERE expense_id = ?)", e.expense_id))
+
+    def _dispute(self, sql: Sql, position: int, e: Any) -> None:
+        self._origin(sql, e, "dispute", e.dispute_id, related=e.entity)
+        self._entry(sql, position, e)
+
+    def _dispute_resolved(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e)
+
+    def _policy(self, sql: Sql, position: int, e: Any) -> None:
+        self.reporting.adopted(sql, self.t("policies"), position, e)
+        record_policy(sql, self.t("policies"), position, e)
+        self._entry(sql, position, e, ids=(e.policy, e.version), origin_ids=False)
+
+    def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e, ids=(e.period,), origin_ids=False)
+
+    def _command(self, sql: Sql, position: int, e: Any) -> None:
+        self._entry(sql, position, e, origin_ids=False)
+
+
+def _topic_of(e: Any) -> str:
+    from eventsourcing.utils import get_topic
+
+    return get_topic(type(e))
+
+
+def _approvers(e: Any) -> list[str]:
+    """Who approved the decision: a sale's price and credit approvers, a return's,
+    write-off's, fine's, budget's or credit terms' ``approved_by``, an expense approval's
+    approver, a rank change's ``decided_by``."""
+    found = [getattr(e, name, None) for name in
+             ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")]
+    return list(dict.fromkeys(a for a in found if isinstance(a, str) and a))
+
+
+def _policy_version(topic: str, e: Any, policies: dict[str, str]) -> str | None:
+    if topic == POLICY_ADOPTED:
+        return e.version
+    plan = getattr(e, "plan_version", None)
+    if isinstance(plan, str):
+        return plan
+    recorded = {k: v for k, v in policies.items() if k != "reporting"}
+    primary = PRIMARY_POLICY.get(topic)
+    if primary in recorded:
+        return recorded[primary]
+    if recorded:
+        return next(iter(recorded.values()))
+    return None
+
+
+def _details(e: Any) -> dict[str, Any]:
+    return {k: v for k, v in e.__dict__.items() if k not in _NOT_DETAILS}
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+_ENTRY_COLUMNS = ("position, event, command, command_id, actor, actor_roles, approved_by, reason, "
+                  "policy_version, policies, occurred_at, reported_at, recorded_at, business_date, "
+                  "late, details")
+
+
+def _entries(sql: Sql, p: AuditProjection, where: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    columns = ", ".join("e." + c.strip() for c in _ENTRY_COLUMNS.split(","))
+    rows = sql.all(f"SELECT {columns} FROM {p.t('entries')} e {where} ORDER BY e.position", params)
+    positions = [r["position"] for r in rows]
+    roles: dict[int, dict[str, list[str]]] = {}
+    if positions:
+        for a in sql.all(
+            f"SELECT a.position, a.approver, a.roles FROM {p.t('approvals')} a "
+            f"JOIN {p.t('entries')} e ON e.position = a.position {where}", params,
+        ):
+            roles.setdefault(a["position"], {})[a["approver"]] = from_json(a["roles"])
+    return [_entry_out(r, roles.get(r["position"], {})) for r in rows]
+
+
+def _entry_out(r: dict[str, Any], approver_roles: dict[str, list[str]]) -> dict[str, Any]:
+    approved_by = from_json(r["approved_by"])
+    return {
+        "position": int(r["position"]),
+        "event": r["event"],
+        "command": r["command"],
+        "command_id": r["command_id"],
+        "actor": r["actor"],
+        "actor_roles": from_json(r["actor_roles"]),
+        "approved_by": approved_by,
+        "approver_roles": {a: approver_roles.get(a, []) for a in approved_by},
+        "reason": r["reason"],
+        "policy_version": r["policy_version"],
+        "policies": from_json(r["policies"]),
+        "occurred_at": r["occurred_at"],
+        "reported_at": r["reported_at"],
+        "recorded_at": r["recorded_at"],
+        "business_date": r["business_date"],
+        "late": bool(r["late"]),
+        "details": from_json(r["details"]),
+    }
+
+
+def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
+    """``ledger query audit --entity ID`` (SPEC 5.3): the decisions and events about one
+    entity, in log order.
+
+    ``{entity_id, entries: [{position, event, command_id, actor, approved_by, reason,
+    policy_version, occurred_at, reported_at, recorded_at, late, ...}]}``; besides the
+    contract's fields each entry has ``command``, ``actor_roles``, ``approver_roles``,
+    ``policies`` (every policy version the event records, and the ``reporting`` version
+    that decided ``late``), ``business_date`` and ``details`` (the event's own fields).
+    ``event`` is the event's topic without the ``ledger:`` prefix
+    (``"Customer.SaleRecorded"``). An id no event is about is ``unknown_reference``.
+    """
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        entries = _entries(sql, p, f"JOIN {p.t('entities')} x ON x.position = e.position "
+                                   "WHERE x.entity_id = ?", (entity_id,))
+    if not entries:
+        raise unknown("entity", entity_id, "entity")
+    return {"entity_id": entity_id, "entries": entries}
+
+
+def query_command(projector: Projector, command_id: str) -> dict[str, Any]:
+    """The command record of ``command_id`` (its answer) and the events it produced:
+    ``{command_id, entries}`` in log order (SPEC 3: the command that caused a decision
+    and the events it produced)."""
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        entries = _entries(sql, p, "WHERE e.command_id = ?", (command_id,))
+    if not entries:
+        raise unknown("command", command_id, "command_id")
+    return {"command_id": command_id, "entries": entries}
+
+
+def late_reported_count(projector: Projector) -> int:
+    """How many events were reported late (SPEC 2.6); command records not counted."""
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        return int(sql.scalar(
+            f"SELECT COUNT(*) AS n FROM {p.t('entries')} WHERE late = 1 AND event <> ?",
+            ("CommandRecord.Recorded",),
+        ))
+
+
+def query_late(projector: Projector) -> dict[str, Any]:
+    """Every late-reported event (SPEC 2.6), in log order: ``{count, entries}``."""
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        entries = _entries(sql, p, "WHERE e.late = 1 AND e.event <> ?", ("CommandRecord.Recorded",))
+    return {"count": len(entries), "entries": entries}
+
+
+def segregation_violations(projector: Projector) -> list[dict[str, Any]]:
+    """Segregation-of-duty check over the trail (SPEC 1): approvals where the approver
+    is the person whose request it decides (the actor, or an expense's submitter) or the
+    user of the rep the decision is about. The domain rejects these, so a non-empty
+    answer means the log holds what the rules forbid."""
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        rows = sql.all(
+            f"SELECT e.position, e.event, e.command_id, a.approver, e.subject_user, "
+            f"e.beneficiary_rep, r.user_id AS rep_user FROM {p.t('approvals')} a "
+            f"JOIN {p.t('entries')} e ON e.position = a.position "
+            f"LEFT JOIN {p.t('reps')} r ON r.rep_id = e.beneficiary_rep "
+            "WHERE a.approver = e.subject_user OR a.approver = r.user_id ORDER BY e.position",
+        )
+    return [
+        {"position": int(r["position"]), "event": r["event"], "command_id": r["command_id"],
+         "approver": r["approver"],
+         "conflict": "own_request" if r["approver"] == r["subject_user"] else "own_rep_account",
+         "rep_id": r["beneficiary_rep"]}
+        for r in rows
+    ]
+
+
+def audit_summary(projector: Projector) -> dict[str, Any]:
+    """What an auditor looks at first: ``{events, late_reported, decisions_with_approver,
+    segregation_violations}`` (command records are not counted as events)."""
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        events = int(sql.scalar(f"SELECT COUNT(*) AS n FROM {p.t('entries')} WHERE event <> ?",
+                                ("CommandRecord.Recorded",)))
+        approved = int(sql.scalar(f"SELECT COUNT(DISTINCT position) AS n FROM {p.t('approvals')}"))
+    return {"events": events, "late_reported": late_reported_count(projector),
+            "decisions_with_approver": approved,
+            "segregation_violations": len(segregation_violations(projector))}

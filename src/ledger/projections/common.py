@@ -1,0 +1,182 @@
+"""Helpers the read side shares: the report date of an as-of query, policy versions as
+projection rows, and ratios as decimal strings (SPEC 1 Time, Policy versions; SPEC 5).
+
+Policy versions: a projection that needs a policy keeps the ``PolicyAdopted`` events it
+has seen in its own ``policies`` table (``POLICY_TABLE``) and picks the version in force
+on a date with the domain's own rule (``PolicyBook.in_force``), never a copy of it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any, ClassVar
+
+import msgspec
+from eventsourcing.utils import get_topic
+
+from ledger.domain.calendar import business_date, parse_date
+from ledger.domain.money import format_rate
+from ledger.domain.policies import Defaults, PolicyBook, PolicyVersion
+from ledger.projections.engine import Projection, Projector, Sql
+from ledger.projections.errors import invalid
+
+POLICY_ADOPTED = "ledger:PolicyBook.PolicyAdopted"
+END_OF_TIME = "9999-12-31"  # upper bound for "every fact the log holds"
+
+POLICY_TABLE = {
+    "policies": "position BIGINT PRIMARY KEY, policy TEXT NOT NULL, version TEXT NOT NULL, "
+                "effective_from TEXT NOT NULL, policy_values TEXT NOT NULL",
+}
+
+_json = msgspec.json.Encoder(order="sorted")
+
+
+def to_json(value: Any) -> str:
+    return _json.encode(value).decode()
+
+
+def from_json(text: str | None) -> Any:
+    return msgspec.json.decode(text) if text else None
+
+
+def fen_sum(expr: str) -> str:
+    """SUM of an integer expression as BIGINT on both backends (PostgreSQL's SUM of a
+    BIGINT is NUMERIC), 0 when there are no rows."""
+    return f"CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"
+
+
+class Dispatching(Projection):
+    """A projection whose ``handlers`` map each event topic it reads to the name of the
+    method that applies it; ``topics`` is derived from them."""
+
+    handlers: ClassVar[dict[str, str]]  # event topic -> method name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "handlers" in cls.__dict__:
+            cls.topics = tuple(cls.handlers)
+
+    def apply(self, sql: Sql, position: int, event: Any) -> None:
+        by_type: dict[type, Any] = self.__dict__.setdefault("_by_type", {})
+        method = by_type.get(type(event))
+        if method is None:
+            method = by_type[type(event)] = getattr(self, self.handlers[get_topic(type(event))])
+        method(sql, position, event)
+
+
+# --- report dates --------------------------------------------------------------------------
+
+
+def today(projector: Projector) -> date:
+    return business_date(projector.ledger.clock())
+
+
+def parse_as_of(value: date | str | None, field: str = "as_of") -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return parse_date(value)
+    except ValueError as e:
+        raise invalid(field, str(e)) from None
+
+
+def report_date(projector: Projector, as_of: date | str | None) -> tuple[date, str]:
+    """(the report date, the latest business date of the facts counted).
+
+    ``as_of=D`` counts the facts whose business date is on or before D and ages them as
+    of D (SPEC 1). Without it, every fact the log holds counts and ages are as of today.
+    """
+    day = parse_as_of(as_of)
+    if day is None:
+        return today(projector), END_OF_TIME
+    return day, day.isoformat()
+
+
+# --- policy versions ---------------------------------------------------------------------------
+
+
+def record_policy(sql: Sql, table: str, position: int, event: Any) -> None:
+    sql.execute(
+        f"INSERT INTO {table} (position, policy, version, effective_from, policy_values) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (position, event.policy, event.version, event.effective_from, to_json(event.values)),
+    )
+
+
+def policy_in_force(sql: Sql, table: str, policy: str, day: date) -> PolicyVersion:
+    rows = sql.all(
+        f"SELECT version, effective_from, policy_values FROM {table} WHERE policy = ? "
+        "ORDER BY position", (policy,),
+    )
+    return versions_book(policy, rows).in_force(policy, day)
+
+
+def versions_book(policy: str, rows: list[dict[str, Any]]) -> Defaults:
+    """A policy book holding the given versions of one policy, in log order."""
+    book = Defaults()
+    book.versions = {policy: [
+        PolicyVersion(policy, r["version"], date.fromisoformat(r["effective_from"]),
+                      from_json(r["policy_values"]))
+        for r in rows
+    ]}
+    return book
+
+
+assert Defaults.in_force is PolicyBook.in_force  # the domain's rule, not a copy
+
+
+class AppliedPolicy:
+    """The versions of one policy a projection has recorded, for deciding while events
+    are applied (e.g. the reporting delay that makes an event late).
+
+    Loaded from the projection's ``policies`` table on first use, then kept up to date
+    by ``adopted``. An event at position N sees only the versions adopted before N, so a
+    transaction rolled back after ``adopted`` (its rows gone, the cache not) cannot
+    change how the events are decided when they are applied again.
+    """
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self._rows: list[dict[str, Any]] | None = None
+
+    def _load(self, sql: Sql, table: str) -> list[dict[str, Any]]:
+        if self._rows is None:
+            self._rows = sql.all(
+                f"SELECT position, version, effective_from, policy_values FROM {table} "
+                "WHERE policy = ? ORDER BY position", (self.policy,),
+            )
+        return self._rows
+
+    def in_force(self, sql: Sql, table: str, position: int, day: date) -> PolicyVersion:
+        rows = [r for r in self._load(sql, table) if r["position"] < position]
+        return versions_book(self.policy, rows).in_force(self.policy, day)
+
+    def adopted(self, sql: Sql, table: str, position: int, event: Any) -> None:
+        rows = self._load(sql, table)  # loads the committed rows before this one is added
+        if event.policy == self.policy and all(r["position"] != position for r in rows):
+            rows.append({"position": position, "version": event.version,
+                         "effective_from": event.effective_from,
+                         "policy_values": to_json(event.values)})
+            rows.sort(key=lambda r: r["position"])
+
+
+# --- ratios -------------------------------------------------------------------------------------
+
+
+def ratio_text(numerator: int, denominator: int, places: int = 4) -> str | None:
+    """numerator / denominator as a decimal string in shortest form, rounded half away
+    from zero to ``places`` decimals (``"0.75"``, ``"0.3333"``); None when the
+    denominator is 0."""
+    if not denominator:
+        return None
+    return decimal_text(Fraction(numerator, denominator), places)
+
+
+def decimal_text(value: Fraction, places: int) -> str:
+    """An exact value as a shortest-form decimal string, rounded half away from zero."""
+    d = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP,
+    )
+    return format_rate(d)

@@ -1,0 +1,195 @@
+"""Sales KPIs per rep and per region (SPEC 3; 回款 [003 第二十一条]).
+
+Tables (``kpis_<table>_g<n>``):
+
+- ``reps``: each rep with its region (a rep's sales and collections count in its region);
+- ``sales``: each sale with its rep, region, invoice and due dates and gross;
+- ``flows``: every dated fact about a sale, tagged with the sale's rep and region:
+  ``sale`` (gross, invoice date), ``credit`` (customer credit settling it), ``return``
+  (gross returned; ``open_delta`` the part that reduced the open amount), ``allocation``
+  and ``fifo`` (payments settling it, ``received_on``), ``writeoff`` and ``recovery``;
+- ``policies``: the ``aging`` policy gives DSO's window.
+
+Definitions (``query_kpis``), for a period [from, to] and the report date ``to``:
+
+- ``sales``: gross invoiced in the period; ``returns``: gross returned in the period
+  (whatever month the sale was in); ``net_sales`` = sales - returns;
+- ``collections``: payments received in the period that settled the rep's sales
+  (allocations and FIFO; not recoveries of written-off amounts, not overpayments left
+  as customer credit); ``recoveries`` and ``written_off`` in the period separately;
+- ``collection_rate`` = collections / net_sales, a decimal string rounded half away
+  from zero to 4 decimals (null when net_sales <= 0); it can pass 1 when earlier
+  months' sales are collected;
+- ``open``: the rep's open receivables as of ``to`` (as the receivables projection counts
+  them); ``dso`` = open / gross sales of the ``aging.dso_window_days`` days up to ``to`` x
+  those days (SPEC 3), in days, rounded to 0.01 (null without sales in the window).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+
+from ledger.domain.calendar import Period, parse_period
+from ledger.projections.common import (
+    POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, parse_as_of, policy_in_force,
+    ratio_text, record_policy, today,
+)
+from ledger.projections.engine import Projector, Sql
+from ledger.projections.errors import invalid
+from ledger.projections.receivables import dso_text, dso_window, event_day, projection_of
+
+SUMS = ("sales", "returns", "collections", "recoveries", "written_off", "open", "window_sales")
+
+
+class KpisProjection(Dispatching):
+    name = "kpis"
+    handlers: ClassVar[dict[str, str]] = {
+        "ledger:Rep.Registered": "_rep",
+        "ledger:Customer.SaleRecorded": "_sale",
+        "ledger:Customer.ReturnRecorded": "_return",
+        "ledger:Customer.PaymentRecorded": "_payment",
+        "ledger:Customer.ReceivableWrittenOff": "_write_off",
+        POLICY_ADOPTED: "_policy",
+    }
+    tables: ClassVar[dict[str, str]] = {
+        "reps": "rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT NOT NULL, "
+                "trainer_id TEXT, position BIGINT NOT NULL",
+        "sales": "sale_id TEXT PRIMARY KEY, rep_id TEXT NOT NULL, region TEXT, "
+                 "invoice_date TEXT NOT NULL, due_on TEXT NOT NULL, gross BIGINT NOT NULL",
+        "flows": "position BIGINT NOT NULL, sale_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                 "rep_id TEXT NOT NULL, region TEXT, invoice_date TEXT NOT NULL, "
+                 "business_date TEXT NOT NULL, amount BIGINT NOT NULL, open_delta BIGINT NOT NULL, "
+                 "PRIMARY KEY (position, sale_id, kind)",
+        **POLICY_TABLE,
+    }
+    indexes: ClassVar[dict[str, str]] = {
+        "flows_rep": "flows(rep_id, business_date)",
+    }
+
+    def _rep(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('reps')} (rep_id, name, region, trainer_id, position) "
+            "VALUES (?, ?, ?, ?, ?)", (e.rep_id, e.name, e.region, e.trainer_id, position),
+        )
+
+    def _sale(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('sales')} (sale_id, rep_id, region, invoice_date, due_on, gross) "
+            f"VALUES (?, ?, (SELECT region FROM {self.t('reps')} WHERE rep_id = ?), ?, ?, ?)",
+            (e.sale_id, e.rep_id, e.rep_id, e.invoice_date, e.due_on, e.gross),
+        )
+        rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross)]
+        if e.credit_applied:
+            rows.append((position, e.sale_id, "credit", e.invoice_date, e.credit_applied,
+                         -e.credit_applied))
+        self._flows(sql, rows)
+
+    def _return(self, sql: Sql, position: int, e: Any) -> None:
+        self._flows(sql, [(position, e.sale_id, "return", event_day(e), e.amount, -e.to_open)])
+
+    def _payment(self, sql: Sql, position: int, e: Any) -> None:
+        self._flows(sql, [
+            (position, a["sale_id"], a["kind"], e.received_on, a["amount"],
+             0 if a["kind"] == "recovery" else -a["amount"])
+            for a in e.applied
+        ])
+
+    def _write_off(self, sql: Sql, position: int, e: Any) -> None:
+        self._flows(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount, -e.amount)])
+
+    def _policy(self, sql: Sql, position: int, e: Any) -> None:
+        record_policy(sql, self.t("policies"), position, e)
+
+    def _flows(self, sql: Sql, rows: list[tuple[Any, ...]]) -> None:
+        """Each row tagged with its sale's rep, region and invoice date (one statement)."""
+        sales = self.t("sales")
+        sql.executemany(
+            f"INSERT INTO {self.t('flows')} (position, sale_id, kind, rep_id, region, invoice_date, "
+            "business_date, amount, open_delta) "
+            f"SELECT ?, sale_id, ?, rep_id, region, invoice_date, ?, ?, ? FROM {sales} "
+            "WHERE sale_id = ?",
+            [(pos, kind, day, amount, delta, sale_id) for pos, sale_id, kind, day, amount, delta in rows],
+        )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def kpi_range(projector: Projector, period: str | None, as_of: date | str | None) -> Period:
+    """The period asked for; or, with only ``as_of`` D (default today), the month of D up
+    to D."""
+    if period is not None:
+        try:
+            return parse_period(period)
+        except ValueError as e:
+            raise invalid("period", str(e)) from None
+    day = parse_as_of(as_of) or today(projector)
+    return Period(day.replace(day=1), day, f"{day.year:04d}-{day.month:02d}")
+
+
+def _figures(row: dict[str, Any], window: int) -> dict[str, Any]:
+    net = int(row["sales"]) - int(row["returns"])
+    return {
+        "sales": int(row["sales"]), "returns": int(row["returns"]), "net_sales": net,
+        "collections": int(row["collections"]), "recoveries": int(row["recoveries"]),
+        "written_off": int(row["written_off"]),
+        "collection_rate": ratio_text(int(row["collections"]), net) if net > 0 else None,
+        "open": int(row["open"]), "dso": dso_text(int(row["open"]), int(row["window_sales"]), window),
+    }
+
+
+def query_kpis(projector: Projector, period: str | None = None, *,
+               as_of: date | str | None = None) -> dict[str, Any]:
+    """Sales KPIs per rep, per region and for the company.
+
+    ``period`` is ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``; without it, ``as_of`` D (default
+    today) asks for the month of D up to D. Figures are defined in the module docstring.
+    Answer: ``{period, from, to, window_days, reps: [{rep_id, name, region, sales,
+    returns, net_sales, collections, recoveries, written_off, collection_rate, open,
+    dso}], regions: [{region, reps, ...same figures}], total: {...same figures}}``;
+    every registered rep and region is listed, with zeros where nothing happened.
+    """
+    p = projection_of(projector, KpisProjection)
+    rng = kpi_range(projector, period, as_of)
+    first, last = rng.first.isoformat(), rng.last.isoformat()
+    with projector.transaction(commit=False) as sql:
+        window = int(policy_in_force(sql, p.t("policies"), "aging", rng.last).values["dso_window_days"])
+        w_first, w_last = dso_window(rng.last, window)
+        in_period = "f.business_date >= ? AND f.business_date <= ?"
+        rows = sql.all(
+            "SELECT r.rep_id, r.name, r.region, "
+            f"{fen_sum(f'CASE WHEN f.kind = ? AND {in_period} THEN f.amount ELSE 0 END')} AS sales, "
+            f"{fen_sum(f'CASE WHEN f.kind = ? AND {in_period} THEN f.amount ELSE 0 END')} AS returns, "
+            f"{fen_sum(f'CASE WHEN f.kind IN (?, ?) AND {in_period} THEN f.amount ELSE 0 END')} "
+            "AS collections, "
+            f"{fen_sum(f'CASE WHEN f.kind = ? AND {in_period} THEN f.amount ELSE 0 END')} "
+            "AS recoveries, "
+            f"{fen_sum(f'CASE WHEN f.kind = ? AND {in_period} THEN f.amount ELSE 0 END')} "
+            "AS written_off, "
+            f"{fen_sum('CASE WHEN f.invoice_date <= ? AND f.business_date <= ? THEN f.open_delta ELSE 0 END')} "
+            "AS open, "
+            f"{fen_sum(f'CASE WHEN f.kind = ? AND {in_period} THEN f.amount ELSE 0 END')} "
+            "AS window_sales "
+            f"FROM {p.t('reps')} r LEFT JOIN {p.t('flows')} f ON f.rep_id = r.rep_id "
+            "GROUP BY r.rep_id, r.name, r.region ORDER BY r.rep_id",
+            ("sale", first, last, "return", first, last, "allocation", "fifo", first, last,
+             "recovery", first, last, "writeoff", first, last, last, last, "sale", w_first, w_last),
+        )
+    reps = [{"rep_id": r["rep_id"], "name": r["name"], "region": r["region"], **_figures(r, window)}
+            for r in rows]
+    regions: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        acc = regions.setdefault(r["region"], {"region": r["region"], "reps": 0,
+                                               **dict.fromkeys(SUMS, 0)})
+        acc["reps"] += 1
+        for k in SUMS:
+            acc[k] += int(r[k])
+    total = {k: sum(int(r[k]) for r in rows) for k in SUMS}
+    return {
+        "period": rng.name, "from": first, "to": last, "window_days": window,
+        "reps": reps,
+        "regions": [{"region": name, "reps": acc["reps"], **_figures(acc, window)}
+                    for name, acc in sorted(regions.items())],
+        "total": _figures(total, window),
+    }

@@ -1,0 +1,435 @@
+"""Receivables projection (SPEC 2.3, SPEC 3 Receivables, SPEC 5.3 ``receivables`` and
+``aging``).
+
+Tables (``receivables_<table>_g<n>``):
+
+- ``customers``: one row per customer (id, its aggregate id, name, region);
+- ``terms``: credit limit and payment terms, each with the date it takes effect;
+- ``flags``: at-risk flags with their business dates;
+- ``sales``: one row per sale (customer, rep, invoice, invoice and due dates, gross);
+- ``movements``: every fact that changes a sale's open amount or its written-off amount
+  not yet recovered, with its business date: the sale itself (+gross), customer credit
+  settling it, the part of a return that reduced it, payments (allocation / fifo),
+  write-offs (open -, unrecovered +) and recoveries (unrecovered -);
+- ``credit``: customer-credit movements with their business dates (overpayments and
+  returns of paid sales in, credit settling a new sale out);
+- ``policies``: adopted policy versions (the ``aging`` policy in force on the report
+  date classifies and buckets).
+
+Business dates (SPEC 1): a sale's is its invoice date; a payment's its ``received_on``;
+the others' the date of their ``occurred_at`` in company time. ``--as-of D`` counts the
+sales invoiced on or before D and the movements dated on or before D, so "what was owed on
+30 June" is a sum over dated rows, never a replay. Classes and buckets come from the
+domain's own functions (``ledger.domain.receivables``), under the aging policy in force on
+the report date.
+
+Every event is applied with INSERTs (an INSERT ... SELECT where the customer's id must be
+found from the event's aggregate id), never a read followed by a write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.model.customers import Customer
+from ledger.domain.receivables import BUCKETS, CLASSES, aging_bucket, days_past_due, receivable_class
+from ledger.projections.common import (
+    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, decimal_text, fen_sum, policy_in_force,
+    record_policy, report_date,
+)
+from ledger.projections.engine import Projection, Projector, Sql
+from ledger.projections.errors import unknown
+
+BEGINNING = "0001-01-01"
+
+T_REGISTERED = "ledger:Customer.Registered"
+T_TERMS = "ledger:Customer.CreditTermsSet"
+T_AT_RISK = "ledger:Customer.AtRiskFlagged"
+T_SALE = "ledger:Customer.SaleRecorded"
+T_RETURN = "ledger:Customer.ReturnRecorded"
+T_PAYMENT = "ledger:Customer.PaymentRecorded"
+T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
+
+
+def event_day(event: Any) -> str:
+    """The business date of an event without a date of its own (SPEC 1)."""
+    return business_date(parse_instant(event.meta["occurred_at"])).isoformat()
+
+
+class ReceivablesProjection(Dispatching):
+    name = "receivables"
+    handlers: ClassVar[dict[str, str]] = {
+        T_REGISTERED: "_registered",
+        T_TERMS: "_terms",
+        T_AT_RISK: "_at_risk",
+        T_SALE: "_sale",
+        T_RETURN: "_return",
+        T_PAYMENT: "_payment",
+        T_WRITE_OFF: "_write_off",
+        POLICY_ADOPTED: "_policy",
+    }
+    tables: ClassVar[dict[str, str]] = {
+        "customers": "customer_id TEXT PRIMARY KEY, origin TEXT NOT NULL UNIQUE, "
+                     "name TEXT NOT NULL, region TEXT NOT NULL, position BIGINT NOT NULL",
+        "terms": "position BIGINT PRIMARY KEY, customer_id TEXT NOT NULL, "
+                 "effective_on TEXT NOT NULL, credit_limit BIGINT NOT NULL, "
+                 "payment_terms_days INTEGER NOT NULL",
+        "flags": "position BIGINT PRIMARY KEY, customer_id TEXT NOT NULL, "
+                 "business_date TEXT NOT NULL, at_risk INTEGER NOT NULL, reason TEXT NOT NULL",
+        "sales": "sale_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, rep_id TEXT NOT NULL, "
+                 "invoice_no TEXT NOT NULL, invoice_date TEXT NOT NULL, due_on TEXT NOT NULL, "
+                 "gross BIGINT NOT NULL, position BIGINT NOT NULL",
+        "movements": "position BIGINT NOT NULL, sale_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                     "business_date TEXT NOT NULL, amount BIGINT NOT NULL, "
+                     "open_delta BIGINT NOT NULL, unrecovered_delta BIGINT NOT NULL, "
+                     "PRIMARY KEY (position, sale_id, kind)",
+        "credit": "position BIGINT NOT NULL, kind TEXT NOT NULL, customer_id TEXT NOT NULL, "
+                  "business_date TEXT NOT NULL, amount BIGINT NOT NULL, "
+                  "PRIMARY KEY (position, kind)",
+        **POLICY_TABLE,
+    }
+    indexes: ClassVar[dict[str, str]] = {
+        "sales_customer": "sales(customer_id, invoice_date)",
+        "sales_invoice": "sales(invoice_date)",
+        "movements_sale": "movements(sale_id, business_date)",
+        "terms_customer": "terms(customer_id)",
+        "flags_customer": "flags(customer_id)",
+        "credit_customer": "credit(customer_id, business_date)",
+    }
+
+    # --- applying events ------------------------------------------------------------------
+
+    def _registered(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('customers')} (customer_id, origin, name, region, position) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (e.customer_id, e.originator_id.hex, e.name, e.region, position),
+        )
+        sql.execute(
+            f"INSERT INTO {self.t('terms')} (position, customer_id, effective_on, credit_limit, "
+            "payment_terms_days) VALUES (?, ?, ?, ?, ?)",
+            (position, e.customer_id, BEGINNING, e.credit_limit, e.payment_terms_days),
+        )
+
+    def _terms(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('terms')} (position, customer_id, effective_on, credit_limit, "
+            f"payment_terms_days) SELECT ?, customer_id, ?, ?, ? FROM {self.t('customers')} "
+            "WHERE origin = ?",
+            (position, e.effective_on, e.credit_limit, e.payment_terms_days, e.originator_id.hex),
+        )
+
+    def _at_risk(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('flags')} (position, customer_id, business_date, at_risk, reason) "
+            f"SELECT ?, customer_id, ?, ?, ? FROM {self.t('customers')} WHERE origin = ?",
+            (position, event_day(e), int(bool(e.at_risk)), e.reason, e.originator_id.hex),
+        )
+
+    def _sale(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('sales')} (sale_id, customer_id, rep_id, invoice_no, "
+            f"invoice_date, due_on, gross, position) SELECT ?, customer_id, ?, ?, ?, ?, ?, ? "
+            f"FROM {self.t('customers')} WHERE origin = ?",
+            (e.sale_id, e.rep_id, e.invoice_no, e.invoice_date, e.due_on, e.gross, position,
+             e.originator_id.hex),
+        )
+        rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross, 0)]
+        if e.credit_applied:
+            rows.append((position, e.sale_id, "credit", e.invoice_date, e.credit_applied,
+                         -e.credit_applied, 0))
+            self._credit(sql, position, "sale", e, e.invoice_date, -e.credit_applied)
+        self._movements(sql, rows)
+
+    def _return(self, sql: Sql, position: int, e: Any) -> None:
+        day = event_day(e)
+        self._movements(sql, [(position, e.sale_id, "return", day, e.amount, -e.to_open, 0)])
+        if e.to_credit:
+            self._credit(sql, position, "return", e, day, e.to_credit)
+
+    def _payment(self, sql: Sql, position: int, e: Any) -> None:
+        rows = []
+        for a in e.applied:
+            if a["kind"] == "recovery":
+                rows.append((position, a["sale_id"], "recovery", e.received_on, a["amount"], 0,
+                             -a["amount"]))
+            else:  # allocation or fifo: settles open
+                rows.append((position, a["sale_id"], a["kind"], e.received_on, a["amount"],
+                             -a["amount"], 0))
+        self._movements(sql, rows)
+        if e.to_credit:
+            self._credit(sql, position, "payment", e, e.received_on, e.to_credit)
+
+    def _write_off(self, sql: Sql, position: int, e: Any) -> None:
+        self._movements(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount,
+                               -e.amount, e.amount)])
+
+    def _policy(self, sql: Sql, position: int, e: Any) -> None:
+        record_policy(sql, self.t("policies"), position, e)
+
+    def _movements(self, sql: Sql, rows: list[tuple[Any, ...]]) -> None:
+        sql.executemany(
+            f"INSERT INTO {self.t('movements')} (position, sale_id, kind, business_date, amount, "
+            "open_delta, unrecovered_delta) VALUES (?, ?, ?, ?, ?, ?, ?)", rows,
+        )
+
+    def _credit(self, sql: Sql, position: int, kind: str, e: Any, day: str, amount: int) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('credit')} (position, kind, customer_id, business_date, amount) "
+            f"SELECT ?, ?, customer_id, ?, ? FROM {self.t('customers')} WHERE origin = ?",
+            (position, kind, day, amount, e.originator_id.hex),
+        )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaleFigures:
+    """One sale as of a report date."""
+
+    sale_id: str
+    customer_id: str
+    rep_id: str
+    invoice_no: str
+    invoice_date: str
+    due_on: str
+    gross: int
+    open: int
+    written_off: int  # written off and not yet recovered
+    recovered: int
+
+
+def projection_of(projector: Projector, cls: type[Projection]) -> Any:
+    for p in projector.projections:
+        if isinstance(p, cls):
+            return p
+    raise LookupError(f"the projector does not keep {cls.name}")
+
+
+def sales_as_of(sql: Sql, p: ReceivablesProjection, upto: str,
+                customer_id: str | None = None) -> list[SaleFigures]:
+    """Every sale invoiced on or before ``upto`` with its open, unrecovered and recovered
+    amounts from the movements dated on or before ``upto``, in FIFO order (due date,
+    then sale id)."""
+    where = "s.invoice_date <= ?"
+    params: list[Any] = [upto, upto, upto, "recovery", upto]
+    if customer_id is not None:
+        where += " AND s.customer_id = ?"
+        params.append(customer_id)
+    rows = sql.all(
+        "SELECT s.sale_id, s.customer_id, s.rep_id, s.invoice_no, s.invoice_date, s.due_on, "
+        "s.gross, "
+        f"{fen_sum('CASE WHEN m.business_date <= ? THEN m.open_delta ELSE 0 END')} AS open_amount, "
+        f"{fen_sum('CASE WHEN m.business_date <= ? THEN m.unrecovered_delta ELSE 0 END')} "
+        "AS unrecovered, "
+        f"{fen_sum('CASE WHEN m.business_date <= ? AND m.kind = ? THEN m.amount ELSE 0 END')} "
+        "AS recovered "
+        f"FROM {p.t('sales')} s JOIN {p.t('movements')} m ON m.sale_id = s.sale_id "
+        f"WHERE {where} "
+        "GROUP BY s.sale_id, s.customer_id, s.rep_id, s.invoice_no, s.invoice_date, s.due_on, "
+        "s.gross ORDER BY s.due_on, s.sale_id",
+        params,
+    )
+    return [
+        SaleFigures(
+            sale_id=r["sale_id"], customer_id=r["customer_id"], rep_id=r["rep_id"],
+            invoice_no=r["invoice_no"], invoice_date=r["invoice_date"], due_on=r["due_on"],
+            gross=int(r["gross"]), open=int(r["open_amount"]),
+            # a recovery dated before its write-off can make the dated difference negative
+            written_off=max(0, int(r["unrecovered"])), recovered=int(r["recovered"]),
+        )
+        for r in rows
+    ]
+
+
+def at_risk_customers(sql: Sql, p: ReceivablesProjection, upto: str) -> set[str]:
+    """Customers at risk as of ``upto``: the flag with the latest business date on or
+    before it (ties: the later in the log); for every fact, the latest flag recorded."""
+    rows = sql.all(
+        f"SELECT customer_id, business_date, position, at_risk FROM {p.t('flags')} "
+        "WHERE business_date <= ?", (upto,),
+    )
+    key = (lambda r: r["position"]) if upto == END_OF_TIME else (
+        lambda r: (r["business_date"], r["position"]))
+    latest: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=key):
+        latest[r["customer_id"]] = r
+    return {c for c, r in latest.items() if r["at_risk"]}
+
+
+def terms_on(sql: Sql, p: ReceivablesProjection, customer_id: str, day: date) -> tuple[int, int]:
+    """(credit_limit, payment_terms_days) in force on ``day``: the domain's rule
+    (``Customer.terms_on``) over the dated rows."""
+    rows = sql.all(
+        f"SELECT effective_on, credit_limit, payment_terms_days FROM {p.t('terms')} "
+        "WHERE customer_id = ? ORDER BY position", (customer_id,),
+    )
+    history = SimpleNamespace(terms=[
+        (date.fromisoformat(r["effective_on"]), int(r["credit_limit"]), int(r["payment_terms_days"]))
+        for r in rows
+    ])
+    return Customer.terms_on(history, day)  # type: ignore[arg-type]
+
+
+def aging_policy(sql: Sql, p: ReceivablesProjection, day: date) -> dict[str, Any]:
+    return policy_in_force(sql, p.t("policies"), "aging", day).values
+
+
+def classify(item: SaleFigures, day: date, at_risk: bool, policy: dict[str, Any]) -> dict[str, Any]:
+    dpd = days_past_due(date.fromisoformat(item.due_on), day)
+    cls = receivable_class(dpd, at_risk, policy) if item.open > 0 or not item.written_off else "bad_debt"
+    return {"days_past_due": dpd, "class": cls, "bucket": aging_bucket(dpd, policy)}
+
+
+def query_receivables(projector: Projector, customer_id: str,
+                      as_of: date | str | None = None) -> dict[str, Any]:
+    """``ledger query receivables --customer C [--as-of D]`` (SPEC 5.3).
+
+    ``{customer_id, as_of, open_total, credit_limit, credit_available, items}`` where items
+    are the sales with an open amount or a written-off amount not yet recovered:
+    ``{sale_id, invoice_no, invoice_date, gross, open, written_off, due_on, days_past_due,
+    class, bucket}`` (a sale with nothing open but an unrecovered write-off is
+    ``bad_debt``). Also: ``payment_terms_days`` and ``credit_limit`` in force on the report
+    date, ``at_risk``, ``customer_credit`` (the customer's credit balance),
+    ``written_off`` (not recovered) and ``recovered`` totals.
+    """
+    p = projection_of(projector, ReceivablesProjection)
+    day, upto = report_date(projector, as_of)
+    with projector.transaction(commit=False) as sql:
+        if sql.scalar(f"SELECT COUNT(*) FROM {p.t('customers')} WHERE customer_id = ?",
+                      (customer_id,)) == 0:
+            raise unknown("customer", customer_id, "customer")
+        sales = sales_as_of(sql, p, upto, customer_id)
+        at_risk = customer_id in at_risk_customers(sql, p, upto)
+        limit, terms_days = terms_on(sql, p, customer_id, day)
+        policy = aging_policy(sql, p, day)
+        credit = int(sql.scalar(
+            f"SELECT {fen_sum('amount')} AS credit FROM {p.t('credit')} "
+            "WHERE customer_id = ? AND business_date <= ?", (customer_id, upto),
+        ))
+    items = []
+    for s in sales:
+        if s.open <= 0 and s.written_off <= 0:
+            continue
+        items.append({
+            "sale_id": s.sale_id, "invoice_no": s.invoice_no, "invoice_date": s.invoice_date,
+            "gross": s.gross, "open": s.open, "written_off": s.written_off, "due_on": s.due_on,
+            **classify(s, day, at_risk, policy),
+        })
+    open_total = sum(s.open for s in sales)
+    return {
+        "customer_id": customer_id,
+        "as_of": day.isoformat(),
+        "open_total": open_total,
+        "credit_limit": limit,
+        "credit_available": limit - open_total,
+        "payment_terms_days": terms_days,
+        "at_risk": at_risk,
+        "customer_credit": credit,
+        "written_off": sum(s.written_off for s in sales),
+        "recovered": sum(s.recovered for s in sales),
+        "items": items,
+    }
+
+
+def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:
+    """``ledger query aging [--as-of D]`` (SPEC 5.3): ``{as_of, total, classes, buckets}``.
+
+    ``total`` and ``buckets`` count open amounts only; ``classes`` splits the open amounts
+    into ``receivable``, ``in_collection`` and ``doubtful`` (an at-risk customer's open
+    amounts are doubtful) and reports in ``bad_debt`` what has been written off and not
+    recovered. Every class and bucket is present, 0 when empty.
+    """
+    p = projection_of(projector, ReceivablesProjection)
+    day, upto = report_date(projector, as_of)
+    with projector.transaction(commit=False) as sql:
+        sales = sales_as_of(sql, p, upto)
+        at_risk = at_risk_customers(sql, p, upto)
+        policy = aging_policy(sql, p, day)
+    classes = dict.fromkeys(CLASSES, 0)
+    buckets = dict.fromkeys(BUCKETS, 0)
+    for s in sales:
+        classes["bad_debt"] += s.written_off
+        if s.open > 0:
+            dpd = days_past_due(date.fromisoformat(s.due_on), day)
+            classes[receivable_class(dpd, s.customer_id in at_risk, policy)] += s.open
+            buckets[aging_bucket(dpd, policy)] += s.open
+    return {"as_of": day.isoformat(), "total": sum(buckets.values()), "classes": classes,
+            "buckets": buckets}
+
+
+def dso_text(open_total: int, gross_sales: int, window_days: int) -> str | None:
+    """DSO = open receivables / gross sales of the window x window days (SPEC 3), in days,
+    as a decimal string rounded half away from zero to 0.01 day; None without sales."""
+    if not gross_sales:
+        return None
+    return decimal_text(Fraction(open_total * window_days, gross_sales), 2)
+
+
+def dso_window(day: date, window_days: int) -> tuple[str, str]:
+    """The ``window_days`` days up to and including ``day``."""
+    return (day - timedelta(days=window_days - 1)).isoformat(), day.isoformat()
+
+
+def query_dso(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:
+    """Days sales outstanding as of D (SPEC 3): open receivables at D / gross sales
+    invoiced in the ``aging.dso_window_days`` days up to D (D included) x those days.
+
+    ``{as_of, open_total, gross_sales, window_days, window_from, dso}``; ``dso`` is a
+    decimal string of days (``"45.5"``), null when the window holds no sales.
+    """
+    p = projection_of(projector, ReceivablesProjection)
+    day, upto = report_date(projector, as_of)
+    with projector.transaction(commit=False) as sql:
+        window = int(aging_policy(sql, p, day)["dso_window_days"])
+        first, last = dso_window(day, window)
+        open_total = int(sql.scalar(
+            f"SELECT {fen_sum('m.open_delta')} AS open_total FROM {p.t('movements')} m "
+            f"JOIN {p.t('sales')} s ON s.sale_id = m.sale_id "
+            "WHERE s.invoice_date <= ? AND m.business_date <= ?", (upto, upto),
+        ))
+        gross = int(sql.scalar(
+            f"SELECT {fen_sum('gross')} AS gross FROM {p.t('sales')} "
+            "WHERE invoice_date >= ? AND invoice_date <= ?", (first, last),
+        ))
+    return {"as_of": day.isoformat(), "open_total": open_total, "gross_sales": gross,
+            "window_days": window, "window_from": first, "dso": dso_text(open_total, gross, window)}
+
+
+def query_customers(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:
+    """Every customer's receivables summary as of a date (finance's first look):
+    ``{as_of, customers: [{customer_id, name, region, open_total, credit_limit,
+    credit_available, customer_credit, written_off, recovered, at_risk}]}``."""
+    p = projection_of(projector, ReceivablesProjection)
+    day, upto = report_date(projector, as_of)
+    with projector.transaction(commit=False) as sql:
+        customers = sql.all(f"SELECT customer_id, name, region FROM {p.t('customers')} "
+                            "ORDER BY customer_id")
+        sales = sales_as_of(sql, p, upto)
+        at_risk = at_risk_customers(sql, p, upto)
+        credit = {r["customer_id"]: int(r["credit"]) for r in sql.all(
+            f"SELECT customer_id, {fen_sum('amount')} AS credit FROM {p.t('credit')} "
+            "WHERE business_date <= ? GROUP BY customer_id", (upto,))}
+        limits = {c["customer_id"]: terms_on(sql, p, c["customer_id"], day)[0] for c in customers}
+    per: dict[str, list[SaleFigures]] = {}
+    for s in sales:
+        per.setdefault(s.customer_id, []).append(s)
+    out = []
+    for c in customers:
+        cid = c["customer_id"]
+        mine = per.get(cid, [])
+        open_total = sum(s.open for s in mine)
+        out.append({
+            "customer_id": cid, "name": c["name"], "region": c["region"],
+            "open_total": open_total, "credit_limit": limits[cid],
+            "credit_available": limits[cid] - open_total, "customer_credit": credit.get(cid, 0),
+            "written_off": sum(s.written_off for s in mine),
+            "recovered": sum(s.recovered for s in mine), "at_risk": cid in at_risk,
+        })
+    return {"as_of": day.isoformat(), "customers": out}
