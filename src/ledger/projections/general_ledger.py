@@ -41,9 +41,10 @@ Posting rules, one entry per event (amounts in fen; a zero line is not written):
 - ``Rep.CommissionAccrued`` (the month's last day): Dr commission_expense, Cr
   commission_payable: commission + morning_star_bonus + opening_star_bonus + override;
   clawback: Dr commission_payable, Cr commission_expense; fines: Dr commission_payable,
-  Cr other_income; late adjustments: Dr commission_expense, Cr commission_payable when
-  positive, the reverse when negative. The entry credits commission_payable by exactly
-  the statement's ``total``.
+  Cr other_income; late adjustments (facts of closed months, SPEC 5.3): their change in
+  fines as fines, the rest Dr commission_expense, Cr commission_payable when positive, the
+  reverse when negative. The entry credits commission_payable by exactly the statement's
+  ``total``.
 - ``Rep.CommissionPaid`` (``paid_on``): Dr commission_payable, Cr cash.
 
 **Fines post with the accrual** of the statement that carries them (the month of the
@@ -58,9 +59,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, month, parse_instant
+from ledger.projections.common import Dispatching
 from ledger.projections.engine import Projection, Projector, Sql
 
 SALE = "ledger:Customer.SaleRecorded"
@@ -158,13 +160,23 @@ def spend_entry(e: Any, category: str) -> list[Line]:
 
 
 def accrual_entry(e: Any) -> list[Line]:
+    """A month's statement: the entry credits commission_payable by exactly its total.
+
+    A late adjustment line carries the closed month's figures as booked and as revised;
+    the part of it that is a change in fines goes to other_income like the month's own
+    fines, the rest (commission, bonuses, override, clawback) to commission_expense."""
     earned = e.commission + e.morning_star_bonus + e.opening_star_bonus + e.override
-    adjustments = getattr(e, "adjustments", 0) or 0
+    late_fines = sum(
+        (line["revised"] or {}).get("fines", 0) - (line["booked"] or {}).get("fines", 0)
+        for line in e.lines if line.get("type") == "adjustment" and line.get("revised")
+    )
+    fines = e.fines + late_fines
+    adjusted = e.adjustments + late_fines
     return [
         dr(COMMISSION_EXPENSE, earned), cr(COMMISSION_PAYABLE, earned),
         dr(COMMISSION_PAYABLE, e.clawback), cr(COMMISSION_EXPENSE, e.clawback),
-        dr(COMMISSION_PAYABLE, e.fines), cr(OTHER_INCOME, e.fines),
-        dr(COMMISSION_EXPENSE, adjustments), cr(COMMISSION_PAYABLE, adjustments),
+        dr(COMMISSION_PAYABLE, fines), cr(OTHER_INCOME, fines),
+        dr(COMMISSION_EXPENSE, adjusted), cr(COMMISSION_PAYABLE, adjusted),
     ]
 
 
@@ -176,11 +188,19 @@ class UnbalancedEntry(ValueError):
     """A posting rule produced debits and credits that differ: a bug, never skipped."""
 
 
-class GeneralLedger(Projection):
+class GeneralLedger(Dispatching):
     name = "gl"
-    topics = (SALE, RETURN, PAYMENT, WRITE_OFF, BUDGET_ALLOCATED, EXPENSE_SPENT,
-              COMMISSION_ACCRUED, COMMISSION_PAID)
-    tables = {
+    handlers: ClassVar[dict[str, str]] = {
+        SALE: "_sale",
+        RETURN: "_return",
+        PAYMENT: "_payment",
+        WRITE_OFF: "_write_off",
+        BUDGET_ALLOCATED: "_allocated",
+        EXPENSE_SPENT: "_spent",
+        COMMISSION_ACCRUED: "_accrued",
+        COMMISSION_PAID: "_paid",
+    }
+    tables: ClassVar[dict[str, str]] = {
         # one row per posting line; (position, seq) names the event and the line
         "postings": (
             "position BIGINT NOT NULL, seq INTEGER NOT NULL, day TEXT NOT NULL, "
@@ -191,7 +211,9 @@ class GeneralLedger(Projection):
         # a budget's category, for the expense account of its spends
         "budgets": "budget_key TEXT PRIMARY KEY, budget_id TEXT NOT NULL, category TEXT NOT NULL",
     }
-    indexes = {"postings_day": "postings(day)", "postings_account": "postings(account, day)"}
+    indexes: ClassVar[dict[str, str]] = {
+        "postings_day": "postings(day)", "postings_account": "postings(account, day)",
+    }
 
     def __init__(self, generation: int = 1) -> None:
         super().__init__(generation)
@@ -199,34 +221,35 @@ class GeneralLedger(Projection):
         # transaction first saw them; a miss reads the table (one SELECT per budget)
         self._categories: dict[str, str] = {}
 
-    def apply(self, sql: Sql, position: int, event: Any) -> None:
-        kind = type(event).__name__  # the event classes of ``topics``, one rule each
-        party = str(event.originator_id)
-        if kind == "Allocated":
-            sql.execute(
-                f"INSERT INTO {self.t('budgets')} (budget_key, budget_id, category) VALUES (?, ?, ?)",
-                (party, event.budget_id, event.category),
-            )
-            self._categories[party] = event.category
-            return
-        if kind == "SaleRecorded":
-            day, ref, lines = date.fromisoformat(event.invoice_date), event.sale_id, sale_entry(event)
-        elif kind == "ReturnRecorded":
-            day, ref, lines = event_day(event), event.return_id, return_entry(event)
-        elif kind == "PaymentRecorded":
-            day, ref, lines = date.fromisoformat(event.received_on), event.payment_id, payment_entry(event)
-        elif kind == "ReceivableWrittenOff":
-            day, ref, lines = event_day(event), event.writeoff_id, write_off_entry(event)
-        elif kind == "ExpenseSpent":
-            day, ref = date.fromisoformat(event.paid_on), event.expense_id
-            lines = spend_entry(event, self._category(sql, party))
-        elif kind == "CommissionAccrued":
-            day, ref, lines = month(event.period).last, event.period, accrual_entry(event)
-        elif kind == "CommissionPaid":
-            day, ref, lines = date.fromisoformat(event.paid_on), event.payout_id, payout_entry(event)
-        else:
-            raise ValueError(f"general ledger: no posting rule for {kind} at position {position}")
-        self._post(sql, position, day, kind, ref, party, lines)
+    def _sale(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, date.fromisoformat(e.invoice_date), e, e.sale_id, sale_entry(e))
+
+    def _return(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, event_day(e), e, e.return_id, return_entry(e))
+
+    def _payment(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, date.fromisoformat(e.received_on), e, e.payment_id, payment_entry(e))
+
+    def _write_off(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, event_day(e), e, e.writeoff_id, write_off_entry(e))
+
+    def _allocated(self, sql: Sql, position: int, e: Any) -> None:
+        key = str(e.originator_id)
+        sql.execute(
+            f"INSERT INTO {self.t('budgets')} (budget_key, budget_id, category) VALUES (?, ?, ?)",
+            (key, e.budget_id, e.category),
+        )
+        self._categories[key] = e.category
+
+    def _spent(self, sql: Sql, position: int, e: Any) -> None:
+        category = self._category(sql, str(e.originator_id))
+        self._post(sql, position, date.fromisoformat(e.paid_on), e, e.expense_id, spend_entry(e, category))
+
+    def _accrued(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, month(e.period).last, e, e.period, accrual_entry(e))
+
+    def _paid(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, date.fromisoformat(e.paid_on), e, e.payout_id, payout_entry(e))
 
     def _category(self, sql: Sql, budget_key: str) -> str:
         if budget_key not in self._categories:
@@ -238,8 +261,11 @@ class GeneralLedger(Projection):
             self._categories[budget_key] = category
         return self._categories[budget_key]
 
-    def _post(self, sql: Sql, position: int, day: date, event: str, ref: str, party: str,
+    def _post(self, sql: Sql, position: int, day: date, e: Any, ref: str,
               lines: Iterable[Line]) -> None:
+        """One balanced entry, dated ``day``; ``party`` is the event's aggregate (the
+        customer, budget or rep)."""
+        event, party = type(e).__name__, str(e.originator_id)
         rows = [line for line in lines if line[1] or line[2]]
         debit, credit = sum(r[1] for r in rows), sum(r[2] for r in rows)
         if debit != credit:
