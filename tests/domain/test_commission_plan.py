@@ -37,6 +37,7 @@ from ledger.domain.commission_plan import (
     plan_to_json,
     rows_met,
     split_shares,
+    statement_figures,
     statement_to_json,
     tier_rate,
     trip_progress,
@@ -350,13 +351,44 @@ def test_late_sale_lands_as_an_adjustment_in_the_next_month():
     closed = compute_statement(PLAN, month_input("SR", [sale("s1", 5, 14_000)]))
     late_sale = sale("s2", 18, 1_000)
     late = compute_statement(PLAN, month_input("SR", [sale("s1", 5, 14_000), late_sale]))
-    adj = late_adjustment("s2", closed, late, "late sale")
+    fact = {"kind": "sale", "id": "s2", "date": "2014-03-18", "position": 99}
+    adj = late_adjustment("s2", closed, late, "late sale", facts=[fact])
     assert (closed.total, late.total) == (107_692, 173_077 + 150_000)
-    assert adj == Adjustment("s2", "2014-03", 215_385, "late sale")
+    assert (adj.ref_id, adj.period, adj.amount, adj.note) == ("s2", "2014-03", 215_385, "late sale")
+    assert adj.booked == {"rank": "SR", "plan_version": "2014-cn-1", "personal_sales": 1_400_000,
+                          "rate": "0.1", "commission": 107_692, "morning_star_bonus": 0,
+                          "opening_star_bonus": 0, "override": 0, "clawback": 0, "fines": 0,
+                          "total": 107_692}
+    assert adj.revised == {**adj.booked, "personal_sales": 1_500_000, "rate": "0.15",
+                           "commission": 173_077, "morning_star_bonus": 150_000,
+                           "total": 323_077}
     april = compute_statement(PLAN, month_input("SR", period="2014-04", adjustments=(adj,)))
     assert (april.adjustments, april.total) == (215_385, 215_385)
     assert april.lines[-1] == {"type": "adjustment", "ref_id": "s2", "period": "2014-03",
-                               "amount": 215_385, "note": "late sale"}
+                               "amount": 215_385, "note": "late sale", "facts": [fact],
+                               "booked": adj.booked, "revised": adj.revised}
+    # a second late fact compares with the figures as last revised, not the accrual
+    later = compute_statement(PLAN, month_input("SR", [sale("s1", 5, 14_000), late_sale,
+                                                       sale("s3", 25, 5_000)]))
+    again = late_adjustment("s3", adj.revised, later)
+    assert again.amount == later.total - late.total == 557_692 - 323_077
+
+
+def test_statement_figures_leave_out_adjustments_of_earlier_months():
+    adj = Adjustment("a", "2014-02", 1_000)
+    s = compute_statement(PLAN, month_input("SR", [sale("s1", 5, 13_000)], adjustments=(adj,)))
+    assert s.total == 100_000 + 1_000
+    assert statement_figures(s)["total"] == 100_000
+
+
+def test_same_month_write_off_is_clawed_back_at_the_month_rate():
+    claw = Clawback("w1", "write_off", "s1", "2014-03", yuan(2_000), Decimal("0.2"))
+    s = compute_statement(PLAN, month_input("SR", [sale("s1", 5, 20_000)], clawbacks=(claw,)))
+    assert s.personal_sales == yuan(20_000)  # a write-off does not net personal sales
+    assert s.clawback == 30_769  # 200,000 x 0.9 / 1.17 x 0.2 = 30,769.23
+    with pytest.raises(ValueError, match="earlier"):
+        later = Clawback("w1", "write_off", "s1", "2014-04", 1, Decimal("0.2"))
+        compute_statement(PLAN, month_input("SR", clawbacks=(later,)))
 
 
 # --- trips ----------------------------------------------------------------------------------

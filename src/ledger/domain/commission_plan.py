@@ -72,7 +72,9 @@ class ReturnLine:
 class Clawback:
     """A sale of an earlier month returned or written off this month (SPEC 2.5, Clawback).
 
-    ``sale_rate`` is the tier rate the sale's month reached."""
+    ``sale_rate`` is the tier rate the sale's month reached. A write-off may also hit a
+    sale of the same month (a return of one cannot: it nets the month's personal sales);
+    its ``sale_rate`` is then this month's own rate, which the caller computes first."""
 
     ref_id: str
     kind: str
@@ -92,12 +94,19 @@ class Fine:
 @dataclass(frozen=True)
 class Adjustment:
     """A late fact's effect on an already-closed ``period`` (SPEC 5.3): signed fen that
-    land in the next statement to close. Build it with ``late_adjustment``."""
+    land in the next statement to close. Build it with ``late_adjustment``.
+
+    For the audit trail it may carry the late ``facts`` behind it (``{kind, id, date,
+    position}``) and the closed month's figures as ``booked`` before and as ``revised``
+    with the late facts (``statement_figures``)."""
 
     ref_id: str
     period: str
     amount: int
     note: str = ""
+    facts: tuple[dict, ...] = ()
+    booked: dict | None = None
+    revised: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -346,7 +355,8 @@ def _check(inp: MonthInput) -> None:
         fen(c.amount, c.ref_id, 1)
         if c.kind not in CLAWBACK_KINDS:
             raise ValueError(f"clawback {c.ref_id}: kind must be one of {CLAWBACK_KINDS}")
-        if month(c.sale_period).name >= inp.period:
+        same_month_ok = c.kind == "write_off" and c.sale_period == inp.period
+        if month(c.sale_period).name >= inp.period and not same_month_ok:
             raise ValueError(f"clawback {c.ref_id}: {c.sale_period} is not an earlier month")
         if not isinstance(c.sale_rate, Decimal) or not 0 <= c.sale_rate <= 1:
             raise ValueError(f"clawback {c.ref_id}: sale_rate must be a Decimal in [0, 1]")
@@ -403,7 +413,8 @@ def compute_statement(plan: Plan, inp: MonthInput) -> Statement:
     lines += [{"type": "fine", "fine_id": f.fine_id, "date": f.day.isoformat(), "amount": f.amount}
               for f in fines]
     lines += [{"type": "adjustment", "ref_id": a.ref_id, "period": a.period, "amount": a.amount,
-               "note": a.note} for a in adjustments]
+               "note": a.note, "facts": [dict(f) for f in a.facts],
+               "booked": a.booked, "revised": a.revised} for a in adjustments]
     return Statement(
         rep_id=inp.rep_id, period=inp.period, rank=inp.rank, plan_version=plan.version,
         personal_sales=ps, morning_star_sales=morning_star_sales(plan, sales, returns),
@@ -416,13 +427,32 @@ def compute_statement(plan: Plan, inp: MonthInput) -> Statement:
     )
 
 
-def late_adjustment(ref_id: str, accrued: Statement, recomputed: Statement,
-                    note: str = "") -> Adjustment:
-    """The effect of a late fact on a closed month: the month recomputed with the fact,
-    less what it accrued at close (SPEC 5.3: lands in the next month to close)."""
-    if (accrued.rep_id, accrued.period) != (recomputed.rep_id, recomputed.period):
-        raise ValueError("an adjustment compares two statements of the same rep and month")
-    return Adjustment(ref_id, accrued.period, recomputed.total - accrued.total, note)
+FIGURES = ("rank", "plan_version", "personal_sales", "rate", "commission",
+           "morning_star_bonus", "opening_star_bonus", "override", "clawback", "fines", "total")
+
+
+def statement_figures(st: Statement) -> dict:
+    """A month's own figures as JSON, for booking and comparing: ``total`` here leaves out
+    the adjustments that landed in that month (they belong to earlier months)."""
+    return {"rank": st.rank, "plan_version": st.plan_version,
+            "personal_sales": st.personal_sales, "rate": format_rate(st.rate),
+            "commission": st.commission, "morning_star_bonus": st.morning_star_bonus,
+            "opening_star_bonus": st.opening_star_bonus, "override": st.override,
+            "clawback": st.clawback, "fines": st.fines, "total": st.total - st.adjustments}
+
+
+def late_adjustment(ref_id: str, accrued: Statement | dict, recomputed: Statement,
+                    note: str = "", facts: Iterable[dict] = ()) -> Adjustment:
+    """The effect of late facts on a closed month: the month recomputed with them, less
+    what it has booked so far (its accrual, or its figures as last revised: a dict of
+    ``statement_figures``). SPEC 5.3: lands in the next month to close."""
+    if isinstance(accrued, Statement):
+        if (accrued.rep_id, accrued.period) != (recomputed.rep_id, recomputed.period):
+            raise ValueError("an adjustment compares two statements of the same rep and month")
+        accrued = statement_figures(accrued)
+    revised = statement_figures(recomputed)
+    return Adjustment(ref_id, recomputed.period, revised["total"] - accrued["total"], note,
+                      tuple(facts), accrued, revised)
 
 
 def statement_to_json(st: Statement) -> dict:
