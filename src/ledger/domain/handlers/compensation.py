@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain import authority
-from ledger.domain.calendar import previous_month
+from ledger.domain.calendar import add_months, month_of, previous_month
 from ledger.domain.commands import AdoptCommissionPlan, ChangeRank, CloseMonth, FineRep, PayCommission
 from ledger.domain.commission_plan import RANKS, PlanError, load_plan
 from ledger.domain.errors import Rejection, duplicate, invalid
@@ -66,11 +66,31 @@ def pay_commission(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,
                                 what=f"a payout to rep {cmd.rep_id!r}", field="actor")
+    # a payout settles a closed month's accrued total (SPEC 2.5 Payout, 5.3 balance)
+    closings = ctx.uow.get(Closings)
+    if closings is None or not closings.is_closed(cmd.period):
+        raise Rejection(
+            "invalid_state",
+            f"commission for {cmd.period} cannot be paid before the month is closed",
+            period=cmd.period, last_closed=closings.last_closed if closings else None,
+        )
+    payable = rep.payable_for(cmd.period)
+    if cmd.amount > payable:
+        raise Rejection(
+            "exceeds_open_amount",
+            f"payout of {cmd.amount} fen exceeds what is payable to rep {cmd.rep_id!r} for "
+            f"{cmd.period}: accrued {rep.accrued.get(cmd.period, 0)} less paid "
+            f"{rep.paid_for(cmd.period)} = {payable}",
+            rep_id=cmd.rep_id, period=cmd.period, amount=cmd.amount,
+            accrued=rep.accrued.get(cmd.period, 0), paid=rep.paid_for(cmd.period),
+            payable=payable,
+        )
     rep.pay(payout_id=cmd.payout_id, period=cmd.period, amount=cmd.amount,
             paid_on=cmd.paid_on.isoformat(), meta=ctx.meta)
     ctx.claim("payout", cmd.payout_id, "rep", cmd.rep_id)
     ctx.uow.add(rep)
-    return {"payout_id": cmd.payout_id, "paid_for_period": rep.paid_for(cmd.period)}
+    return {"payout_id": cmd.payout_id, "paid_for_period": rep.paid_for(cmd.period),
+            "balance": rep.payable_for(cmd.period)}
 
 
 def close_month(ctx: Context) -> dict[str, Any]:
@@ -97,8 +117,11 @@ def close_month(ctx: Context) -> dict[str, Any]:
             period=cmd.period, last_closed=last, expected=expected if expected > last else None,
         )
     closings = closings or Closings()
-    summary = compute_close(ctx, cmd.period, closings)
-    closings.close(period=cmd.period, closed_by=actor.user_id, log_position=ctx.uow.log_position(),
+    # one position for both: what the close read is exactly what it records as read, so a
+    # fact committed meanwhile by another writer is late (next close), never lost
+    stop = ctx.uow.log_position()
+    summary = compute_close(ctx, cmd.period, closings, stop)
+    closings.close(period=cmd.period, closed_by=actor.user_id, log_position=stop,
                    summary=summary, meta=ctx.meta)
     ctx.uow.add(closings)
     return {"period": cmd.period, "already_closed": False, **summary}
@@ -118,6 +141,20 @@ def adopt_commission_plan(ctx: Context) -> dict[str, Any]:
     if book.has_version(PLAN_POLICY, cmd.plan_version):
         raise duplicate("commission plan version", cmd.plan_version)
     ctx.authorize()
+    # a month uses the plan in force on its 1st: the first month the new plan governs
+    # must not be closed already, or a closed month would change its plan after the fact
+    first = cmd.effective_from if cmd.effective_from.day == 1 else add_months(
+        cmd.effective_from.replace(day=1), 1)
+    closings = ctx.uow.get(Closings)
+    if closings is not None and closings.last_closed and month_of(first) <= closings.last_closed:
+        raise Rejection(
+            "period_closed",
+            f"plan {cmd.plan_version} would govern {month_of(first)} onwards, but months up to "
+            f"{closings.last_closed} are closed",
+            effective_from=cmd.effective_from.isoformat(), first_month=month_of(first),
+            last_closed=closings.last_closed,
+        )
     book.adopt(PLAN_POLICY, cmd.plan_version, cmd.effective_from, plan, ctx.meta)
     ctx.uow.add(book)
-    return {"plan_version": cmd.plan_version, "effective_from": cmd.effective_from.isoformat()}
+    return {"plan_version": cmd.plan_version, "effective_from": cmd.effective_from.isoformat(),
+            "first_month": month_of(first)}
