@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 COMPANY_TZ_ENV = "LEDGER_TIMEZONE"
@@ -19,7 +20,12 @@ DEFAULT_COMPANY_TZ = "Asia/Shanghai"
 
 
 def company_tz() -> ZoneInfo:
-    return ZoneInfo(os.environ.get(COMPANY_TZ_ENV) or DEFAULT_COMPANY_TZ)
+    return _zone(os.environ.get(COMPANY_TZ_ENV) or DEFAULT_COMPANY_TZ)
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def utcnow() -> datetime:

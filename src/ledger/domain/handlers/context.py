@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -44,12 +45,12 @@ class Context:
     def name(self) -> str:
         return command_name(self.cmd)
 
-    @property
+    @cached_property
     def day(self) -> date:
         """The command's business date (SPEC 1, Time)."""
         return business_date(self.occurred_at)
 
-    @property
+    @cached_property
     def meta(self) -> dict[str, Any]:
         reporting = self.policy("reporting")
         return {

@@ -9,7 +9,7 @@ from ledger.domain.calendar import month_of, plus_days
 from ledger.domain.commands import RecordPayment, RecordReturn, RecordSale, WriteOffReceivable
 from ledger.domain.credit import credit_check, enforce_credit
 from ledger.domain.errors import Rejection, invalid
-from ledger.domain.handlers.context import Context
+from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Closings, Customer, Rep, Sku
 from ledger.domain.money import format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
@@ -85,7 +85,7 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     check = credit_check(
         limit=limit, open_total=customer.open_total, sale_gross=gross,
         customer_credit=customer.credit, at_risk=customer.at_risk,
-        doubtful=doubtful_total(list(customer.receivables.values()), ctx.day, customer.at_risk, aging.values),
+        doubtful=doubtful_total(list(customer.active.values()), ctx.day, customer.at_risk, aging.values),
     )
     override_used = enforce_credit(check, credit_approver.user_id if credit_approver else None, cmd.customer_id)
     credit_applied = min(customer.credit, gross)
@@ -120,6 +120,7 @@ def record_sale(ctx: Context) -> dict[str, Any]:
 
 def record_return(ctx: Context) -> dict[str, Any]:
     cmd: RecordReturn = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     ctx.actor()
     claim = ctx.owner("sale", cmd.sale_id, "sale_id")
     approver = ctx.user(cmd.approved_by, "approved_by")
@@ -171,7 +172,10 @@ def record_payment(ctx: Context) -> dict[str, Any]:
             f"sale {sale_id!r} belongs to customer {owner!r}, not {cmd.customer_id!r}",
             sale_id=sale_id, customer_id=owner, open=0, asked=asked,
         )
-    applied, to_credit = allocate_payment(cmd.amount, customer.receivables, allocations)
+    candidates = dict(customer.active)
+    for sale_id, _ in allocations:  # a settled sale allocated again: open 0, so rejected
+        candidates.setdefault(sale_id, customer.receivables[sale_id])
+    applied, to_credit = allocate_payment(cmd.amount, candidates, allocations)
     customer.record_payment(
         payment_id=cmd.payment_id, amount=cmd.amount, received_on=cmd.received_on.isoformat(),
         applied=applied, to_credit=to_credit, meta=ctx.meta,
@@ -183,6 +187,7 @@ def record_payment(ctx: Context) -> dict[str, Any]:
 
 def write_off_receivable(ctx: Context) -> dict[str, Any]:
     cmd: WriteOffReceivable = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     ctx.actor()
     claim = ctx.owner("sale", cmd.sale_id, "sale_id")
     approver = ctx.user(cmd.approved_by, "approved_by")

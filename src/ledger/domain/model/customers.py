@@ -40,6 +40,10 @@ class Customer(Aggregate):
         self.at_risk = False
         self.credit = 0  # customer credit (overpayments, returns of paid sales)
         self.receivables: dict[str, Receivable] = {}
+        # sales with an open or unrecovered written-off amount, and their open total,
+        # kept as facts apply so that a customer with a long history stays cheap
+        self.active: dict[str, Receivable] = {}
+        self.open_sum = 0
 
     # --- reading ---------------------------------------------------------------------
 
@@ -53,7 +57,14 @@ class Customer(Aggregate):
 
     @property
     def open_total(self) -> int:
-        return sum(r.open for r in self.receivables.values())
+        return self.open_sum
+
+    def _changed(self, item: Receivable, open_before: int) -> None:
+        self.open_sum += item.open - open_before
+        if item.open > 0 or item.unrecovered > 0:
+            self.active[item.sale_id] = item
+        else:
+            self.active.pop(item.sale_id, None)
 
     # --- facts -----------------------------------------------------------------------
 
@@ -77,14 +88,17 @@ class Customer(Aggregate):
             invoice_date=date.fromisoformat(invoice_date), due_on=date.fromisoformat(due_on),
             gross=gross, vat=vat, lines=lines, settled=credit_applied,
         )
+        self._changed(self.receivables[sale_id], 0)
         self.credit -= credit_applied
 
     @event("ReturnRecorded", topic="ledger:Customer.ReturnRecorded")
     def record_return(self, return_id: str, sale_id: str, amount: int, vat: int, to_open: int,
                       to_credit: int, approved_by: str, reason: str, meta: dict[str, Any]) -> None:
         item = self.receivables[sale_id]
+        before = item.open
         item.returned += amount
         item.returned_to_open += to_open
+        self._changed(item, before)
         self.credit += to_credit
 
     @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
@@ -92,13 +106,18 @@ class Customer(Aggregate):
                        applied: list[dict[str, Any]], to_credit: int, meta: dict[str, Any]) -> None:
         for a in applied:
             item = self.receivables[a["sale_id"]]
+            before = item.open
             if a["kind"] == "recovery":
                 item.recovered += a["amount"]
             else:
                 item.settled += a["amount"]
+            self._changed(item, before)
         self.credit += to_credit
 
     @event("ReceivableWrittenOff", topic="ledger:Customer.ReceivableWrittenOff")
     def write_off(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,
                   reason: str, meta: dict[str, Any]) -> None:
-        self.receivables[sale_id].written_off += amount
+        item = self.receivables[sale_id]
+        before = item.open
+        item.written_off += amount
+        self._changed(item, before)
