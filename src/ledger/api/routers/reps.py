@@ -1,0 +1,45 @@
+"""Sales reps: commission statements and ranks (SPEC 5.3 ``commission``, ``ranks``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from ledger.api.encoding import MsgspecResponse
+from ledger.api.queries import query
+from ledger.api.schemas import Commission, Ranks, read_responses
+from ledger.api.services import Read
+
+router = APIRouter(prefix="/v1", tags=["reps"])
+
+Period = Annotated[str, Path(description="A month, `YYYY-MM`.", examples=["2024-03"])]
+
+_COMMISSION = read_responses(Commission, "`ledger query commission --json`.")
+_RANKS = read_responses(Ranks, "`ledger query ranks --json`.")
+
+
+@router.get("/reps/{rep_id}/commission/{period}", summary="A rep's commission statement",
+            response_class=MsgspecResponse, responses=_COMMISSION)
+def rep_commission(rep_id: str, period: Period, read: Read) -> MsgspecResponse:
+    return read.respond(query("query_commission")(read.projector, rep_id, period))
+
+
+@router.get("/commission", summary="A rep's commission statement (the CLI's parameters)",
+            response_class=MsgspecResponse, responses=_COMMISSION)
+def commission(rep: Annotated[str, Query(min_length=1)],
+               period: Annotated[str, Query(description="`YYYY-MM`")],
+               read: Read) -> MsgspecResponse:
+    return rep_commission(rep, period, read)
+
+
+@router.get("/reps/{rep_id}/ranks", summary="A rep's rank and rank history",
+            response_class=MsgspecResponse, responses=_RANKS)
+def rep_ranks(rep_id: str, read: Read) -> MsgspecResponse:
+    return read.respond(query("query_ranks")(read.projector, rep_id))
+
+
+@router.get("/ranks", summary="A rep's rank and rank history (the CLI's parameters)",
+            response_class=MsgspecResponse, responses=_RANKS)
+def ranks(rep: Annotated[str, Query(min_length=1)], read: Read) -> MsgspecResponse:
+    return rep_ranks(rep, read)

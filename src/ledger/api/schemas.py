@@ -1,0 +1,208 @@
+"""The documented shapes of the API (OpenAPI at ``/openapi.json``), as msgspec structs.
+
+They document; they do not filter. Answers are the query functions' own JSON (SPEC 5.3),
+encoded by msgspec, and may carry more fields than listed here (``kw_only`` structs with no
+``forbid_unknown_fields``); the tests convert real answers into these structs to keep the
+two in step. Requests are documented with the domain's own command structs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct
+
+from ledger.domain.commands import AnyCommand
+
+REF = "#/components/schemas/{name}"
+
+
+class Error(Struct, kw_only=True):
+    """An answer that is not a command's: the rule (``not_authenticated``,
+    ``not_authorized``, ``unknown_reference``, ``invalid_field``, ``not_caught_up``,
+    ``not_available``), a message and the numbers involved."""
+
+    rule: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class CommandAnswer(Struct, kw_only=True):
+    """One command's answer (SPEC 1 Identity, 5.2). ``position``: the log position of an
+    applied command's events (for a duplicate, the log's position when it was answered);
+    pass it as ``wait_for`` to a read. ``original``: a duplicate's first answer."""
+
+    command_id: str | None
+    command: str | None
+    status: Literal["applied", "duplicate", "rejected"]
+    rule: str | None = None
+    message: str | None = None
+    details: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    events: int | None = None
+    position: int | None = None
+    original: dict[str, Any] | None = None
+
+
+class CommissionLine(Struct, kw_only=True):
+    type: str | None = None
+    sale_id: str | None = None
+    date: str | None = None
+    gross: int | None = None
+    share: int | None = None
+    amount: int | None = None
+
+
+class Commission(Struct, kw_only=True):
+    rep_id: str
+    period: str
+    closed: bool
+    rank: str | None
+    personal_sales: int
+    rate: str
+    commission: int
+    morning_star_bonus: int
+    opening_star_bonus: int
+    override: int
+    clawback: int
+    fines: int
+    total: int
+    payable_on: str | None
+    override_payable_on: str | None
+    paid: int
+    balance: int
+    lines: list[dict[str, Any]]
+
+
+class ReceivableItem(Struct, kw_only=True):
+    sale_id: str
+    invoice_no: str
+    open: int
+    written_off: int = 0
+    due_on: str
+    days_past_due: int
+    # class of SPEC 2.3: receivable, in_collection, doubtful, bad_debt
+    class_: str = msgspec.field(name="class")
+    bucket: str
+
+
+class Receivables(Struct, kw_only=True):
+    customer_id: str
+    as_of: str
+    open_total: int
+    credit_limit: int
+    credit_available: int
+    items: list[ReceivableItem]
+
+
+class Aging(Struct, kw_only=True):
+    as_of: str
+    total: int
+    classes: dict[str, int]
+    buckets: dict[str, int]
+
+
+class Budget(Struct, kw_only=True):
+    budget_id: str
+    allocated: int
+    committed: int
+    spent: int
+    remaining: int
+    expenses: list[dict[str, Any]]
+
+
+class RankChange(Struct, kw_only=True):
+    rank: str
+    effective_from: str
+    reason: str | None
+    decided_by: str | None
+
+
+class Ranks(Struct, kw_only=True):
+    rep_id: str
+    rank: str
+    history: list[RankChange]
+
+
+class Account(Struct, kw_only=True):
+    account: str
+    debit: int
+    credit: int
+
+
+class TrialBalance(Struct, kw_only=True):
+    accounts: list[Account]
+    debit_total: int
+    credit_total: int
+
+
+class ReconcileCheck(Struct, kw_only=True):
+    name: str
+    general_ledger: int
+    subledger: int
+    difference: int
+
+
+class Reconcile(Struct, kw_only=True):
+    ok: bool
+    checks: list[ReconcileCheck]
+
+
+class AuditEntry(Struct, kw_only=True):
+    position: int
+    event: str
+    command_id: str | None
+    actor: str | None
+    approved_by: list[str]
+    reason: str | None
+    policy_version: str | None
+    occurred_at: str | None
+    reported_at: str | None
+    recorded_at: str | None
+    late: bool
+
+
+class Audit(Struct, kw_only=True):
+    entity_id: str
+    entries: list[AuditEntry]
+
+
+DOCUMENTED: tuple[Any, ...] = (Error, CommandAnswer, Commission, Receivables, Aging, Budget,
+                               Ranks, TrialBalance, Reconcile, Audit, AnyCommand)
+
+
+def ref(model: type) -> dict[str, str]:
+    return {"$ref": REF.format(name=model.__name__)}
+
+
+def json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def components() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(schema of one command, every component schema), for the OpenAPI document."""
+    schemas, comps = msgspec.json.schema_components(DOCUMENTED, ref_template=REF)
+    return schemas[-1], comps
+
+
+ERRORS = {
+    401: json_content(ref(Error), "Missing or unknown API key (`not_authenticated`)."),
+    403: json_content(ref(Error), "The key's user is not registered (`not_authorized`)."),
+}
+READ_ERRORS = {
+    **ERRORS,
+    422: json_content(ref(Error), "A malformed parameter (`invalid_field`), or `wait_for` "
+                                  "beyond the log's end."),
+    503: json_content(ref(Error), "`wait_for`: the projections did not reach the position in "
+                                  "time (`not_caught_up`); retry."),
+}
+NOT_FOUND = {404: json_content(ref(Error), "An unknown rep, customer, budget or entity "
+                                           "(`unknown_reference`).")}
+
+
+def read_responses(model: type, description: str, *, lookup: bool = True) -> dict[int | str, Any]:
+    out: dict[int | str, Any] = {200: json_content(ref(model), description), **READ_ERRORS}
+    if lookup:
+        out.update(NOT_FOUND)
+    return out

@@ -1,0 +1,75 @@
+"""The command path of the HTTP API (SPEC 5.4): the key's user is every command's actor.
+
+A body without ``actor`` is sent with the key's user as its actor; a body whose ``actor``
+names someone else, and any command but ``OpenDispute`` from an auditor, is answered here
+as ``not_authorized`` without reaching the ledger (so nothing is stored under its
+``command_id``). Everything else is judged by ``Ledger.execute``, in one batch and in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.api.auth import Principal
+from ledger.application import Answer, Ledger
+
+# SPEC 5.4: "auditors read everything and write nothing but OpenDispute".
+AUDITOR_COMMANDS = frozenset({"OpenDispute"})
+
+
+def as_actor(principal: Principal, body: Any) -> Any:
+    """The body to execute on the caller's behalf, or the answer refusing it."""
+    if not isinstance(body, dict):
+        return body  # the ledger answers invalid_field
+    command_id = body.get("command_id") if isinstance(body.get("command_id"), str) else None
+    name = body.get("command") if isinstance(body.get("command"), str) else None
+    if "actor" not in body:
+        body = {**body, "actor": principal.user_id}
+    elif isinstance(body["actor"], str) and body["actor"] != principal.user_id:
+        return _refused(command_id, name,
+                        f"actor {body['actor']!r} is not the API key's user {principal.user_id!r}",
+                        actor=body["actor"], user=principal.user_id)
+    if principal.is_auditor and name not in AUDITOR_COMMANDS:
+        return _refused(command_id, name,
+                        f"{principal.user_id!r} is an auditor: auditors may issue only OpenDispute",
+                        user=principal.user_id, roles=sorted(principal.roles),
+                        allowed=sorted(AUDITOR_COMMANDS))
+    return body
+
+
+def submit(ledger: Ledger, principal: Principal, bodies: list[Any]) -> list[Answer]:
+    """One answer per body, in order. Applied answers carry the log ``position`` of their
+    events; a duplicate carries the log's position now (its events are at or before it)."""
+    answers: list[Answer | None] = []
+    to_run: list[tuple[int, Any]] = []
+    for i, body in enumerate(bodies):
+        checked = as_actor(principal, body)
+        if isinstance(checked, _Refusal):
+            answers.append(checked.answer)
+        else:
+            answers.append(None)
+            to_run.append((i, checked))
+    if to_run:
+        for (i, _), answer in zip(to_run, ledger.execute([b for _, b in to_run]), strict=True):
+            answers[i] = answer
+        if any(a is not None and a["status"] == "duplicate" for a in answers):
+            now = ledger.max_position()
+            for a in answers:
+                if a is not None and a["status"] == "duplicate":
+                    a["position"] = now
+    return answers  # type: ignore[return-value]
+
+
+class _Refusal:
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+
+def _refused(command_id: str | None, name: str | None, message: str, **details: Any) -> _Refusal:
+    return _Refusal({"command_id": command_id, "command": name, "status": "rejected",
+                     "rule": "not_authorized", "message": message, "details": details})
+
+
+def last_position(answers: list[Answer]) -> int | None:
+    positions = [a["position"] for a in answers if isinstance(a.get("position"), int)]
+    return max(positions, default=None)
