@@ -438,7 +438,7 @@ def segregation_violations(projector: Projector) -> list[dict[str, Any]]:
             f"e.beneficiary_rep, r.user_id AS rep_user FROM {p.t('approvals')} a "
             f"JOIN {p.t('entries')} e ON e.position = a.position "
             f"LEFT JOIN {p.t('reps')} r ON r.rep_id = e.beneficiary_rep "
-            "WHERE a.approver = e.subject_user OR a.approver = r.user_id ORDER BY e.position",
+            "WHERE a.approver = e.subject_user OR a.approver = r.user_id ORDER BY e.position, a.approver",
         )
     return [
         {"position": int(r["position"]), "event": r["event"], "command_id": r["command_id"],
