@@ -13,9 +13,9 @@ def open_(dispute_id: str, entity: str, actor: str = "aud",
     return cmd("OpenDispute", actor, dispute_id=dispute_id, entity=entity, claim=claim, **extra)
 
 
-def resolve(dispute_id: str, actor: str = "fin", outcome: str = "upheld", **extra):
-    return cmd("ResolveDispute", actor, dispute_id=dispute_id, outcome=outcome,
-               reason="checked the invoices", **extra)
+def resolve(dispute_id: str, actor: str = "fin", outcome: str = "upheld",
+            reason: str = "checked the invoices", **extra):
+    return cmd("ResolveDispute", actor, dispute_id=dispute_id, outcome=outcome, reason=reason, **extra)
 
 
 def _company(ledger):
@@ -34,7 +34,7 @@ def test_open_dispute_on_each_kind_of_entity_by_any_user(ledger):
         open_("D1", "R1", period="2024-03", event_refs=[12, 13]),
         open_("D2", "S1", actor="rep_user"),
         open_("D3", "C1", actor="svc"),
-        open_("D4", "B1", actor="admin"),
+        open_("D4", "B1", actor="mgr"),
     ])
     assert [a["result"]["entity_kind"] for a in answers] == ["rep", "sale", "customer", "budget"]
     facts = facts_after(ledger, before)
@@ -49,6 +49,8 @@ def test_open_dispute_rules(ledger):
     refused(ledger, open_("D1", "R1", period="2024-3"), "invalid_field", field="period")
     refused(ledger, open_("D1", "R1", claim=""), "invalid_field", field="claim")
     refused(ledger, open_("D1", "R1", actor="ghost"), "unknown_reference", field="actor")
+    # "admin manages users and nothing else" (SPEC 5.2)
+    refused(ledger, open_("D1", "R1", actor="admin"), "not_authorized", actor="admin")
     refused(ledger, resolve("D1"), "unknown_reference", field="dispute_id", ref="D1")
     applied(ledger, open_("D1", "R1"))
     refused(ledger, open_("D1", "S1"), "duplicate_id", kind="dispute", ref="D1")
@@ -75,3 +77,29 @@ def test_resolve_dispute_by_finance_or_director_never_the_opener_and_only_once(l
     # order: segregation beats invalid_state; not_authorized beats segregation
     refused(ledger, resolve("D2", actor="dir"), "segregation_of_duties")
     refused(ledger, resolve("D1", actor="aud"), "not_authorized")
+
+
+def test_a_blank_reason_or_claim_is_no_reason(ledger):
+    """Every decision that SPEC 5.2 lists with a reason needs one: whitespace is none."""
+    _company(ledger)
+    all_applied(ledger, [
+        cmd("SubmitExpense", "sa", expense_id="E1", budget_id="B1", amount=100, description="d",
+            planned_on="2024-06-01"),
+        open_("D1", "R1"),
+    ])
+    blank = "  \t"
+    bodies = [
+        cmd("FlagCustomerAtRisk", "fin", customer_id="C1", at_risk=True, reason=blank),
+        cmd("RecordReturn", "sa", return_id="RT1", sale_id="S1", amount=100, approved_by="mgr", reason=blank),
+        cmd("WriteOffReceivable", "fin", writeoff_id="W1", sale_id="S1", amount=100, approved_by="dir",
+            reason=blank),
+        cmd("AdjustBudget", "fin", budget_id="B1", delta=100, approved_by="dir", reason=blank),
+        cmd("RejectExpense", "mgr", expense_id="E1", reason=blank),
+        resolve("D1", reason=blank),
+    ]
+    for body in bodies:
+        refused(ledger, body, "invalid_field", field="reason")
+    refused(ledger, open_("D2", "R1", claim=blank), "invalid_field", field="claim")
+    # with a reason each is applied
+    for body in bodies:
+        applied(ledger, {**body, "command_id": body["command_id"] + "-again", "reason": "real reason"})

@@ -50,7 +50,8 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "ChangeRank": DIRECTOR,
     "AdoptCommissionPlan": DIRECTOR,
     "AdoptPolicy": DIRECTOR,
-    "OpenDispute": frozenset(ROLES),
+    # any registered user, auditors included; but "admin manages users and nothing else"
+    "OpenDispute": frozenset(ROLES) - {"admin"},
     "ResolveDispute": FINANCE_OR_DIRECTOR,
 }
 

@@ -14,7 +14,7 @@ from ledger.domain.commands import (
     AdjustBudget, AllocateBudget, ApproveExpense, RecordExpenseSpend, RejectExpense, SubmitExpense,
 )
 from ledger.domain.errors import invalid
-from ledger.domain.handlers.context import Context
+from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Budget
 
 
@@ -46,6 +46,7 @@ def adjust_budget(ctx: Context) -> dict[str, Any]:
     cmd: AdjustBudget = ctx.cmd  # type: ignore[assignment]
     if cmd.delta == 0:
         raise invalid("delta", "must not be zero")
+    require_text(cmd.reason, "reason")
     ctx.actor()
     budget = ctx.require(Budget, cmd.budget_id, "budget_id")
     approver = ctx.user(cmd.approved_by, "approved_by")
@@ -106,6 +107,7 @@ def approve_expense(ctx: Context) -> dict[str, Any]:
 
 def reject_expense(ctx: Context) -> dict[str, Any]:
     cmd: RejectExpense = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     ctx.actor()
     budget = _expense_budget(ctx, cmd.expense_id)
     actor = ctx.authorize()

@@ -6,7 +6,7 @@ from typing import Any
 
 from ledger.domain.commands import AdoptPolicy, OpenDispute, ResolveDispute
 from ledger.domain.errors import Rejection, duplicate, unknown
-from ledger.domain.handlers.context import Context, month_field
+from ledger.domain.handlers.context import Context, month_field, require_text
 from ledger.domain.model import Budget, Claim, Customer, Dispute, Rep
 from ledger.domain.policies import PolicyBook, validate_policy_values
 
@@ -39,6 +39,7 @@ def _entity_kind(ctx: Context, entity: str) -> str:
 
 def open_dispute(ctx: Context) -> dict[str, Any]:
     cmd: OpenDispute = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.claim, "claim")
     if cmd.period is not None:
         month_field(cmd.period)
     ctx.actor()
@@ -55,6 +56,7 @@ def open_dispute(ctx: Context) -> dict[str, Any]:
 
 def resolve_dispute(ctx: Context) -> dict[str, Any]:
     cmd: ResolveDispute = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     ctx.actor()
     dispute = ctx.require(Dispute, cmd.dispute_id, "dispute_id")
     actor = ctx.authorize()

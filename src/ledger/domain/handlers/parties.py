@@ -10,7 +10,7 @@ from ledger.domain.commands import (
 )
 from ledger.domain.commission_plan import RANKS
 from ledger.domain.errors import duplicate, invalid
-from ledger.domain.handlers.context import Context
+from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Customer, Rep, Sku, User
 
 
@@ -61,6 +61,7 @@ def set_credit_terms(ctx: Context) -> dict[str, Any]:
 
 def flag_customer_at_risk(ctx: Context) -> dict[str, Any]:
     cmd: FlagCustomerAtRisk = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     ctx.actor()
     customer = ctx.require(Customer, cmd.customer_id, "customer_id")
     ctx.authorize()
