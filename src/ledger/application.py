@@ -36,6 +36,9 @@ from ledger.store.transcoder import MsgspecTranscoder
 
 Answer = dict[str, Any]
 
+# Commands whose handler reads the saved log: they run in a batch of their own.
+LOG_READERS = frozenset({"CloseMonth"})
+
 _answer_encoder = msgspec.json.Encoder()
 _answer_decoder = msgspec.json.Decoder()
 
@@ -176,9 +179,24 @@ class Ledger:
         return self.execute([body])[0]
 
     def execute(self, bodies: Sequence[Any]) -> list[Answer]:
-        """Apply a batch of commands (JSON objects) in order; one answer per command."""
+        """Apply a batch of commands (JSON objects) in order; one answer per command.
+
+        A command that reads the log (``CloseMonth``) must see every command before it,
+        so it ends the batch before it and runs on its own."""
+        answers: list[Answer] = []
         with self._write_lock:
-            return self._execute(bodies)
+            segment: list[Any] = []
+            for body in bodies:
+                if _name_of(body) in LOG_READERS:
+                    if segment:
+                        answers.extend(self._execute(segment))
+                    answers.extend(self._execute([body]))
+                    segment = []
+                else:
+                    segment.append(body)
+            if segment:
+                answers.extend(self._execute(segment))
+        return answers
 
     def _forget_unsaved(self) -> None:
         """Aggregates in the cache may hold changes that were not saved: drop them all."""

@@ -103,6 +103,191 @@ def import_command(
     raise typer.Exit(1 if report["rejected"] else 0)
 
 
+# --- query -------------------------------------------------------------------------------
+
+query_app = typer.Typer(help="Read the projections (SPEC 5.3); --json for the JSON contract.",
+                        no_args_is_help=True)
+app.add_typer(query_app, name="query")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print only the JSON document.")]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD.")]
+
+
+def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
+    from ledger.projections.engine import projector_for
+    from ledger.projections.errors import QueryError
+
+    with Ledger() as ledger:
+        projector = projector_for(ledger)
+        behind = ledger.max_position() - min(projector.positions().values(), default=0)
+        if behind > 5000 and not json_output:
+            with _progress() as progress:
+                task = progress.add_task("catching up projections", total=behind)
+                projector.catch_up(progress=lambda done, total: progress.update(task, completed=done))
+        else:
+            projector.catch_up()
+        try:
+            document = fn(projector, *args)
+        except QueryError as e:
+            if json_output:
+                _print_json({"rule": e.rule, "message": e.message})
+            else:
+                err.print(f"[bold red]{e.rule}[/]: {e.message}")
+            raise typer.Exit(1) from None
+    if json_output:
+        _print_json(document)
+    else:
+        render(document)
+
+
+def _date(text: str | None) -> Any:
+    from ledger.domain.calendar import parse_date
+
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def render(document: dict[str, Any]) -> None:
+    """A readable view of any query document: its scalars, then each list as a table."""
+    from rich.table import Table
+
+    head = Table(show_header=False, box=None)
+    for key, value in document.items():
+        if not isinstance(value, (list, dict)):
+            head.add_row(f"[bold]{key}[/]", _cell(key, value))
+    out.print(head)
+    for key, value in document.items():
+        if isinstance(value, dict):
+            table = Table(title=key)
+            table.add_column("name")
+            table.add_column("value", justify="right")
+            for k, v in value.items():
+                table.add_row(str(k), _cell(k, v))
+            out.print(table)
+        elif isinstance(value, list) and value:
+            table = Table(title=key)
+            columns = list(dict.fromkeys(k for row in value if isinstance(row, dict) for k in row))
+            for col in columns:
+                table.add_column(col)
+            for row in value:
+                table.add_row(*(_cell(col, row.get(col)) for col in columns))
+            out.print(table)
+
+
+_MONEY_KEYS = ("amount", "total", "open", "gross", "debit", "credit", "allocated", "committed",
+               "spent", "remaining", "commission", "bonus", "override", "clawback", "fines",
+               "paid", "balance", "sales", "share", "limit", "available", "difference",
+               "general_ledger", "subledger", "written_off", "adjustments", "base")
+
+
+def _cell(key: str, value: Any) -> str:
+    from ledger.domain.money import format_fen
+
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "-"
+    if isinstance(value, int) and any(m in str(key) for m in _MONEY_KEYS):
+        return format_fen(value)
+    if isinstance(value, (dict, list)):
+        return msgspec.json.encode(value).decode()
+    return str(value)
+
+
+@query_app.command("commission")
+def q_commission(rep: Annotated[str, typer.Option(help="Rep id.")],
+                 period: Annotated[str, typer.Option(help="Month YYYY-MM.")],
+                 json_output: JsonFlag = False) -> None:
+    """A rep's commission statement for a month."""
+    from ledger.projections.commissions import query_commission
+
+    _run_query(json_output, query_commission, rep, period)
+
+
+@query_app.command("receivables")
+def q_receivables(customer: Annotated[str, typer.Option(help="Customer id.")],
+                  as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """A customer's open items, classes and buckets."""
+    from ledger.projections.receivables import query_receivables
+
+    _run_query(json_output, query_receivables, customer, _date(as_of))
+
+
+@query_app.command("aging")
+def q_aging(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """The company's aging report by class and bucket."""
+    from ledger.projections.receivables import query_aging
+
+    _run_query(json_output, query_aging, _date(as_of))
+
+
+@query_app.command("budget")
+def q_budget(budget: Annotated[str, typer.Option(help="Budget id.")],
+             json_output: JsonFlag = False) -> None:
+    """A budget line's figures and expenses."""
+    from ledger.projections.budgets import query_budget
+
+    _run_query(json_output, query_budget, budget)
+
+
+@query_app.command("ranks")
+def q_ranks(rep: Annotated[str, typer.Option(help="Rep id.")], json_output: JsonFlag = False) -> None:
+    """A rep's rank and rank history with who decided and why."""
+    from ledger.projections.commissions import query_ranks
+
+    _run_query(json_output, query_ranks, rep)
+
+
+@query_app.command("trial-balance")
+def q_trial_balance(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """The general ledger's trial balance as of a business date."""
+    from ledger.projections.general_ledger import trial_balance
+
+    _run_query(json_output, trial_balance, _date(as_of))
+
+
+@query_app.command("reconcile")
+def q_reconcile(json_output: JsonFlag = False) -> None:
+    """Each control account against its sub-ledger; exits 1 when any differs."""
+    from ledger.projections.reconcile import query_reconcile
+
+    def run(projector: Any) -> dict[str, Any]:
+        document = query_reconcile(projector)
+        run.ok = document["ok"]  # type: ignore[attr-defined]
+        return document
+
+    run.ok = True  # type: ignore[attr-defined]
+    _run_query(json_output, run)
+    if not run.ok:  # type: ignore[attr-defined]
+        raise typer.Exit(1)
+
+
+@query_app.command("audit")
+def q_audit(entity: Annotated[str, typer.Option(help="Any entity id: customer, sale, rep, budget...")],
+            json_output: JsonFlag = False) -> None:
+    """The decisions and events about one entity, in log order."""
+    from ledger.projections.audit import query_audit
+
+    _run_query(json_output, query_audit, entity)
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    keys_file: Annotated[str | None, typer.Option(help="API keys JSON file (default: $LEDGER_API_KEYS_FILE).")] = None,
+) -> None:
+    """Serve the HTTP API (SPEC 5.4)."""
+    from ledger.api import serve
+
+    serve(host, port, keys_file)
+
+
 # --- demo --------------------------------------------------------------------------------
 
 DEMO_DATABASE = "./ledger-demo.db"

@@ -144,6 +144,7 @@ class Company:
     def _budgets(self, rng: random.Random) -> Iterator[dict[str, Any]]:
         when = self._at(date(self.year - 1, 12, 15), 9)
         self.budgets = []
+        self.budget_used: dict[str, int] = {}
         for dept in DEPARTMENTS:
             for cat in CATEGORIES:
                 for q in range(1, 5):
@@ -260,6 +261,10 @@ class Company:
             c.open_items = [i for i in c.open_items if i[2] > 0]
 
     def _expense(self, rng: random.Random, what: dict[str, Any], when: datetime) -> Iterator[dict[str, Any]]:
+        used = self.budget_used.setdefault(what["expense"], 0)
+        allocated = next(b[3] for b in self.budgets if b[0] == what["expense"])
+        if used + what["amount"] * 110 // 100 > allocated:
+            return  # the department knows its budget is spent
         self._exp_no = getattr(self, "_exp_no", 0) + 1
         expense_id = f"EXP-{self.year}-{self._exp_no:05d}"
         region = what["region"]
@@ -275,6 +280,7 @@ class Company:
                             expense_id=expense_id, reason="supplier could not invoice; withdrawn")
             return
         actual = what["amount"] * rng.randint(90, 109) // 100
+        self.budget_used[what["expense"]] = used + actual
         paid = planned + timedelta(days=2)
         if paid.year != self.year:
             paid = date(self.year, 12, 31)
