@@ -240,6 +240,7 @@ def test_reject_rules(ledger):
     for who in ("sa", "aud", "svc"):
         refused(ledger, reject("E1", actor=who), "not_authorized", actor=who)
     refused(ledger, reject("E1", reason=""), "invalid_field", field="reason")
+    refused(ledger, reject("E9"), "unknown_reference", field="expense_id", ref="E9")
     refused(ledger, reject("E2"), "invalid_state", status="spent")
     applied(ledger, reject("E1", actor="dir"))  # a submitted expense: nothing to release
     refused(ledger, reject("E1"), "invalid_state", status="rejected")

@@ -135,6 +135,10 @@ def test_set_credit_terms_authority_and_segregation(ledger):
             "unknown_reference", field="customer_id", ref="C404")
     refused(ledger, cmd("SetCreditTerms", "fin", approved_by="ghost", **terms),
             "unknown_reference", field="approved_by", ref="ghost")
+    refused(ledger, cmd("SetCreditTerms", "fin", approved_by="dir", **{**terms, "payment_terms_days": -1}),
+            "invalid_field", field="payment_terms_days")
+    refused(ledger, cmd("SetCreditTerms", "fin", approved_by="dir", **{**terms, "credit_limit": 1.5}),
+            "invalid_field", field="credit_limit")
     # none of them changed C1's terms: still 30 days, limit 10,000,000
     result = applied(ledger, sale("S1", 5, customer="C1", day="2024-03-05"))["result"]
     assert result["due_on"] == "2024-04-04"
@@ -222,6 +226,8 @@ def test_set_list_price_rules(ledger):
             field="approved_by")
     refused(ledger, cmd("SetListPrice", "fd", approved_by="fd", **price), "segregation_of_duties",
             user="fd")
+    refused(ledger, cmd("SetListPrice", "sa", approved_by="ghost", **price), "unknown_reference",
+            field="approved_by", ref="ghost")
     refused(ledger, cmd("SetListPrice", "sa", approved_by="dir", **{**price, "unit_price": 0}),
             "invalid_field", field="unit_price")
     refused(ledger, cmd("SetListPrice", "sa", approved_by="dir", **{**price, "effective_from": "1 March"}),

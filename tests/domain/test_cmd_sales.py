@@ -78,6 +78,34 @@ def test_tax_rate_must_be_a_fraction_below_one(ledger):
     assert applied(ledger, body)["result"]["vat"] == 826  # 10,000 x 0.09 / 1.09 = 825.69
 
 
+def test_vat_is_rounded_half_away_from_zero_once_per_line(ledger):
+    setup_company(ledger)
+    applied(ledger, cmd("SetListPrice", "sa", sku="T", unit_price=3, effective_from="2024-01-01",
+                        approved_by="dir"))
+    body = sale("S1")
+    # at 20%: 3 x 0.2 / 1.2 = 0.5 -> 1 (half-even would give 0); 15 x 0.2 / 1.2 = 2.5 -> 3
+    body["lines"] = [_line("T", 1, 3, "0.2"), _line("T", 1, 15, "0.2")]
+    assert applied(ledger, body)["result"]["vat"] == 4
+
+
+def test_the_invoice_date_is_the_business_date_in_company_time(ledger):
+    setup_company(ledger)
+    body = sale("S1")
+    # 17:00 UTC on 5 March is 01:00 on 6 March in Asia/Shanghai
+    body["occurred_at"] = body["reported_at"] = "2024-03-05T17:00:00+00:00"
+    assert applied(ledger, body)["result"]["due_on"] == "2024-04-05"
+    assert customer_state(ledger, "C1").receivables["S1"].invoice_date.isoformat() == "2024-03-06"
+
+
+def test_in_one_batch_a_rejected_sale_leaves_nothing_for_the_next(ledger):
+    setup_company(ledger, credit_limit=25_000)
+    answers = ledger.execute([sale("S1", 2), sale("S2", 1), sale("S3", 1, 5_000, price_approved_by="dir")])
+    assert [a["status"] for a in answers] == ["applied", "rejected", "applied"]
+    assert (answers[1]["rule"], answers[1]["details"]["exposure"]) == ("credit_limit", 30_000)
+    assert answers[2]["result"]["exposure"] == 25_000
+    assert set(customer_state(ledger, "C1").receivables) == {"S1", "S3"}
+
+
 # --- RecordSale: price approval (SPEC 2.1) -------------------------------------------------
 
 
@@ -372,6 +400,8 @@ def test_return_authority_and_segregation(ledger):
             "segregation_of_duties", user="boss")
     refused(ledger, cmd("RecordReturn", "sa", sale_id="S404", approved_by="mgr", **ret),
             "unknown_reference", field="sale_id")
+    refused(ledger, cmd("RecordReturn", "sa", sale_id="S1", approved_by="mgr", **{**ret, "amount": 0}),
+            "invalid_field", field="amount")
     applied(ledger, cmd("RecordReturn", "sam", sale_id="S1", approved_by="mgr", **ret))
     refused(ledger, cmd("RecordReturn", "sa", sale_id="S3", approved_by="mgr", **ret),
             "duplicate_id", kind="return", ref="RT1")
