@@ -54,14 +54,18 @@ class LedgerApplication(Application):  # type: ignore[type-arg]
     def construct_transcoder(self) -> Transcoder:
         return MsgspecTranscoder()
 
-    def save_aggregates(self, aggregates: Iterable[Any], **kwargs: Any) -> list[Any]:
-        """``save()`` for aggregates only: the same recording path (``_record``, snapshots,
-        notify) without the runtime protocol checks ``collect_events`` makes per object,
-        which cost more than the insert for large batches."""
+    def save_aggregates(self, aggregates: Iterable[Any], events: list[Any], **kwargs: Any) -> list[Any]:
+        """``save()`` for a batch: the same recording path (``_record``, snapshots, notify),
+        with the events in the order given (the commands' order, not grouped by aggregate)
+        and without the runtime protocol checks ``collect_events`` makes per object."""
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        pending = 0
         for aggregate in aggregates:
-            processing_event.events.extend(aggregate.collect_events())
+            pending += len(aggregate.collect_events())
             processing_event.aggregates[aggregate.id] = aggregate
+        if pending != len(events):  # pragma: no cover - a handler bypassed the unit of work
+            raise AssertionError(f"{pending} pending events but {len(events)} ordered")
+        processing_event.events.extend(events)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
@@ -96,7 +100,9 @@ class UnitOfWork:
         self.app = app
         self.loaded: dict[UUID, Any] = {}
         self.touched: dict[UUID, Any] = {}
+        self.events: list[Any] = []  # the batch's new events, in command order
         self._marks: dict[UUID, int] = {}
+        self._adds: dict[UUID, None] = {}
 
     # --- the domain's UnitOfWork protocol ---------------------------------------------
 
@@ -119,6 +125,7 @@ class UnitOfWork:
             self._marks.setdefault(aggregate.id, 0)
         self.loaded[aggregate.id] = aggregate
         self.touched[aggregate.id] = aggregate
+        self._adds.setdefault(aggregate.id, None)
 
     def log_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -141,6 +148,20 @@ class UnitOfWork:
 
     def begin(self) -> None:
         self._marks = {}
+        self._adds = {}
+
+    def commit_command(self) -> None:
+        """Append the command's new events to the batch's, in the order the command
+        added their aggregates, so the log's order is the commands' order."""
+        order = list(self._adds) + [i for i in self._marks if i not in self._adds]
+        for agg_id in order:
+            agg = self.loaded.get(agg_id)
+            if agg is None:
+                continue
+            new = agg.pending_events[self._marks.get(agg_id, 0):]
+            if new:
+                self.touched[agg_id] = agg
+                self.events.extend(new)
 
     def new_events(self) -> int:
         return sum(
@@ -221,12 +242,12 @@ class Ledger:
             except _Conflict:
                 self.conflicts += 1
                 self._forget_unsaved()
+                if attempts >= self.MAX_BATCH_RETRIES:
+                    break
+                time.sleep(random.uniform(0, 0.01 * attempts))
             except BaseException:
                 self._forget_unsaved()
                 raise
-                if attempts >= self.MAX_BATCH_RETRIES or len(pendings) == 1:
-                    break
-                time.sleep(random.uniform(0, 0.01 * attempts))
         if len(pendings) == 1:
             return [self._conflict_answer(pendings[0])]
         # one command at a time, each with its own retries
@@ -254,6 +275,8 @@ class Ledger:
             uow.begin()
             answer = self._judge(p, uow, recorded_at, seen)
             per_command_events.append(uow.new_events() if answer["status"] == "applied" else 0)
+            if answer["status"] == "applied":
+                uow.commit_command()
             if answer["status"] == "rejected" and uow.new_events():
                 if len(pendings) > 1:
                     raise _Tainted
@@ -265,7 +288,8 @@ class Ledger:
             p.answer = answer
         self._before_save()
         try:
-            recordings = self.app.save_aggregates(uow.touched.values(), rejections=rejections)
+            recordings = self.app.save_aggregates(uow.touched.values(), uow.events,
+                                                  rejections=rejections)
         except IntegrityError as e:
             raise _Conflict from e
         # positions: events were collected in command order, per aggregate; give each
