@@ -328,7 +328,8 @@ class CloseRun:
     def late_adjustments(self) -> dict[str, list[Adjustment]]:
         """Per rep, the adjustments of earlier months that land in this close."""
         touched: dict[tuple[str, str], list[Fact]] = {}
-        for fact in sorted(self.late, key=lambda f: f.position):
+        # by date and id, not by position: the event must not depend on recording order
+        for fact in sorted(self.late, key=lambda f: (f.day, f.kind, f.id)):
             assert fact.rep_id is not None
             touched.setdefault((fact.period, fact.rep_id), []).append(fact)
             moves_sales = fact.kind == "sale" or (
