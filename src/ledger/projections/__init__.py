@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ledger.projections.audit import AuditProjection
 from ledger.projections.budgets import BudgetsProjection
+from ledger.projections.commissions import CommissionsProjection
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.general_ledger import GeneralLedger
 from ledger.projections.kpis import KpisProjection
@@ -14,6 +15,7 @@ from ledger.projections.receivables import ReceivablesProjection
 
 ALL_PROJECTIONS: list[type[Projection]] = [
     GeneralLedger,
+    CommissionsProjection,
     ReceivablesProjection,
     BudgetsProjection,
     AuditProjection,

@@ -1,0 +1,652 @@
+"""Commissions projection (SPEC 2.5, SPEC 3 Commissions, SPEC 5.3 ``commission`` and
+``ranks``).
+
+Per rep and month: the statement (lines for each sale with its share, same-month returns,
+trainees, clawbacks, fines, late adjustments and payouts), what accrued, when it is
+payable, what was paid and the balance; and each rep's rank history with its evidence.
+
+Tables (``commissions_<table>_g<n>``), all plain INSERTs of dated facts:
+
+- ``reps``: one row per rep (rep id, its aggregate id, trainer, name);
+- ``ranks``: the registration rank and every ``RankChanged`` (effective date, reason,
+  who decided, evidence), in log order;
+- ``sales``, ``returns``, ``writeoffs``: the facts a statement counts, with their
+  business dates and months (a return or write-off names its sale; the sale names its rep);
+- ``fines``, ``payouts``: per rep, dated; a payout names the period it pays;
+- ``statements``: one row per ``CommissionAccrued`` (a closed month's statement, as the
+  close computed it: the figures, the lines, the trainees);
+- ``closings``: the closed months;
+- ``policies``: adopted commission plan versions.
+
+A **closed** month answers the figures of its ``CommissionAccrued`` event. A month **not
+yet closed** answers "the facts so far" (SPEC 5.3): the query assembles the month's input
+from the dated rows (the rep's sales and same-month returns, the trainees' personal sales,
+clawbacks of earlier months' sales, fines, and, for the next month to close, the late
+adjustments of closed months) and runs the pure engine (``compute_statement``) under the
+plan in force on the month's 1st and the rank in effect that day, with ``payable_on`` null.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from ledger.domain.calendar import month, month_of, next_month
+from ledger.domain.commission_plan import (
+    Adjustment, Clawback, Fine, MonthInput, Plan, ReturnLine, SaleLine, Statement, compute_statement,
+    late_adjustment, load_plan, personal_sales, statement_figures, tier_rate,
+)
+from ledger.domain.money import format_rate, parse_rate
+from ledger.domain.policies import PLAN_POLICY
+from ledger.projections.common import (
+    POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
+    versions_book,
+)
+from ledger.projections.engine import Projection, Projector, Sql
+from ledger.projections.errors import QueryError, invalid, unknown
+from ledger.projections.general_ledger import event_day
+
+T_REP_REGISTERED = "ledger:Rep.Registered"
+T_RANK_CHANGED = "ledger:Rep.RankChanged"
+T_FINED = "ledger:Rep.Fined"
+T_ACCRUED = "ledger:Rep.CommissionAccrued"
+T_PAID = "ledger:Rep.CommissionPaid"
+T_SALE = "ledger:Customer.SaleRecorded"
+T_RETURN = "ledger:Customer.ReturnRecorded"
+T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
+T_MONTH_CLOSED = "ledger:Closings.MonthClosed"
+
+REGISTERED = "registered"  # the reason shown for a rep's first rank
+BEGINNING = date(1, 1, 1)  # the registration rank holds from the beginning (as the Rep does)
+
+FIGURES = ("rank", "personal_sales", "rate", "commission", "morning_star_bonus",
+           "opening_star_bonus", "override", "clawback", "fines", "total", "payable_on",
+           "override_payable_on")
+
+
+class CommissionsProjection(Dispatching):
+    name = "commissions"
+    handlers: ClassVar[dict[str, str]] = {
+        T_REP_REGISTERED: "_registered",
+        T_RANK_CHANGED: "_rank_changed",
+        T_FINED: "_fined",
+        T_ACCRUED: "_accrued",
+        T_PAID: "_paid",
+        T_SALE: "_sale",
+        T_RETURN: "_return",
+        T_WRITE_OFF: "_write_off",
+        T_MONTH_CLOSED: "_month_closed",
+        POLICY_ADOPTED: "_policy",
+    }
+    tables: ClassVar[dict[str, str]] = {
+        "reps": "rep_key TEXT PRIMARY KEY, rep_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, "
+                "trainer_id TEXT, user_id TEXT, region TEXT NOT NULL, position BIGINT NOT NULL",
+        "ranks": "position BIGINT PRIMARY KEY, rep_key TEXT NOT NULL, rank TEXT NOT NULL, "
+                 "previous_rank TEXT, effective_from TEXT NOT NULL, reason TEXT NOT NULL, "
+                 "decided_by TEXT NOT NULL, evidence TEXT NOT NULL",
+        "sales": "sale_id TEXT PRIMARY KEY, rep_id TEXT NOT NULL, day TEXT NOT NULL, "
+                 "period TEXT NOT NULL, gross BIGINT NOT NULL, position BIGINT NOT NULL",
+        "returns": "return_id TEXT PRIMARY KEY, sale_id TEXT NOT NULL, day TEXT NOT NULL, "
+                   "period TEXT NOT NULL, amount BIGINT NOT NULL, position BIGINT NOT NULL",
+        "writeoffs": "writeoff_id TEXT PRIMARY KEY, sale_id TEXT NOT NULL, day TEXT NOT NULL, "
+                     "period TEXT NOT NULL, amount BIGINT NOT NULL, position BIGINT NOT NULL",
+        "fines": "fine_id TEXT PRIMARY KEY, rep_key TEXT NOT NULL, day TEXT NOT NULL, "
+                 "period TEXT NOT NULL, amount BIGINT NOT NULL, reason TEXT NOT NULL, "
+                 "approved_by TEXT NOT NULL, position BIGINT NOT NULL",
+        "payouts": "payout_id TEXT PRIMARY KEY, rep_key TEXT NOT NULL, period TEXT NOT NULL, "
+                   "day TEXT NOT NULL, amount BIGINT NOT NULL, position BIGINT NOT NULL",
+        "statements": "rep_key TEXT NOT NULL, period TEXT NOT NULL, position BIGINT NOT NULL, "
+                      "plan_version TEXT NOT NULL, rank TEXT NOT NULL, "
+                      "personal_sales BIGINT NOT NULL, morning_star_sales BIGINT NOT NULL, "
+                      "rate TEXT NOT NULL, commission BIGINT NOT NULL, "
+                      "morning_star_bonus BIGINT NOT NULL, opening_star_bonus BIGINT NOT NULL, "
+                      "override BIGINT NOT NULL, clawback BIGINT NOT NULL, fines BIGINT NOT NULL, "
+                      "adjustments BIGINT NOT NULL, total BIGINT NOT NULL, "
+                      "payable_on TEXT NOT NULL, override_payable_on TEXT NOT NULL, "
+                      "lines TEXT NOT NULL, trainees TEXT NOT NULL, "
+                      "PRIMARY KEY (rep_key, period)",
+        "closings": "period TEXT PRIMARY KEY, closed_by TEXT NOT NULL, "
+                    "log_position BIGINT NOT NULL, position BIGINT NOT NULL",
+        **POLICY_TABLE,
+    }
+    indexes: ClassVar[dict[str, str]] = {
+        "reps_trainer": "reps(trainer_id)",
+        "ranks_rep": "ranks(rep_key)",
+        "sales_rep": "sales(rep_id, period)",
+        "returns_sale": "returns(sale_id)",
+        "writeoffs_sale": "writeoffs(sale_id)",
+        "fines_rep": "fines(rep_key, period)",
+        "payouts_rep": "payouts(rep_key, period)",
+        "statements_period": "statements(period)",
+    }
+
+    # --- reps and ranks -------------------------------------------------------------
+
+    def _registered(self, sql: Sql, position: int, e: Any) -> None:
+        key = str(e.originator_id)
+        sql.execute(
+            f"INSERT INTO {self.t('reps')} (rep_key, rep_id, name, trainer_id, user_id, region, "
+            "position) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, e.rep_id, e.name, e.trainer_id, e.user_id, e.region, position),
+        )
+        self._rank(sql, position, key, e.rank, None, e.effective_from, REGISTERED,
+                   e.meta["actor"], {"kind": REGISTERED, "trainer_id": e.trainer_id})
+
+    def _rank_changed(self, sql: Sql, position: int, e: Any) -> None:
+        self._rank(sql, position, str(e.originator_id), e.rank, e.previous_rank, e.effective_from,
+                   e.reason, e.decided_by, e.evidence)
+
+    def _rank(self, sql: Sql, position: int, key: str, rank: str, previous: str | None,
+              effective_from: str, reason: str, decided_by: str, evidence: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('ranks')} (position, rep_key, rank, previous_rank, "
+            "effective_from, reason, decided_by, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (position, key, rank, previous, effective_from, reason, decided_by, to_json(evidence)),
+        )
+
+    # --- the facts a statement counts --------------------------------------------------
+
+    def _sale(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('sales')} (sale_id, rep_id, day, period, gross, position) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (e.sale_id, e.rep_id, e.invoice_date, e.invoice_date[:7], e.gross, position),
+        )
+
+    def _return(self, sql: Sql, position: int, e: Any) -> None:
+        day = event_day(e)
+        sql.execute(
+            f"INSERT INTO {self.t('returns')} (return_id, sale_id, day, period, amount, position) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (e.return_id, e.sale_id, day.isoformat(), month_of(day), e.amount, position),
+        )
+
+    def _write_off(self, sql: Sql, position: int, e: Any) -> None:
+        day = event_day(e)
+        sql.execute(
+            f"INSERT INTO {self.t('writeoffs')} (writeoff_id, sale_id, day, period, amount, "
+            "position) VALUES (?, ?, ?, ?, ?, ?)",
+            (e.writeoff_id, e.sale_id, day.isoformat(), month_of(day), e.amount, position),
+        )
+
+    def _fined(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('fines')} (fine_id, rep_key, day, period, amount, reason, "
+            "approved_by, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (e.fine_id, str(e.originator_id), e.fined_on, e.fined_on[:7], e.amount, e.reason,
+             e.approved_by, position),
+        )
+
+    def _paid(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('payouts')} (payout_id, rep_key, period, day, amount, position) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (e.payout_id, str(e.originator_id), e.period, e.paid_on, e.amount, position),
+        )
+
+    # --- closes -------------------------------------------------------------------------
+
+    def _accrued(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('statements')} (rep_key, period, position, plan_version, rank, "
+            "personal_sales, morning_star_sales, rate, commission, morning_star_bonus, "
+            "opening_star_bonus, override, clawback, fines, adjustments, total, payable_on, "
+            "override_payable_on, lines, trainees) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(e.originator_id), e.period, position, e.plan_version, e.rank, e.personal_sales,
+             getattr(e, "morning_star_sales", 0), e.rate, e.commission, e.morning_star_bonus,
+             e.opening_star_bonus, e.override, e.clawback, e.fines,
+             getattr(e, "adjustments", 0), e.total, e.payable_on, e.override_payable_on,
+             to_json(e.lines), to_json(getattr(e, "trainees", []))),
+        )
+
+    def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('closings')} (period, closed_by, log_position, position) "
+            "VALUES (?, ?, ?, ?)",
+            (e.period, e.closed_by, e.log_position, position),
+        )
+
+    def _policy(self, sql: Sql, position: int, e: Any) -> None:
+        if e.policy == PLAN_POLICY:
+            record_policy(sql, self.t("policies"), position, e)
+
+
+# --- reading: the facts of some reps, loaded once per query -----------------------------
+
+
+def rank_on(rows: list[dict[str, Any]], day: date) -> str:
+    """The rank in effect on ``day`` from a rep's rank rows in log order (the registration
+    first, holding from the beginning): the latest effective date on or before ``day``, a
+    later change for the same date winning (the Rep aggregate's own rule)."""
+    chosen_day, chosen = BEGINNING, rows[0]["rank"]
+    for r in rows[1:]:
+        eff = date.fromisoformat(r["effective_from"])
+        if chosen_day <= eff <= day:
+            chosen_day, chosen = eff, r["rank"]
+    return chosen
+
+
+@dataclass(frozen=True)
+class _Fact:
+    """A dated fact a statement counts, as the close reads it (``month_close.Fact``): a
+    return or write-off belongs to its sale's rep and counts no earlier than the sale."""
+
+    kind: str  # "sale", "return", "write_off", "fine"
+    id: str
+    day: date
+    amount: int
+    position: int
+    rep_id: str
+    sale_id: str | None = None
+
+    @property
+    def period(self) -> str:
+        return month_of(self.day)
+
+    def ref(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "date": self.day.isoformat(),
+                "position": self.position}
+
+
+@dataclass
+class _Facts:
+    """What the statements of a few reps need, from the projection's rows; the month's
+    input is assembled by the rules the close uses (``handlers.month_close``)."""
+
+    reps: dict[str, dict[str, Any]]  # rep_id -> row (with "key")
+    trainees: dict[str, list[str]]  # trainer rep_id -> trainee rep_ids
+    trainer: dict[str, str | None]  # rep_id -> trainer rep_id
+    ranks: dict[str, list[dict[str, Any]]]  # rep_id -> rank rows in log order
+    sales: dict[str, _Fact]  # sale_id -> the sale (of the reps loaded and their trainees)
+    facts: list[_Fact]  # sales, returns, write-offs and fines of those reps, in log order
+    statements: dict[tuple[str, str], dict[str, Any]]  # (rep_id, period) -> accrued statement
+    closed: dict[str, int]  # closed period -> the last log position its close read
+    plans: dict[str, Plan] = field(default_factory=dict)  # period -> plan in force on its 1st
+    _booked: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _months: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    # --- plan and rank -----------------------------------------------------------------
+
+    def rank_on(self, rep_id: str, day: date) -> str:
+        return rank_on(self.ranks[rep_id], day)
+
+    def plan(self, period: str) -> Plan:
+        return self.plans[period]
+
+    @property
+    def last_closed(self) -> str | None:
+        return max(self.closed) if self.closed else None
+
+    # --- a rep's month -----------------------------------------------------------------
+
+    def month(self, rep_id: str, period: str) -> dict[str, Any]:
+        """The rep's facts dated in ``period``: sales, same-month returns, returns and
+        write-offs that claw back (with their sale), fines."""
+        key = (rep_id, period)
+        if key not in self._months:
+            m: dict[str, Any] = {"sales": [], "returns": [], "taken_back": [], "fines": []}
+            for f in self.facts:
+                if f.rep_id != rep_id or f.period != period:
+                    continue
+                if f.kind == "sale":
+                    m["sales"].append(SaleLine(f.id, f.day, f.amount))
+                elif f.kind == "fine":
+                    m["fines"].append(Fine(f.id, f.day, f.amount))
+                else:
+                    sale = self.sales[f.sale_id or ""]
+                    if f.kind == "return" and sale.period == period:
+                        m["returns"].append(ReturnLine(f.id, sale.id, f.day, f.amount))
+                    else:
+                        m["taken_back"].append((f, sale))
+            self._months[key] = m
+        return self._months[key]
+
+    def personal_sales(self, rep_id: str, period: str) -> int:
+        m = self.month(rep_id, period)
+        return personal_sales(m["sales"], m["returns"])
+
+    def trainee_sales(self, rep_id: str, period: str) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((t, self.personal_sales(t, period)) for t in self.trainees.get(rep_id, ())
+                            if self.month(t, period)["sales"]))
+
+    def rate_of(self, rep_id: str, period: str, revised: dict[tuple[str, str], Decimal]) -> Decimal:
+        """The rate of a rep's month as a clawback of one of its sales uses it: as revised
+        in this close, else as last booked, else as its facts reach."""
+        if (rep_id, period) in revised:
+            return revised[(rep_id, period)]
+        booked = self.booked(rep_id).get(period)
+        if booked is not None:
+            return parse_rate(booked["rate"])
+        return tier_rate(self.plan(period), self.personal_sales(rep_id, period))
+
+    def month_input(self, rep_id: str, period: str, rank: str,
+                    adjustments: tuple[Adjustment, ...] = (),
+                    revised: dict[tuple[str, str], Decimal] | None = None) -> MonthInput:
+        m = self.month(rep_id, period)
+        own_rate = tier_rate(self.plan(period), personal_sales(m["sales"], m["returns"]))
+        clawbacks = tuple(
+            Clawback(f.id, f.kind, sale.id, sale.period, f.amount,
+                     own_rate if sale.period == period else self.rate_of(rep_id, sale.period, revised or {}))
+            for f, sale in m["taken_back"]
+        )
+        return MonthInput(rep_id, period, rank, tuple(m["sales"]), tuple(m["returns"]),
+                          self.trainee_sales(rep_id, period), clawbacks, tuple(m["fines"]),
+                          adjustments)
+
+    def booked(self, rep_id: str) -> dict[str, dict[str, Any]]:
+        """period -> the month's own figures as last booked: at its close, then as revised
+        by the late adjustments of later closes (``Rep.booked``)."""
+        if rep_id not in self._booked:
+            out: dict[str, dict[str, Any]] = {}
+            rows = sorted((s for (r, _), s in self.statements.items() if r == rep_id),
+                          key=lambda s: s["position"])
+            for s in rows:
+                out[s["period"]] = {k: s[k] for k in BOOKED}
+                out[s["period"]]["total"] = s["total"] - s["adjustments"]
+                for line in s["lines"]:
+                    if line.get("type") == "adjustment" and line.get("revised"):
+                        out[line["period"]] = line["revised"]
+            self._booked[rep_id] = out
+        return self._booked[rep_id]
+
+    # --- before the close --------------------------------------------------------------
+
+    def statement(self, rep_id: str, period: str) -> Statement:
+        """The month computed from the facts so far (SPEC 5.3, before the close): what its
+        close would accrue if no more facts came."""
+        revised: dict[tuple[str, str], Decimal] = {}
+        adjustments: tuple[Adjustment, ...] = ()
+        last = self.last_closed
+        if last is not None and period == next_month(last):
+            adjustments = self.late_adjustments(rep_id, revised)
+        rank = self.rank_on(rep_id, month(period).first)
+        return compute_statement(self.plan(period),
+                                 self.month_input(rep_id, period, rank, adjustments, revised))
+
+    def late_facts(self) -> list[_Fact]:
+        """Facts dated in a closed month and recorded after the last close read the log:
+        the next close books their effect as adjustments."""
+        last = self.last_closed
+        if last is None:
+            return []
+        first, after = min(self.closed), self.closed[last]
+        return [f for f in self.facts if f.position > after and first <= f.period <= last]
+
+    def late_adjustments(self, rep_id: str,
+                         revised: dict[tuple[str, str], Decimal]) -> tuple[Adjustment, ...]:
+        """The adjustments of closed months that land in the next close for ``rep_id``: its
+        months touched by late facts of its own or (sales, same-month returns) of the
+        reps it trained, recomputed and compared with what they booked, oldest first."""
+        touched: dict[str, list[_Fact]] = {}
+        # by date and id, as the close orders them (not by position)
+        for f in sorted(self.late_facts(), key=lambda f: (f.day, f.kind, f.id)):
+            moves_sales = f.kind == "sale" or (
+                f.kind == "return" and self.sales[f.sale_id or ""].period == f.period)
+            if f.rep_id == rep_id:
+                touched.setdefault(f.period, []).append(f)
+            elif moves_sales and self.trainer.get(f.rep_id) == rep_id:
+                touched.setdefault(f.period, [])
+        out = []
+        for period in sorted(touched):
+            booked = self.booked(rep_id).get(period)
+            rank = booked["rank"] if booked else self.rank_on(rep_id, month(period).first)
+            plan = self.plan(period)
+            recomputed = compute_statement(plan, self.month_input(rep_id, period, rank, (), revised))
+            facts = touched[period]
+            before = booked or _zero_figures(rank, plan.version)
+            if not facts and statement_figures(recomputed) == before:
+                continue
+            names = ", ".join(f"{f.kind} {f.id}" for f in facts) or "trainees' late facts"
+            out.append(late_adjustment(f"late:{period}", before, recomputed,
+                                       note=f"late facts for {period}: {names}",
+                                       facts=[f.ref() for f in facts]))
+            revised[(rep_id, period)] = recomputed.rate
+        return tuple(out)
+
+
+BOOKED = ("rank", "plan_version", "personal_sales", "rate", "commission", "morning_star_bonus",
+          "opening_star_bonus", "override", "clawback", "fines")
+
+
+def _zero_figures(rank: str, plan_version: str) -> dict[str, Any]:
+    return {"rank": rank, "plan_version": plan_version, "personal_sales": 0, "rate": "0",
+            "commission": 0, "morning_star_bonus": 0, "opening_star_bonus": 0, "override": 0,
+            "clawback": 0, "fines": 0, "total": 0}
+
+
+def _among(column: str, values: set[str]) -> tuple[str, list[str]]:
+    vals = sorted(values)
+    return f"{column} IN ({', '.join('?' * len(vals))})", vals
+
+
+def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None,
+          periods: list[str]) -> _Facts:
+    """The facts of ``rep_ids`` (None: every rep) and of the reps they trained."""
+    all_reps = sql.all(f"SELECT rep_key, rep_id, name, trainer_id FROM {p.t('reps')}")
+    trainees: dict[str, list[str]] = defaultdict(list)
+    for r in sorted(all_reps, key=lambda r: r["rep_id"]):
+        if r["trainer_id"]:
+            trainees[r["trainer_id"]].append(r["rep_id"])
+    by_id = {r["rep_id"]: r for r in all_reps}
+    wanted = set(by_id) if rep_ids is None else {r for r in rep_ids if r in by_id}
+    counted = wanted | {t for r in wanted for t in trainees.get(r, ())}
+    rep_of_key = {by_id[r]["rep_key"]: r for r in counted}
+
+    ranks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    statements: dict[tuple[str, str], dict[str, Any]] = {}
+    sales: dict[str, _Fact] = {}
+    facts: list[_Fact] = []
+    if counted:
+        where, params = _among("rep_key", {by_id[r]["rep_key"] for r in wanted})
+        for r in sql.all(f"SELECT * FROM {p.t('ranks')} WHERE {where} ORDER BY position", params):
+            ranks[rep_of_key[r["rep_key"]]].append(r)
+        for s in sql.all(f"SELECT * FROM {p.t('statements')} WHERE {where}", params):
+            s = _ints(s)
+            s["lines"], s["trainees"] = from_json(s["lines"]), from_json(s["trainees"])
+            statements[(rep_of_key[s["rep_key"]], s["period"])] = s
+        where, params = _among("rep_key", set(rep_of_key))
+        for f in sql.all(f"SELECT fine_id, rep_key, day, amount, position FROM {p.t('fines')} "
+                         f"WHERE {where}", params):
+            facts.append(_Fact("fine", f["fine_id"], date.fromisoformat(f["day"]), int(f["amount"]),
+                               int(f["position"]), rep_of_key[f["rep_key"]]))
+        where, params = _among("rep_id", counted)
+        for s in sql.all(f"SELECT sale_id, rep_id, day, gross, position FROM {p.t('sales')} "
+                         f"WHERE {where}", params):
+            sale = _Fact("sale", s["sale_id"], date.fromisoformat(s["day"]), int(s["gross"]),
+                         int(s["position"]), s["rep_id"])
+            sales[sale.id] = sale
+            facts.append(sale)
+        for kind, table, ref in (("return", "returns", "return_id"),
+                                 ("write_off", "writeoffs", "writeoff_id")):
+            for r in sql.all(
+                f"SELECT x.{ref} AS id, x.sale_id, x.day, x.amount, x.position "
+                f"FROM {p.t(table)} x JOIN {p.t('sales')} s ON s.sale_id = x.sale_id "
+                f"WHERE s.{where}", params,
+            ):
+                sale = sales[r["sale_id"]]
+                facts.append(_Fact(kind, r["id"], max(date.fromisoformat(r["day"]), sale.day),
+                                   int(r["amount"]), int(r["position"]), sale.rep_id, sale.id))
+    facts.sort(key=lambda f: f.position)
+    closed = {r["period"]: int(r["log_position"])
+              for r in sql.all(f"SELECT period, log_position FROM {p.t('closings')}")}
+    out = _Facts(
+        reps={r: {**by_id[r], "key": by_id[r]["rep_key"]} for r in wanted},
+        trainees=dict(trainees), trainer={r: by_id[r]["trainer_id"] for r in counted},
+        ranks=dict(ranks), sales=sales, facts=facts, statements=statements, closed=closed,
+    )
+    versions = sql.all(f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
+                       "WHERE policy = ? ORDER BY position", (PLAN_POLICY,))
+    book = versions_book(PLAN_POLICY, versions)
+    loaded: dict[str, Plan] = {}
+    for period in set(periods) | set(closed) | {f.period for f in facts}:
+        version = book.in_force(PLAN_POLICY, month(period).first)
+        if version.version not in loaded:
+            loaded[version.version] = load_plan(dict(version.values))
+        out.plans[period] = loaded[version.version]
+    return out
+
+
+def _ints(row: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL answers BIGINT sums as Decimal; every fen column as int."""
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def projection_of(projector: Projector, cls: type[Projection] = CommissionsProjection) -> Any:
+    for p in projector.projections:
+        if isinstance(p, cls):
+            return p
+    raise LookupError(f"the projector does not keep {cls.__name__}")
+
+
+def _period(value: str) -> str:
+    try:
+        return month(value).name
+    except ValueError as e:
+        raise invalid("period", str(e)) from None
+
+
+def _require_rep(sql: Sql, p: CommissionsProjection, rep_id: str) -> dict[str, Any]:
+    row = sql.one(f"SELECT rep_key, rep_id, name, trainer_id FROM {p.t('reps')} WHERE rep_id = ?",
+                  (rep_id,))
+    if row is None:
+        raise unknown("rep", rep_id, "rep_id")
+    return row
+
+
+def _payouts(sql: Sql, p: CommissionsProjection, rep_key: str, period: str) -> list[dict[str, Any]]:
+    rows = sql.all(
+        f"SELECT payout_id, day, amount FROM {p.t('payouts')} WHERE rep_key = ? AND period = ? "
+        "ORDER BY day, position", (rep_key, period),
+    )
+    return [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
+             "amount": int(r["amount"])} for r in rows]
+
+
+def _answer(rep_id: str, period: str, closed: bool, figures: dict[str, Any],
+            lines: list[dict[str, Any]], payouts: list[dict[str, Any]]) -> dict[str, Any]:
+    paid = sum(x["amount"] for x in payouts)
+    return {
+        "rep_id": rep_id, "period": period, "closed": closed,
+        **{k: figures[k] for k in FIGURES[:10]},
+        "payable_on": figures["payable_on"], "override_payable_on": figures["override_payable_on"],
+        "paid": paid, "balance": figures["total"] - paid, "lines": [*lines, *payouts],
+    }
+
+
+def _statement_figures(st: Statement, closed: bool) -> dict[str, Any]:
+    return {
+        "rank": st.rank, "personal_sales": st.personal_sales, "rate": format_rate(st.rate),
+        "commission": st.commission, "morning_star_bonus": st.morning_star_bonus,
+        "opening_star_bonus": st.opening_star_bonus, "override": st.override,
+        "clawback": st.clawback, "fines": st.fines, "total": st.total,
+        "payable_on": st.payable_on.isoformat() if closed else None,
+        "override_payable_on": st.override_payable_on.isoformat(),
+    }
+
+
+def _commission(sql: Sql, p: CommissionsProjection, facts: _Facts, rep_id: str,
+                period: str) -> dict[str, Any]:
+    key = facts.reps[rep_id]["key"]
+    payouts = _payouts(sql, p, key, period)
+    stored = facts.statements.get((rep_id, period))
+    if stored is not None:
+        return _answer(rep_id, period, True, stored, stored["lines"], payouts)
+    if period in facts.closed:
+        # closed without a statement for this rep: nothing accrued for it that month
+        st = compute_statement(facts.plan(period), MonthInput(
+            rep_id=rep_id, period=period, rank=facts.rank_on(rep_id, month(period).first),
+            sales=(), returns=(), trainees=()))
+        return _answer(rep_id, period, True, _statement_figures(st, True), [], payouts)
+    st = facts.statement(rep_id, period)
+    return _answer(rep_id, period, False, _statement_figures(st, False), list(st.lines), payouts)
+
+
+def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str, Any]:
+    """SPEC 5.3 ``commission --rep R --period YYYY-MM``: a closed month answers the figures
+    its close accrued; a month not yet closed the figures of the facts so far, with
+    ``payable_on`` null. ``paid`` is the payouts for that period, ``balance`` = total - paid.
+    """
+    period = _period(period)
+    p = projection_of(projector)
+    with projector.transaction(commit=False) as sql:
+        _require_rep(sql, p, rep_id)
+        facts = _load(sql, p, [rep_id], [period])
+        return _commission(sql, p, facts, rep_id, period)
+
+
+def query_ranks(projector: Projector, rep_id: str, on: date | None = None) -> dict[str, Any]:
+    """SPEC 5.3 ``ranks --rep R``: the rank in effect today (or ``on``) and the history in
+    log order, the registration first."""
+    p = projection_of(projector)
+    with projector.transaction(commit=False) as sql:
+        rep = _require_rep(sql, p, rep_id)
+        rows = sql.all(f"SELECT * FROM {p.t('ranks')} WHERE rep_key = ? ORDER BY position",
+                       (rep["rep_key"],))
+    return {
+        "rep_id": rep_id,
+        "rank": rank_on(rows, on or today(projector)),
+        "history": [{"rank": r["rank"], "effective_from": r["effective_from"],
+                     "reason": r["reason"], "decided_by": r["decided_by"]} for r in rows],
+    }
+
+
+def rank_evidence(projector: Projector, rep_id: str) -> list[dict[str, Any]]:
+    """The rank history with what each change rests on (auditors): previous rank, the
+    log position and the evidence the decision recorded (a promotion's figures)."""
+    p = projection_of(projector)
+    with projector.transaction(commit=False) as sql:
+        rep = _require_rep(sql, p, rep_id)
+        rows = sql.all(f"SELECT * FROM {p.t('ranks')} WHERE rep_key = ? ORDER BY position",
+                       (rep["rep_key"],))
+    return [{"position": int(r["position"]), "rank": r["rank"], "previous_rank": r["previous_rank"],
+             "effective_from": r["effective_from"], "reason": r["reason"],
+             "decided_by": r["decided_by"], "evidence": from_json(r["evidence"])} for r in rows]
+
+
+def top_statements(projector: Projector, period: str, n: int = 5) -> list[dict[str, Any]]:
+    """The ``n`` largest statements of a month (by total, then rep id), without their lines:
+    for the demo's summary."""
+    period = _period(period)
+    p = projection_of(projector)
+    with projector.transaction(commit=False) as sql:
+        facts = _load(sql, p, None, [period])
+        answers = []
+        for rep_id in sorted(facts.reps):
+            answer = _commission(sql, p, facts, rep_id, period)
+            answer.pop("lines")
+            answer["name"] = facts.reps[rep_id]["name"]
+            answers.append(answer)
+    answers.sort(key=lambda a: (-a["total"], a["rep_id"]))
+    return answers[:n]
+
+
+def commission_accounts(projector: Projector, sql: Sql | None = None) -> dict[str, dict[str, int]]:
+    """The commission sub-ledger per rep: ``accrued`` (the closed statements' totals),
+    ``paid`` (every payout) and ``balance`` = accrued - paid (what is still payable)."""
+    p = projection_of(projector)
+    if sql is None:
+        with projector.transaction(commit=False) as own:
+            return commission_accounts(projector, own)
+    accrued = {r["rep_key"]: int(r["amount"]) for r in sql.all(
+        f"SELECT rep_key, {fen_sum('total')} AS amount FROM {p.t('statements')} GROUP BY rep_key")}
+    paid = {r["rep_key"]: int(r["amount"]) for r in sql.all(
+        f"SELECT rep_key, {fen_sum('amount')} AS amount FROM {p.t('payouts')} GROUP BY rep_key")}
+    names = {r["rep_key"]: r["rep_id"] for r in sql.all(f"SELECT rep_key, rep_id FROM {p.t('reps')}")}
+    out = {}
+    for key in sorted(set(accrued) | set(paid), key=lambda k: names.get(k, k)):
+        a, d = accrued.get(key, 0), paid.get(key, 0)
+        out[names.get(key, key)] = {"accrued": a, "paid": d, "balance": a - d}
+    return out
+
+
+__all__ = [
+    "CommissionsProjection", "QueryError", "commission_accounts", "query_commission",
+    "query_ranks", "rank_evidence", "top_statements",
+]
