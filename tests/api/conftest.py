@@ -32,7 +32,7 @@ class Api:
         return self.client.post("/v1/commands", json=body, headers=bearer(user))
 
     def get(self, path: str, user: str = "fin", **params: Any) -> Any:
-        return self.client.get(path, params=params, headers=bearer(user))
+        return self.client.get(path, params=params or None, headers=bearer(user))
 
 
 @pytest.fixture

@@ -79,13 +79,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                              routes=app.routes)
         _, comps = components()
         schema.setdefault("components", {}).setdefault("schemas", {}).update(comps)
-        # FastAPI documents its own 422 body, which this API never answers: drop it
         for path in schema.get("paths", {}).values():
             for operation in path.values():
-                response = operation.get("responses", {}).get("422", {})
-                content = response.get("content", {}).get("application/json", {})
-                if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
-                    content["schema"] = {"$ref": "#/components/schemas/Error"}
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {}).get("application/json", {})
+                    documented = content.get("schema", {})
+                    if status == "422" and documented.get("$ref", "").endswith("/HTTPValidationError"):
+                        # FastAPI's own 422 body, which this API never answers
+                        content["schema"] = {"$ref": "#/components/schemas/Error"}
+                    elif "$ref" in documented or "oneOf" in documented:
+                        # FastAPI's default for a custom response class is a string
+                        documented.pop("type", None)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema
