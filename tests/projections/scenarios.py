@@ -174,6 +174,8 @@ def scratch_database(backend: str) -> Iterator[Database]:
         with tempfile.TemporaryDirectory() as d:
             yield parse_database_url(f"sqlite:///{os.path.join(d, 'ledger.db')}")
         return
+    if conftest._PG_ERROR:  # noqa: SLF001
+        pytest.skip(f"PostgreSQL not available: {conftest._PG_ERROR}")  # noqa: SLF001
     schema = f"t_{uuid.uuid4().hex[:16]}"
     sep = "&" if "?" in conftest.PG_URL else "?"
     try:
