@@ -20,8 +20,8 @@ REF = "#/components/schemas/{name}"
 
 class Error(Struct, kw_only=True):
     """An answer that is not a command's: the rule (``not_authenticated``,
-    ``not_authorized``, ``unknown_reference``, ``invalid_field``, ``not_caught_up``,
-    ``not_available``), a message and the numbers involved."""
+    ``not_authorized``, ``unknown_reference``, ``invalid_field``, ``not_caught_up``), a
+    message and the numbers involved."""
 
     rule: str
     message: str

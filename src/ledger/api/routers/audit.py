@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ledger.api.encoding import MsgspecResponse
-from ledger.api.queries import query
 from ledger.api.schemas import Audit, read_responses
 from ledger.api.services import Read
+from ledger.projections.audit import query_audit
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -19,7 +19,7 @@ _AUDIT = read_responses(Audit, "`ledger query audit --json`.")
 @router.get("/audit/{entity_id}", summary="The decisions and events about one entity",
             response_class=MsgspecResponse, responses=_AUDIT)
 def entity_audit(entity_id: str, read: Read) -> MsgspecResponse:
-    return read.respond(query("query_audit")(read.projector, entity_id))
+    return read.respond(query_audit(read.projector, entity_id))
 
 
 @router.get("/audit", summary="An entity's audit trail (the CLI's parameters)",

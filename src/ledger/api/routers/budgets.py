@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ledger.api.encoding import MsgspecResponse
-from ledger.api.queries import query
 from ledger.api.schemas import Budget, read_responses
 from ledger.api.services import Read
+from ledger.projections.budgets import query_budget
 
 router = APIRouter(prefix="/v1", tags=["budgets"])
 
@@ -19,7 +19,7 @@ _BUDGET = read_responses(Budget, "`ledger query budget --json`.")
 @router.get("/budgets/{budget_id}", summary="A budget line's figures and expenses",
             response_class=MsgspecResponse, responses=_BUDGET)
 def budget_by_id(budget_id: str, read: Read) -> MsgspecResponse:
-    return read.respond(query("query_budget")(read.projector, budget_id))
+    return read.respond(query_budget(read.projector, budget_id))
 
 
 @router.get("/budget", summary="A budget line (the CLI's parameters)",

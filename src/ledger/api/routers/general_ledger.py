@@ -7,9 +7,10 @@ from fastapi import APIRouter
 
 from ledger.api.encoding import MsgspecResponse
 from ledger.api.params import AsOf
-from ledger.api.queries import query
 from ledger.api.schemas import Reconcile, TrialBalance, read_responses
 from ledger.api.services import Read
+from ledger.projections.general_ledger import trial_balance as query_trial_balance
+from ledger.projections.reconcile import query_reconcile
 
 router = APIRouter(prefix="/v1", tags=["general ledger"])
 
@@ -18,11 +19,11 @@ router = APIRouter(prefix="/v1", tags=["general ledger"])
             responses=read_responses(TrialBalance, "`ledger query trial-balance --json`.",
                                      lookup=False))
 def trial_balance(read: Read, as_of: AsOf) -> MsgspecResponse:
-    return read.respond(query("trial_balance")(read.projector, as_of))
+    return read.respond(query_trial_balance(read.projector, as_of))
 
 
 @router.get("/reconcile", summary="Control accounts against their sub-ledgers",
             response_class=MsgspecResponse,
             responses=read_responses(Reconcile, "`ledger query reconcile --json`.", lookup=False))
 def reconcile(read: Read) -> MsgspecResponse:
-    return read.respond(query("query_reconcile")(read.projector))
+    return read.respond(query_reconcile(read.projector))

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 
 from ledger.api.encoding import MsgspecResponse
 from ledger.api.params import AsOf
-from ledger.api.queries import query
 from ledger.api.schemas import Aging, Receivables, read_responses
 from ledger.api.services import Read
+from ledger.projections.receivables import query_aging, query_receivables
 
 router = APIRouter(prefix="/v1", tags=["receivables"])
 
@@ -20,7 +20,7 @@ _RECEIVABLES = read_responses(Receivables, "`ledger query receivables --json`.")
 @router.get("/customers/{customer_id}/receivables", summary="A customer's receivables",
             response_class=MsgspecResponse, responses=_RECEIVABLES)
 def customer_receivables(customer_id: str, read: Read, as_of: AsOf) -> MsgspecResponse:
-    return read.respond(query("query_receivables")(read.projector, customer_id, as_of))
+    return read.respond(query_receivables(read.projector, customer_id, as_of))
 
 
 @router.get("/receivables", summary="A customer's receivables (the CLI's parameters)",
@@ -33,4 +33,4 @@ def receivables(customer: Annotated[str, Query(min_length=1)], read: Read,
 @router.get("/aging", summary="The company's aging report", response_class=MsgspecResponse,
             responses=read_responses(Aging, "`ledger query aging --json`.", lookup=False))
 def aging(read: Read, as_of: AsOf) -> MsgspecResponse:
-    return read.respond(query("query_aging")(read.projector, as_of))
+    return read.respond(query_aging(read.projector, as_of))

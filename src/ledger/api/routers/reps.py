@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from ledger.api.encoding import MsgspecResponse
-from ledger.api.queries import query
 from ledger.api.schemas import Commission, Ranks, read_responses
 from ledger.api.services import Read
+from ledger.projections.commissions import query_commission, query_ranks
 
 router = APIRouter(prefix="/v1", tags=["reps"])
 
@@ -22,7 +22,7 @@ _RANKS = read_responses(Ranks, "`ledger query ranks --json`.")
 @router.get("/reps/{rep_id}/commission/{period}", summary="A rep's commission statement",
             response_class=MsgspecResponse, responses=_COMMISSION)
 def rep_commission(rep_id: str, period: Period, read: Read) -> MsgspecResponse:
-    return read.respond(query("query_commission")(read.projector, rep_id, period))
+    return read.respond(query_commission(read.projector, rep_id, period))
 
 
 @router.get("/commission", summary="A rep's commission statement (the CLI's parameters)",
@@ -36,7 +36,7 @@ def commission(rep: Annotated[str, Query(min_length=1)],
 @router.get("/reps/{rep_id}/ranks", summary="A rep's rank and rank history",
             response_class=MsgspecResponse, responses=_RANKS)
 def rep_ranks(rep_id: str, read: Read) -> MsgspecResponse:
-    return read.respond(query("query_ranks")(read.projector, rep_id))
+    return read.respond(query_ranks(read.projector, rep_id))
 
 
 @router.get("/ranks", summary="A rep's rank and rank history (the CLI's parameters)",
