@@ -505,3 +505,56 @@ def test_facts_of_the_next_month_recorded_before_the_close_wait_for_their_month(
     st = accrual(ledger, "R2", "2024-04")
     assert st is not None and st["personal_sales"] == yuan(16_000)
     assert [line["sale_id"] for line in lines_of(st, "sale")] == ["S2", "S3"]
+
+
+def test_late_facts_of_two_months_and_a_second_late_fact_for_the_same_month(ledger):
+    company(ledger, ("Y", "SR", None), ("Y1", "SR", "Y"))
+    sold(ledger, "S1", "R2", 13_000, "2024-03-05")
+    close(ledger, "2024-03", "2024-04-01")
+    sold(ledger, "S2", "R2", 13_000, "2024-04-05")
+    close(ledger, "2024-04", "2024-05-01")
+    # recorded in May: one sale dated March, one dated April (and a trainee's late sale
+    # whose trainer is an SR: no override, so no adjustment for the trainer)
+    sold(ledger, "L1", "R2", 2_000, "2024-03-30")
+    sold(ledger, "L2", "R2", 7_000, "2024-04-30")
+    sold(ledger, "L3", "Y1", 1_000, "2024-04-30")
+    answer = close(ledger, "2024-05", "2024-06-01")
+    assert answer["result"]["late_facts"] == 3
+    may = accrual(ledger, "R2", "2024-05")
+    assert may is not None
+    march_adj, april_adj = lines_of(may, "adjustment")
+    assert (march_adj["period"], april_adj["period"]) == ("2024-03", "2024-04")
+    assert march_adj["amount"] == 173_077 - 100_000  # 15,000 at 15% (after the 20th)
+    assert april_adj["amount"] == 307_692 + 100_000 - 100_000  # 20,000: 20% and 开星
+    assert may["total"] == may["adjustments"] == march_adj["amount"] + april_adj["amount"]
+    y1 = accrual(ledger, "Y1", "2024-05")
+    assert y1 is not None and [a["period"] for a in lines_of(y1, "adjustment")] == ["2024-04"]
+    assert accrual(ledger, "Y", "2024-05") is None
+    # another late March sale in June: compared with March as revised in May, not as closed
+    sold(ledger, "L4", "R2", 5_000, "2024-03-31")
+    close(ledger, "2024-06", "2024-07-01")
+    june = accrual(ledger, "R2", "2024-06")
+    assert june is not None
+    [adj] = lines_of(june, "adjustment")
+    assert adj["booked"]["total"] == 173_077 and adj["booked"]["personal_sales"] == yuan(15_000)
+    assert adj["revised"]["total"] == 307_692 + 100_000  # 20,000: 20% + 开星 (no 晨星)
+    assert adj["amount"] == 307_692 + 100_000 - 173_077
+    assert [f["id"] for f in adj["facts"]] == ["L4"]
+    # what each month finally booked, on the rep
+    state = rep_state(ledger, "R2")
+    assert [state.booked(p)["total"] for p in ("2024-03", "2024-04")] == [407_692, 407_692]  # type: ignore[index]
+
+
+def test_a_late_return_of_a_late_sale_is_clawed_back_at_the_revised_rate(ledger):
+    company(ledger)
+    close(ledger, "2024-03", "2024-04-01")
+    sold(ledger, "L1", "R2", 20_000, "2024-03-25")  # late: March was closed with nothing
+    returned(ledger, "RT1", "L1", 1_000, "2024-04-03")  # an April return of a March sale
+    close(ledger, "2024-04", "2024-05-01")
+    st = accrual(ledger, "R2", "2024-04")
+    assert st is not None
+    [adj] = lines_of(st, "adjustment")
+    assert (adj["booked"]["total"], adj["revised"]["rate"]) == (0, "0.2")
+    [claw] = lines_of(st, "clawback")
+    assert (claw["sale_period"], claw["rate"], claw["amount"]) == ("2024-03", "0.2", 15_385)
+    assert st["total"] == 307_692 + 100_000 - 15_385
