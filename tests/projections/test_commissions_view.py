@@ -11,7 +11,7 @@ from support import all_applied, at, cmd, sale, setup_company
 
 from ledger.projections.commissions import (
     CommissionsProjection, commission_accounts, query_commission, query_ranks, rank_evidence,
-    top_statements,
+    statement_months, top_statements,
 )
 from ledger.projections.engine import Projector
 from ledger.projections.errors import QueryError
@@ -131,6 +131,12 @@ def test_payouts_clawbacks_and_late_adjustments(ledger):
     # a closed month keeps what it accrued; the late sale shows in April
     assert query_commission(projector, "R4", "2024-03")["total"] == 557_692
 
+    assert statement_months(projector, "R3") == [
+        {"period": "2024-03", "accrued": 557_692, "payable_on": "2024-05-10",
+         "override_payable_on": "2024-05-10", "paid": 300_000, "balance": 257_692},
+        {"period": "2024-04", "accrued": -76_923, "payable_on": "2024-06-10",
+         "override_payable_on": "2024-08-10", "paid": 0, "balance": -76_923},
+    ]
     # commission sub-ledger and general ledger agree
     accounts = commission_accounts(projector)
     assert accounts["R3"] == {"accrued": 557_692 - 76_923, "paid": 300_000,

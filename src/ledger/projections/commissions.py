@@ -62,9 +62,9 @@ T_MONTH_CLOSED = "ledger:Closings.MonthClosed"
 REGISTERED = "registered"  # the reason shown for a rep's first rank
 BEGINNING = date(1, 1, 1)  # the registration rank holds from the beginning (as the Rep does)
 
+# a statement's figures in the order of SPEC 5.3's ``commission`` answer
 FIGURES = ("rank", "personal_sales", "rate", "commission", "morning_star_bonus",
-           "opening_star_bonus", "override", "clawback", "fines", "total", "payable_on",
-           "override_payable_on")
+           "opening_star_bonus", "override", "clawback", "fines", "total")
 
 
 class CommissionsProjection(Dispatching):
@@ -534,7 +534,7 @@ def _answer(rep_id: str, period: str, closed: bool, figures: dict[str, Any],
     paid = sum(x["amount"] for x in payouts)
     return {
         "rep_id": rep_id, "period": period, "closed": closed,
-        **{k: figures[k] for k in FIGURES[:10]},
+        **{k: figures[k] for k in FIGURES},
         "payable_on": figures["payable_on"], "override_payable_on": figures["override_payable_on"],
         "paid": paid, "balance": figures["total"] - paid, "lines": [*lines, *payouts],
     }
@@ -627,6 +627,23 @@ def top_statements(projector: Projector, period: str, n: int = 5) -> list[dict[s
     return answers[:n]
 
 
+def statement_months(projector: Projector, rep_id: str) -> list[dict[str, Any]]:
+    """A rep's commission account by month (SPEC 3 Commissions): each closed month's
+    accrued total, payable dates, what was paid for it and the balance, oldest first."""
+    p = projection_of(projector)
+    with projector.transaction(commit=False) as sql:
+        rep = _require_rep(sql, p, rep_id)
+        rows = sql.all(f"SELECT period, total, payable_on, override_payable_on "
+                       f"FROM {p.t('statements')} WHERE rep_key = ?", (rep["rep_key"],))
+        paid = {r["period"]: int(r["amount"]) for r in sql.all(
+            f"SELECT period, {fen_sum('amount')} AS amount FROM {p.t('payouts')} "
+            "WHERE rep_key = ? GROUP BY period", (rep["rep_key"],))}
+    return [{"period": r["period"], "accrued": int(r["total"]), "payable_on": r["payable_on"],
+             "override_payable_on": r["override_payable_on"], "paid": paid.get(r["period"], 0),
+             "balance": int(r["total"]) - paid.get(r["period"], 0)}
+            for r in sorted(rows, key=lambda r: r["period"])]
+
+
 def commission_accounts(projector: Projector, sql: Sql | None = None) -> dict[str, dict[str, int]]:
     """The commission sub-ledger per rep: ``accrued`` (the closed statements' totals),
     ``paid`` (every payout) and ``balance`` = accrued - paid (what is still payable)."""
@@ -648,5 +665,5 @@ def commission_accounts(projector: Projector, sql: Sql | None = None) -> dict[st
 
 __all__ = [
     "CommissionsProjection", "QueryError", "commission_accounts", "query_commission",
-    "query_ranks", "rank_evidence", "top_statements",
+    "query_ranks", "rank_evidence", "statement_months", "top_statements",
 ]
