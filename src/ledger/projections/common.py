@@ -66,6 +66,32 @@ class Dispatching(Projection):
         method(sql, position, event)
 
 
+class Memo:
+    """Facts that never change once recorded (what a registration says: a user's roles,
+    a sale's rep, the business id behind an aggregate id), by id: read from the
+    projection's own table on first use, then kept, so applying an event needs no SELECT.
+
+    Safe across a rolled-back transaction: a fact kept from an event whose transaction
+    rolled back is kept again, identical, when that event is applied again.
+    """
+
+    def __init__(self, select: str) -> None:
+        self.select = select  # one ``?``: the id
+        self._known: dict[Any, tuple[Any, ...]] = {}
+
+    def get(self, sql: Sql, key: Any) -> tuple[Any, ...] | None:
+        found = self._known.get(key)
+        if found is None:
+            row = sql.one(self.select, (key,))
+            if row is None:
+                return None
+            found = self._known[key] = tuple(row.values())
+        return found
+
+    def put(self, key: Any, value: tuple[Any, ...]) -> None:
+        self._known[key] = value
+
+
 # --- report dates --------------------------------------------------------------------------
 
 
