@@ -17,6 +17,7 @@ SQL is written once with ``?`` placeholders and runs on both backends.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from ledger.application import Ledger
 
 SOURCE = "ledger"  # the upstream application's name in tracking records
 GENERATIONS_TABLE = "projection_generations"
+LOCK_TABLE = "projection_lock"  # one row: every catch-up page takes it first
 
 
 class Sql:
@@ -107,11 +109,15 @@ class Projector:
         self.projections = list(projections)
         self.tracker = ledger.app.factory.tracking_recorder()
         self.is_postgres = ledger.database.is_postgres
+        self._thread_lock = threading.Lock()
         with self.transaction() as sql:
             sql.execute(
                 f"CREATE TABLE IF NOT EXISTS {GENERATIONS_TABLE} "
                 "(name TEXT PRIMARY KEY, generation INTEGER NOT NULL)"
             )
+            sql.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
+                        "(id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+            sql.execute(f"INSERT INTO {LOCK_TABLE} VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
             for p in self.projections:
                 for statement in p.ddl():
                     sql.execute(statement)
@@ -140,37 +146,48 @@ class Projector:
     def catch_up(self, batch_size: int = 1000, stop: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> int:
         """Apply every event up to ``stop`` (default: the log's end now), ``batch_size``
-        events per transaction. Returns the number of events applied."""
+        events per transaction. Returns the number of event applications.
+
+        Safe when several catch-ups run at once, in threads or in processes: each page's
+        transaction first takes the projector's lock row (a write, so PostgreSQL and
+        SQLite both serialise on it) and only then reads the tracking positions, so no
+        event is applied twice."""
         app = self.ledger.app
         end = stop if stop is not None else (app.recorder.max_notification_id() or 0)
-        seen = {p.name: self.position(p) for p in self.projections}
-        start = min(seen.values(), default=end)
-        if start >= end:
-            return 0
         topics = sorted({t for p in self.projections for t in p.topics})
         applied = 0
-        cursor = start
-        while cursor < end:
-            notes = app.recorder.select_notifications(
-                start=cursor, limit=batch_size, stop=end, topics=topics, inclusive_of_start=False,
-            )
-            page_end = notes[-1].id if len(notes) == batch_size else end
-            with self.transaction() as sql:
-                for n in notes:
-                    event = app.mapper.to_domain_event(n)
+        first: int | None = None
+        with self._thread_lock:
+            while True:
+                with self.transaction() as sql:
+                    sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
+                    seen = {
+                        p.name: self.tracker._max_tracking_id(  # noqa: SLF001
+                            p.tracking_name, sql.cursor) or 0
+                        for p in self.projections
+                    }
+                    start = min(seen.values(), default=end)
+                    first = start if first is None else first
+                    if start >= end:
+                        break
+                    notes = app.recorder.select_notifications(
+                        start=start, limit=batch_size, stop=end, topics=topics,
+                        inclusive_of_start=False,
+                    )
+                    page_end = notes[-1].id if len(notes) == batch_size else end
+                    for n in notes:
+                        event = app.mapper.to_domain_event(n)
+                        for p in self.projections:
+                            if n.id > seen[p.name] and n.topic in p.topics:
+                                p.apply(sql, n.id, event)
+                                applied += 1
                     for p in self.projections:
-                        if n.id > seen[p.name] and n.topic in p.topics:
-                            p.apply(sql, n.id, event)
-                            applied += 1
-                for p in self.projections:
-                    if page_end > seen[p.name]:
-                        self.tracker._insert_tracking(  # noqa: SLF001 - the library's hook
-                            sql.cursor, Tracking(p.tracking_name, page_end)
-                        )
-                        seen[p.name] = page_end
-            cursor = page_end
-            if progress:
-                progress(cursor - start, end - start)
+                        if page_end > seen[p.name]:
+                            self.tracker._insert_tracking(  # noqa: SLF001 - the library's hook
+                                sql.cursor, Tracking(p.tracking_name, page_end)
+                            )
+                if progress:
+                    progress(page_end - first, end - first)
         return applied
 
     def run(self, poll_interval: float = 0.2, until: Callable[[], bool] | None = None) -> None:
@@ -186,7 +203,8 @@ class Projector:
         while min(self.positions().values(), default=position) < position:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"projections did not reach position {position}")
-            self.catch_up()
+            if not self.catch_up():
+                time.sleep(0.05)  # the position is not in the log yet (another writer)
 
 
 def projector_for(ledger: Ledger, projections: Sequence[type[Projection]] | None = None) -> Projector:
