@@ -130,7 +130,7 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
             document = fn(projector, *args)
         except QueryError as e:
             if json_output:
-                _print_json({"rule": e.rule, "message": e.message})
+                _print_json(e.as_dict())
             else:
                 err.print(f"[bold red]{e.rule}[/]: {e.message}")
             raise typer.Exit(1) from None
@@ -283,9 +283,13 @@ def serve_command(
     keys_file: Annotated[str | None, typer.Option(help="API keys JSON file (default: $LEDGER_API_KEYS_FILE).")] = None,
 ) -> None:
     """Serve the HTTP API (SPEC 5.4)."""
-    from ledger.api import serve
+    from ledger.api import ApiKeysError, serve
 
-    serve(host, port, keys_file)
+    try:
+        serve(host, port, keys_file)
+    except ApiKeysError as e:
+        err.print(f"[bold red]cannot serve[/]: {e}")
+        raise typer.Exit(1) from None
 
 
 # --- demo --------------------------------------------------------------------------------
