@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.sql import SQL, Identifier
-from scenarios import MINE, build_receivables, dump, projector, scratch_database
+from scenarios import MINE, build_receivables, dump, pg_execute, projector, scratch_database
 
 from ledger.application import Ledger
 from ledger.domain.model import Budget
@@ -249,14 +249,9 @@ def _more_facts(ledger: Ledger) -> None:
 
 
 def _copy_log(source: Ledger, target: Ledger) -> None:
-    import psycopg
-
-    from conftest import PG_URL
-
     table = Identifier(source.app.recorder.events_table_name)
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(SQL("INSERT INTO {}.{} SELECT * FROM {}.{}").format(
-            Identifier(target.database.schema), table, Identifier(source.database.schema), table))
+    pg_execute(SQL("INSERT INTO {}.{} SELECT * FROM {}.{}").format(
+        Identifier(target.database.schema), table, Identifier(source.database.schema), table))
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
