@@ -32,7 +32,8 @@ def test_before_the_first_due_date_everything_is_receivable_and_not_due(company)
     r = query_receivables(company, "C1", as_of="2024-01-31")
     assert r == {
         "customer_id": "C1", "as_of": "2024-01-31", "open_total": 100_000,
-        "credit_limit": 10_000_000, "credit_available": 9_900_000, "payment_terms_days": 30,
+        "credit_limit": 10_000_000, "credit_available": 9_900_000, "credit_used": 100_000,
+        "payment_terms_days": 30,
         "at_risk": False, "customer_credit": 0, "written_off": 0, "recovered": 0,
         "items": [{"sale_id": "S1", "invoice_no": "INV-S1", "invoice_date": "2024-01-10",
                    "gross": 100_000, "open": 70_000 + 30_000, "written_off": 0,
@@ -131,10 +132,12 @@ def test_every_customer_at_once(company):
     summary = query_customers(company, as_of="2024-06-30")
     assert summary == {"as_of": "2024-06-30", "customers": [
         {"customer_id": "C1", "name": "Acme", "region": "east", "open_total": 54_000,
-         "credit_limit": 50_000, "credit_available": -4_000, "customer_credit": 0,
+         "credit_limit": 50_000, "credit_available": -4_000, "credit_used": 54_000,
+         "customer_credit": 0,
          "written_off": 10_000, "recovered": 10_000, "at_risk": False},
         {"customer_id": "C2", "name": "Beta", "region": "west", "open_total": 0,
-         "credit_limit": 10_000_000, "credit_available": 10_000_000, "customer_credit": 20_000,
+         "credit_limit": 10_000_000, "credit_available": 10_000_000, "credit_used": 0,
+         "customer_credit": 20_000,
          "written_off": 0, "recovered": 0, "at_risk": True},
     ]}
 

@@ -295,8 +295,9 @@ def query_receivables(projector: Projector, customer_id: str,
     are the sales with an open amount or a written-off amount not yet recovered:
     ``{sale_id, invoice_no, invoice_date, gross, open, written_off, due_on, days_past_due,
     class, bucket}`` (a sale with nothing open but an unrecovered write-off is
-    ``bad_debt``). Also: ``payment_terms_days`` and ``credit_limit`` in force on the report
-    date, ``at_risk``, ``customer_credit`` (the customer's credit balance),
+    ``bad_debt``). ``credit_limit`` and ``payment_terms_days`` are those in force on the
+    report date; credit used is the open total (also given as ``credit_used``) and
+    ``credit_available`` = limit - open total, negative after an override. Also ``at_risk``, ``customer_credit`` (the customer's credit balance),
     ``written_off`` (not recovered) and ``recovered`` totals.
     """
     p = projection_of(projector, ReceivablesProjection)
@@ -329,6 +330,7 @@ def query_receivables(projector: Projector, customer_id: str,
         "open_total": open_total,
         "credit_limit": limit,
         "credit_available": limit - open_total,
+        "credit_used": open_total,
         "payment_terms_days": terms_days,
         "at_risk": at_risk,
         "customer_credit": credit,
@@ -405,7 +407,7 @@ def query_dso(projector: Projector, as_of: date | str | None = None) -> dict[str
 def query_customers(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:
     """Every customer's receivables summary as of a date (finance's first look):
     ``{as_of, customers: [{customer_id, name, region, open_total, credit_limit,
-    credit_available, customer_credit, written_off, recovered, at_risk}]}``."""
+    credit_available, credit_used, customer_credit, written_off, recovered, at_risk}]}``."""
     p = projection_of(projector, ReceivablesProjection)
     day, upto = report_date(projector, as_of)
     with projector.transaction(commit=False) as sql:
@@ -428,7 +430,7 @@ def query_customers(projector: Projector, as_of: date | str | None = None) -> di
         out.append({
             "customer_id": cid, "name": c["name"], "region": c["region"],
             "open_total": open_total, "credit_limit": limits[cid],
-            "credit_available": limits[cid] - open_total, "customer_credit": credit.get(cid, 0),
+            "credit_available": limits[cid] - open_total, "credit_used": open_total, "customer_credit": credit.get(cid, 0),
             "written_off": sum(s.written_off for s in mine),
             "recovered": sum(s.recovered for s in mine), "at_risk": cid in at_risk,
         })
