@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Api
+from apiclient import Api
 from support import cmd, sale
 
 from ledger.api import ApiKeys, ApiKeysError

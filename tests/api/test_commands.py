@@ -4,7 +4,7 @@ status codes of SPEC 5.4 and the log position for read-your-writes."""
 from __future__ import annotations
 
 import pytest
-from conftest import Api, bearer
+from apiclient import Api, bearer
 from support import at, cmd, sale
 
 from ledger.api.encoding import POSITION_HEADER, answer_status

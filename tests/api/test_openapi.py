@@ -3,7 +3,7 @@ the documented models."""
 
 from __future__ import annotations
 
-from conftest import Api
+from apiclient import Api
 
 ROUTES = {
     ("post", "/v1/commands"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import Api
+from apiclient import Api
 from support import all_applied, at, cmd, sale
 
 from ledger.api import schemas
