@@ -51,7 +51,7 @@ from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.handlers.context import is_late
 from ledger.domain.model.records import CommandRecord
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, AppliedPolicy, Dispatching, Memo, from_json, record_policy,
+    POLICY_ADOPTED, POLICY_TABLE, Dispatching, Memo, from_json, policy_in_force, record_policy,
     to_json,
 )
 from ledger.projections.engine import Projector, Sql
@@ -125,7 +125,6 @@ class AuditProjection(Dispatching):
 
     def __init__(self, generation: int = 1) -> None:
         super().__init__(generation)
-        self.reporting = AppliedPolicy("reporting")
         # what registrations say, read once per id: aggregate id -> (business id, related
         # id), user -> roles, sale -> rep, expense -> submitter
         self.origins = Memo(f"SELECT business_id, related FROM {self.t('origins')} WHERE origin = ?")
@@ -158,8 +157,8 @@ class AuditProjection(Dispatching):
                 late = bool(meta["late"])
                 policies.setdefault("reporting", meta.get("reporting_policy"))
             else:  # an event recorded before meta carried the flag
-                rule = self.reporting.in_force(sql, self.t("policies"), position,
-                                               date.fromisoformat(day))
+                rule = policy_in_force(sql, self.t("policies"), "reporting",
+                                       date.fromisoformat(day), before=position)
                 late = is_late(parse_instant(occurred), parse_instant(reported),
                                rule.values["late_after_hours"])
                 policies.setdefault("reporting", rule.version)
@@ -274,7 +273,6 @@ class AuditProjection(Dispatching):
         self._entry(sql, position, e)
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
-        self.reporting.adopted(sql, self.t("policies"), position, e)
         record_policy(sql, self.t("policies"), position, e)
         self._entry(sql, position, e, ids=(e.policy, e.version), origin_ids=False)
 

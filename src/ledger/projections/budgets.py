@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ledger.domain.budgeting import APPROVED, REJECTED, SPENT, SUBMITTED, Figures
-from ledger.projections.common import Dispatching, decimal_text
+from ledger.projections.common import Dispatching, decimal_text, expect_rows
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
 from ledger.projections.receivables import event_day, projection_of
@@ -74,6 +74,7 @@ class BudgetsProjection(Dispatching):
             f"business_date) SELECT ?, budget_id, ?, ?, ?, ? FROM {self.t('budgets')} WHERE origin = ?",
             (position, e.delta, e.approved_by, e.reason, event_day(e), origin),
         )
+        expect_rows(sql, 1, f"adjustment of budget {e.originator_id}")
         sql.execute(
             f"UPDATE {self.t('budgets')} SET adjustments = adjustments + ? WHERE origin = ?",
             (e.delta, origin),
@@ -88,6 +89,7 @@ class BudgetsProjection(Dispatching):
             (e.expense_id, e.amount, e.description, e.planned_on, e.filed_on, int(bool(e.activity)),
              e.submitted_by, SUBMITTED, position, e.originator_id.hex),
         )
+        expect_rows(sql, 1, f"expense {e.expense_id}")
 
     def _approved(self, sql: Sql, position: int, e: Any) -> None:
         sql.execute(
@@ -96,6 +98,7 @@ class BudgetsProjection(Dispatching):
             (APPROVED, e.amount, e.approved_by, event_day(e), int(bool(e.late_activity)),
              e.expense_id),
         )
+        expect_rows(sql, 1, f"expense {e.expense_id}")
 
     def _rejected(self, sql: Sql, position: int, e: Any) -> None:
         sql.execute(
@@ -103,6 +106,7 @@ class BudgetsProjection(Dispatching):
             "reason = ? WHERE expense_id = ?",
             (REJECTED, e.rejected_by, event_day(e), e.reason, e.expense_id),
         )
+        expect_rows(sql, 1, f"expense {e.expense_id}")
 
     def _spent(self, sql: Sql, position: int, e: Any) -> None:
         sql.execute(
@@ -110,6 +114,7 @@ class BudgetsProjection(Dispatching):
             "WHERE expense_id = ?",
             (SPENT, e.amount, e.invoice_no, e.paid_on, e.expense_id),
         )
+        expect_rows(sql, 1, f"expense {e.expense_id}")
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -47,6 +47,19 @@ def fen_sum(expr: str) -> str:
     return f"CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"
 
 
+class MissingReference(LookupError):
+    """An event names something its projection never saw registered: the log and the
+    projection disagree, and applying on would make the view drift silently."""
+
+
+def expect_rows(sql: Sql, expected: int, what: str) -> None:
+    """Check that the last statement (an INSERT ... SELECT or UPDATE that finds its row
+    by a reference) wrote ``expected`` rows; raise ``MissingReference`` otherwise."""
+    cursor = getattr(sql.cursor, "sqlite_cursor", sql.cursor)  # the library wraps sqlite3's
+    if cursor.rowcount != expected:
+        raise MissingReference(f"{what}: wrote {cursor.rowcount} rows, expected {expected}")
+
+
 class Dispatching(Projection):
     """A projection whose ``handlers`` map each event topic it reads to the name of the
     method that applies it; ``topics`` is derived from them."""
@@ -131,10 +144,13 @@ def record_policy(sql: Sql, table: str, position: int, event: Any) -> None:
     )
 
 
-def policy_in_force(sql: Sql, table: str, policy: str, day: date) -> PolicyVersion:
+def policy_in_force(sql: Sql, table: str, policy: str, day: date,
+                    before: int | None = None) -> PolicyVersion:
+    """The version of ``policy`` in force on ``day`` among those the table holds
+    (only those adopted before log position ``before``, if given)."""
     rows = sql.all(
         f"SELECT version, effective_from, policy_values FROM {table} WHERE policy = ? "
-        "ORDER BY position", (policy,),
+        "AND position < ? ORDER BY position", (policy, before if before is not None else 2**62),
     )
     return versions_book(policy, rows).in_force(policy, day)
 
@@ -151,41 +167,6 @@ def versions_book(policy: str, rows: list[dict[str, Any]]) -> Defaults:
 
 
 assert Defaults.in_force is PolicyBook.in_force  # the domain's rule, not a copy
-
-
-class AppliedPolicy:
-    """The versions of one policy a projection has recorded, for deciding while events
-    are applied (e.g. the reporting delay that makes an event late).
-
-    Loaded from the projection's ``policies`` table on first use, then kept up to date
-    by ``adopted``. An event at position N sees only the versions adopted before N, so a
-    transaction rolled back after ``adopted`` (its rows gone, the cache not) cannot
-    change how the events are decided when they are applied again.
-    """
-
-    def __init__(self, policy: str) -> None:
-        self.policy = policy
-        self._rows: list[dict[str, Any]] | None = None
-
-    def _load(self, sql: Sql, table: str) -> list[dict[str, Any]]:
-        if self._rows is None:
-            self._rows = sql.all(
-                f"SELECT position, version, effective_from, policy_values FROM {table} "
-                "WHERE policy = ? ORDER BY position", (self.policy,),
-            )
-        return self._rows
-
-    def in_force(self, sql: Sql, table: str, position: int, day: date) -> PolicyVersion:
-        rows = [r for r in self._load(sql, table) if r["position"] < position]
-        return versions_book(self.policy, rows).in_force(self.policy, day)
-
-    def adopted(self, sql: Sql, table: str, position: int, event: Any) -> None:
-        rows = self._load(sql, table)  # loads the committed rows before this one is added
-        if event.policy == self.policy and all(r["position"] != position for r in rows):
-            rows.append({"position": position, "version": event.version,
-                         "effective_from": event.effective_from,
-                         "policy_values": to_json(event.values)})
-            rows.sort(key=lambda r: r["position"])
 
 
 # --- ratios -------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import Period, parse_period
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, parse_as_of, policy_in_force,
+    POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, fen_sum, parse_as_of, policy_in_force,
     ratio_text, record_policy, today,
 )
 from ledger.projections.engine import Projector, Sql
@@ -111,6 +111,8 @@ class KpisProjection(Dispatching):
             "WHERE sale_id = ?",
             [(pos, kind, day, amount, delta, sale_id) for pos, sale_id, kind, day, amount, delta in rows],
         )
+        if rows:
+            expect_rows(sql, len(rows), f"flows of sales {sorted({r[1] for r in rows})}")
 
 
 # --- reading ---------------------------------------------------------------------------------

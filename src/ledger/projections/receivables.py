@@ -39,8 +39,8 @@ from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.model.customers import Customer
 from ledger.domain.receivables import BUCKETS, CLASSES, aging_bucket, days_past_due, receivable_class
 from ledger.projections.common import (
-    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, decimal_text, fen_sum, policy_in_force,
-    record_policy, report_date,
+    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, decimal_text, expect_rows, fen_sum,
+    policy_in_force, record_policy, report_date,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import unknown
@@ -123,6 +123,7 @@ class ReceivablesProjection(Dispatching):
             "WHERE origin = ?",
             (position, e.effective_on, e.credit_limit, e.payment_terms_days, e.originator_id.hex),
         )
+        expect_rows(sql, 1, f"credit terms of customer {e.originator_id}")
 
     def _at_risk(self, sql: Sql, position: int, e: Any) -> None:
         sql.execute(
@@ -130,6 +131,7 @@ class ReceivablesProjection(Dispatching):
             f"SELECT ?, customer_id, ?, ?, ? FROM {self.t('customers')} WHERE origin = ?",
             (position, event_day(e), int(bool(e.at_risk)), e.reason, e.originator_id.hex),
         )
+        expect_rows(sql, 1, f"at-risk flag of customer {e.originator_id}")
 
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
         sql.execute(
@@ -139,6 +141,7 @@ class ReceivablesProjection(Dispatching):
             (e.sale_id, e.rep_id, e.invoice_no, e.invoice_date, e.due_on, e.gross, position,
              e.originator_id.hex),
         )
+        expect_rows(sql, 1, f"sale {e.sale_id}")
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross, 0)]
         if e.credit_applied:
             rows.append((position, e.sale_id, "credit", e.invoice_date, e.credit_applied,
@@ -184,6 +187,7 @@ class ReceivablesProjection(Dispatching):
             f"SELECT ?, ?, customer_id, ?, ? FROM {self.t('customers')} WHERE origin = ?",
             (position, kind, day, amount, e.originator_id.hex),
         )
+        expect_rows(sql, 1, f"customer credit of customer {e.originator_id}")
 
 
 # --- reading ---------------------------------------------------------------------------------
