@@ -127,11 +127,13 @@ def is_late(occurred_at: datetime, reported_at: datetime, late_after_hours: int)
     return reported_at - occurred_at > timedelta(hours=late_after_hours)
 
 
-def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes: int) -> None:
-    """An occurred_at more than the tolerance after the recorded time is invalid (SPEC 1)."""
+def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes: int,
+                 field_name: str = "occurred_at") -> None:
+    """An occurred_at more than the tolerance after the recorded time is invalid (SPEC 1).
+    ``field_name`` names the field checked (``reported_at`` is checked the same way)."""
     if occurred_at - recorded_at > timedelta(minutes=tolerance_minutes):
         raise invalid(
-            "occurred_at",
+            field_name,
             f"{occurred_at.isoformat()} is more than {tolerance_minutes} minutes after the "
             f"recorded time {recorded_at.isoformat()}",
             occurred_at=occurred_at.isoformat(), recorded_at=recorded_at.isoformat(),
