@@ -362,7 +362,7 @@ class Ledger:
             tolerance = ctx.policy("reporting").values["future_tolerance_minutes"]
             check_future(occurred_at, recorded_at, tolerance)
             if cmd.reported_at is not None:
-                check_future(cmd.reported_at, recorded_at, tolerance)
+                check_future(cmd.reported_at, recorded_at, tolerance, field_name="reported_at")
             result = HANDLERS[command_name(cmd)](ctx) or {}
         except Rejection as r:
             return _rejected(p.command_id, name, r)
