@@ -198,3 +198,25 @@ def test_checks_on_events_the_rules_did_not_guard(clocked, company):  # noqa: F8
     # business date, as far as the log had adopted it before the event
     assert [(e["reason"], e["late"], e["policies"]["reporting"]) for e in flags] == [
         ("audit finding", True, "default"), ("paid up", False, "relaxed")]
+
+
+def test_every_event_type_the_domain_records_is_in_the_trail():
+    """A new event type must be added to the audit projection (or excluded here, with
+    the reason): otherwise the trail silently misses decisions."""
+    import ledger.domain.model as model
+    from eventsourcing.domain import DomainEvent
+    from eventsourcing.utils import get_topic
+
+    bookkeeping = {
+        "ledger:Claim.Claimed",  # an id reservation; the fact it reserves is the entry
+        "ledger:CommandRecord.Recorded",  # the command's answer: query_command
+        "ledger:Closings.Opened", "ledger:PolicyBook.Opened",  # singletons opening
+    }
+    recorded = {
+        get_topic(member)
+        for name in model.__all__
+        for member in vars(getattr(model, name)).values()
+        if isinstance(member, type) and issubclass(member, DomainEvent)
+    }
+    recorded = {t for t in recorded if t.startswith("ledger:") and not t.endswith(".Created")}
+    assert recorded - bookkeeping - set(AuditProjection.topics) == set()
