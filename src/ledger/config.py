@@ -48,7 +48,7 @@ def parse_database_url(url: str) -> Database:
             url=url,
             kind="sqlite",
             env={
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "ledger.store.sqlite:Factory",
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": "30",
                 "APPLICATION_RECORDER_TOPIC": _topic(SQLiteLedgerRecorder),
