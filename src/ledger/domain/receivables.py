@@ -8,7 +8,7 @@ projections use the same classification.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -193,8 +193,10 @@ def aging_bucket(dpd: int, policy: dict[str, Any]) -> str:
 
 
 def doubtful_total(items: list[Receivable], as_of: date, at_risk: bool, policy: dict[str, Any]) -> int:
-    return sum(
-        r.open
-        for r in items
-        if r.open > 0 and receivable_class(days_past_due(r.due_on, as_of), at_risk, policy) == "doubtful"
-    )
+    """Open amount classed doubtful on ``as_of``: everything open when the customer is at
+    risk, else what is more than ``in_collection_max_days`` past due (the same test as
+    ``receivable_class``, written as a due-date limit: this runs on every sale)."""
+    if at_risk and policy["at_risk_is_doubtful"]:
+        return sum(r.open for r in items if r.open > 0)
+    limit = as_of - timedelta(days=policy["in_collection_max_days"])
+    return sum(r.open for r in items if r.due_on < limit and r.open > 0)
