@@ -412,3 +412,20 @@ def test_return_authority_and_segregation(ledger):
     # only RT1 is recorded
     state = customer_state(ledger, "C1")
     assert (state.receivables["S1"].open, state.receivables["S3"].open) == (9_000, 10_000)
+
+
+def test_return_or_write_off_dated_before_the_sale_is_invalid(ledger):
+    from support import at, cmd, rejected, setup_company, applied, sale
+
+    setup_company(ledger)
+    applied(ledger, sale("S-LATE", 2, day="2024-03-05"))
+    answer = rejected(ledger, cmd("RecordReturn", "sa", return_id="RT-EARLY", sale_id="S-LATE",
+                                  amount=5_000, approved_by="mgr", reason="damaged",
+                                  **at("2024-03-04")), "invalid_field")
+    assert answer["details"] == {"field": "occurred_at", "business_date": "2024-03-04",
+                                 "invoice_date": "2024-03-05"}
+    rejected(ledger, cmd("WriteOffReceivable", "fin", writeoff_id="WO-EARLY", sale_id="S-LATE",
+                         amount=5_000, approved_by="dir", reason="insolvent", **at("2024-03-01")),
+             "invalid_field")
+    applied(ledger, cmd("RecordReturn", "sa", return_id="RT-SAME-DAY", sale_id="S-LATE",
+                        amount=5_000, approved_by="mgr", reason="damaged", **at("2024-03-05")))

@@ -14,6 +14,7 @@ from ledger.domain.model import Closings, Customer, Rep, Sku
 from ledger.domain.money import format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
 from ledger.domain.receivables import (
+    Receivable,
     allocate_payment, check_return, check_write_off, doubtful_total, return_vat, split_return,
 )
 
@@ -118,18 +119,30 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     }
 
 
+def not_before_sale(ctx: Context, item: Receivable, what: str) -> None:
+    """A return or write-off cannot be dated before the sale it is about."""
+    if ctx.day < item.invoice_date:
+        raise invalid(
+            "occurred_at",
+            f"a {what} of sale {item.sale_id!r} dated {ctx.day} is before the sale's invoice "
+            f"date {item.invoice_date}",
+            business_date=ctx.day.isoformat(), invoice_date=item.invoice_date.isoformat(),
+        )
+
+
 def record_return(ctx: Context) -> dict[str, Any]:
     cmd: RecordReturn = ctx.cmd  # type: ignore[assignment]
     require_text(cmd.reason, "reason")
     ctx.actor()
     claim = ctx.owner("sale", cmd.sale_id, "sale_id")
     approver = ctx.user(cmd.approved_by, "approved_by")
+    customer = ctx.require(Customer, claim.owner_id, "sale_id")
+    item = customer.receivables[cmd.sale_id]
+    not_before_sale(ctx, item, "return")
     ctx.unclaimed("return", cmd.return_id)
     actor = ctx.authorize()
     authority.check_approver("a return", approver.user_id, approver.roles,
                              authority.APPROVER_ROLES["RecordReturn"])
-    customer = ctx.require(Customer, claim.owner_id, "sale_id")
-    item = customer.receivables[cmd.sale_id]
     rep = ctx.uow.get(Rep, item.rep_id)
     authority.check_segregation(approver.user_id, actor=actor.user_id,
                                 beneficiary_user=rep.user_id if rep else None, what="this return")
@@ -191,12 +204,13 @@ def write_off_receivable(ctx: Context) -> dict[str, Any]:
     ctx.actor()
     claim = ctx.owner("sale", cmd.sale_id, "sale_id")
     approver = ctx.user(cmd.approved_by, "approved_by")
+    customer = ctx.require(Customer, claim.owner_id, "sale_id")
+    item = customer.receivables[cmd.sale_id]
+    not_before_sale(ctx, item, "write-off")
     ctx.unclaimed("writeoff", cmd.writeoff_id)
     actor = ctx.authorize()
     authority.check_approver("a write-off", approver.user_id, approver.roles,
                              authority.APPROVER_ROLES["WriteOffReceivable"])
-    customer = ctx.require(Customer, claim.owner_id, "sale_id")
-    item = customer.receivables[cmd.sale_id]
     rep = ctx.uow.get(Rep, item.rep_id)
     authority.check_segregation(approver.user_id, actor=actor.user_id,
                                 beneficiary_user=rep.user_id if rep else None, what="this write-off")
