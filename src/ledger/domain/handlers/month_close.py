@@ -8,72 +8,43 @@ aggregates, the result is fixed: facts are read by position, every list is sorte
 before it meets the plan engine, reps are closed in ``rep_id`` order. So the order in
 which independent facts were recorded never matters, and a re-run computes the same.
 
-Facts (their business dates in company time):
+Which facts a rep's month counts, clawback rates and late facts (a fact dated in a closed
+month and recorded after its close: its effect lands as an adjustment of M) are the rules
+of ``ledger.domain.commission_month``, shared with the commission query before the close.
+This module reads those facts from the log and records what the rules decide:
 
-- sales (``Customer.SaleRecorded``): the invoice date; the rep is the sale's ``rep_id``;
+- sales (``Customer.SaleRecorded``): the invoice date and the sale's ``rep_id``;
 - returns and write-offs (``Customer.ReturnRecorded``, ``Customer.ReceivableWrittenOff``):
-  the date of their ``occurred_at``; they belong to the rep of the sale they reference.
-  One dated before its sale's invoice date counts on the invoice date;
-- fines (``Rep.Fined``): ``fined_on``.
-
-The statement of rep R for month X (``month_input``), under the plan in force on X's 1st:
-
-- personal sales: R's sales dated in X less the returns dated in X of those sales;
-- rank: R's rank on X's 1st (for a closed month: the rank its accrual recorded);
-- trainees: the reps whose ``trainer_id`` is R and who have a sale dated in X, with their
-  personal sales (override if R's rank is SM or above; promotion evidence in any case);
-- clawbacks: returns dated in X of R's sales of earlier months, and write-offs dated in X
-  of R's sales of X or earlier, at the rate of the sale's month: the rate that month last
-  booked on R (its accrual, or its latest late revision), else, for a month the ledger
-  never closed, the rate its facts reach as the log knows them;
-- fines dated in X;
-- adjustments (month M only): late facts, see below.
-
-Late facts. A fact dated in a closed month X and recorded after X's close position is
-*late*. It is accepted when recorded (and flagged by its handler); the first close after
-it (the close of M, where it lies between the previous close's position and ``stop``)
-recomputes X's statement for every rep it touches (the fact's rep and, for a sale or a
-same-month return, their trainer) with all of X's facts the log now holds, and books the
-difference from what X booked so far as an ``adjustment`` line of M's statement, with the
-late facts and X's figures before and after. X's booked figures (hence the rate later
-clawbacks use) become the revised ones. Months are revised oldest first. A closed month
-keeps its rank and plan; promotions are not re-evaluated; clawbacks already booked in
-other months are not re-priced.
+  the date of their ``occurred_at`` and the sale they reference (its rep and invoice date
+  from the scans, else from its customer);
+- fines (``Rep.Fined``): ``fined_on`` and the fined rep;
+- reps (``Rep.Registered`` and their aggregates): trainer, rank history, booked months.
 
 Reading: each close reads the fact topics from ``Closings.scan_from(M)`` to ``stop`` (the
 previous close saw where facts dated after its month begin), plus, only when late facts
-or clawbacks need an older month in full, that month's own range. Registered reps come
-from ``Rep.Registered`` events and their aggregates.
+or clawbacks need an older month in full, that month's own range (``MonthFacts``'s
+``fetch``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.calendar import business_date, month, month_of, next_month
+from ledger.domain.calendar import business_date, month, next_month
+from ledger.domain.commission_month import Fact, MonthFacts, RepRecord
 from ledger.domain.commission_plan import (
-    Adjustment,
-    Clawback,
-    Fine,
     MonthInput,
     Plan,
-    ReturnLine,
-    SaleLine,
     Statement,
     compute_statement,
     evaluate_promotion,
-    late_adjustment,
     load_plan,
-    personal_sales,
     rows_met,
-    statement_figures,
     statement_to_json,
-    tier_rate,
 )
 from ledger.domain.handlers.context import Context
 from ledger.domain.model import Closings, Customer, Rep
@@ -90,72 +61,14 @@ FACT_TOPICS = (SALE_TOPIC, RETURN_TOPIC, WRITE_OFF_TOPIC, FINE_TOPIC)
 PROMOTION_REASON = "promotion"
 
 
-# --- facts --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One dated fact that a statement counts."""
-
-    kind: str  # "sale", "return", "write_off", "fine"
-    id: str
-    day: date
-    amount: int
-    position: int
-    rep_id: str | None = None  # sale, fine: the rep; return, write-off: the sale's rep
-    sale_id: str | None = None  # return, write-off
-
-    @property
-    def period(self) -> str:
-        return month_of(self.day)
-
-    def ref(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "date": self.day.isoformat(),
-                "position": self.position}
-
-
 @dataclass(frozen=True)
 class SaleRef:
     rep_id: str
     day: date
 
 
-@dataclass
-class RepMonth:
-    """One rep's facts of one month, ready for the engine."""
-
-    sales: list[SaleLine] = field(default_factory=list)
-    returns: list[ReturnLine] = field(default_factory=list)  # same-month returns
-    taken_back: list[tuple[Fact, SaleRef]] = field(default_factory=list)  # clawbacks
-    fines: list[Fine] = field(default_factory=list)
-
-    @property
-    def personal_sales(self) -> int:
-        return personal_sales(self.sales, self.returns)
-
-
 def _occurred_on(event: Any) -> date:
     return business_date(datetime.fromisoformat(event.meta["occurred_at"]))
-
-
-def fact_of(position: int, event: Any, rep_ids: dict[UUID, str]) -> Fact | None:
-    """The fact a domain event of ``FACT_TOPICS`` records (None for any other event)."""
-    if isinstance(event, Customer.SaleRecorded):
-        return Fact("sale", event.sale_id, date.fromisoformat(event.invoice_date), event.gross,
-                    position, rep_id=event.rep_id)
-    if isinstance(event, Customer.ReturnRecorded):
-        return Fact("return", event.return_id, _occurred_on(event), event.amount, position,
-                    sale_id=event.sale_id)
-    if isinstance(event, Customer.ReceivableWrittenOff):
-        return Fact("write_off", event.writeoff_id, _occurred_on(event), event.amount, position,
-                    sale_id=event.sale_id)
-    if isinstance(event, Rep.Fined):
-        return Fact("fine", event.fine_id, date.fromisoformat(event.fined_on), event.amount,
-                    position, rep_id=rep_ids.get(event.originator_id))
-    return None
-
-
-# --- the close ----------------------------------------------------------------------
 
 
 class CloseRun:
@@ -167,21 +80,12 @@ class CloseRun:
         self.period = period
         self.closings = closings
         self.stop = stop
-        self.previous = closings.last_closed
-        self.first_closed = closings.first_closed
-        self.late_after = closings.log_position_of(self.previous) if self.previous else None
         self.start = closings.scan_from(period)
         self.next_scan_from = stop + 1
         self.reps: dict[str, Rep] = {}
-        self.trainees: dict[str, list[str]] = {}
         self.rep_ids: dict[UUID, str] = {}
         self.sales: dict[str, SaleRef] = {}
-        self.by_month: dict[str, dict[tuple[str, str], Fact]] = {}
-        self.complete: set[str] = set()
-        self.late: list[Fact] = []
-        self.revised_rates: dict[tuple[str, str], Decimal] = {}
         self._plans: dict[str, Plan] = {}
-        self._index: dict[str, dict[str, RepMonth]] = {}
 
     # --- reading the log ------------------------------------------------------------
 
@@ -197,8 +101,6 @@ class CloseRun:
                 continue
             self.reps[rep.rep_id] = rep
             self.rep_ids[event.originator_id] = rep.rep_id
-            if rep.trainer_id is not None:
-                self.trainees.setdefault(rep.trainer_id, []).append(rep.rep_id)
 
     def sale_of(self, sale_id: str) -> SaleRef | None:
         """The rep and invoice date of a sale: seen in the scans, else from its customer."""
@@ -211,58 +113,49 @@ class CloseRun:
             self.sales[sale_id] = SaleRef(item.rep_id, item.invoice_date)
         return self.sales[sale_id]
 
-    def _resolved(self, fact: Fact) -> Fact | None:
-        """A return or write-off with its sale's rep, dated no earlier than the sale."""
-        if fact.sale_id is None:
-            return fact if fact.rep_id is not None else None
-        sale = self.sale_of(fact.sale_id)
+    def fact_of(self, position: int, event: Any) -> Fact | None:
+        """The fact a domain event of ``FACT_TOPICS`` records (None for any other event)."""
+        if isinstance(event, Customer.SaleRecorded):
+            day = date.fromisoformat(event.invoice_date)
+            self.sales.setdefault(event.sale_id, SaleRef(event.rep_id, day))
+            return Fact.sale(event.sale_id, event.rep_id, day, event.gross, position)
+        if isinstance(event, Rep.Fined):
+            rep_id = self.rep_ids.get(event.originator_id)
+            return None if rep_id is None else Fact.fine(
+                event.fine_id, rep_id, date.fromisoformat(event.fined_on), event.amount, position)
+        if isinstance(event, Customer.ReturnRecorded):
+            kind, ref_id = "return", event.return_id
+        elif isinstance(event, Customer.ReceivableWrittenOff):
+            kind, ref_id = "write_off", event.writeoff_id
+        else:
+            return None
+        sale = self.sale_of(event.sale_id)
         if sale is None:  # pragma: no cover - a return always references a known sale
             return None
-        return Fact(fact.kind, fact.id, max(fact.day, sale.day), fact.amount, fact.position,
-                    rep_id=sale.rep_id, sale_id=fact.sale_id)
+        return Fact.taken_back(kind, ref_id, _occurred_on(event), event.amount, position,
+                               sale_id=event.sale_id, sale_rep_id=sale.rep_id, sale_day=sale.day)
 
     def _scan(self, start: int, stop: int) -> Iterable[Fact]:
         for position, event in self._read(FACT_TOPICS, start, stop):
-            raw = fact_of(position, event, self.rep_ids)
-            if raw is None:
-                continue
-            if raw.kind == "sale":
-                self.sales.setdefault(raw.id, SaleRef(raw.rep_id or "", raw.day))
-            fact = self._resolved(raw)
+            fact = self.fact_of(position, event)
             if fact is not None:
                 yield fact
 
-    def _keep(self, fact: Fact) -> None:
-        self.by_month.setdefault(fact.period, {})[(fact.kind, fact.id)] = fact
-
-    def scan_main(self) -> None:
-        """Facts dated in the month or earlier from ``start`` to ``stop``; late facts; and
-        where facts dated after the month begin (the next close's ``scan_from``)."""
+    def scan_main(self) -> list[Fact]:
+        """Facts dated in the month or earlier from ``start`` to ``stop``; and where facts
+        dated after the month begin (the next close's ``scan_from``)."""
+        kept = []
         for fact in self._scan(self.start, self.stop):
             if fact.period > self.period:
                 self.next_scan_from = min(self.next_scan_from, fact.position)
-                continue
-            self._keep(fact)
-            if (self.late_after is not None and fact.position > self.late_after
-                    and self.first_closed is not None
-                    and self.first_closed <= fact.period <= (self.previous or "")):
-                self.late.append(fact)
-        self.complete.add(self.period)
-        if self.start <= 1:
-            self.complete.update(self.by_month)
+            else:
+                kept.append(fact)
+        return kept
 
-    def ensure_month(self, period: str) -> None:
-        """Make sure every fact dated in ``period`` (before this month) is known."""
-        if period in self.complete or self.start <= 1:
-            return
+    def older_month(self, period: str) -> Iterable[Fact]:
+        """The facts dated in ``period`` (before this month) that lie before ``start``."""
         start = self.closings.scan_from(period) if self.closings.is_closed(period) else 1
-        for fact in self._scan(start, self.start - 1):
-            if fact.period == period:
-                self._keep(fact)
-        self.complete.add(period)
-        self._index.pop(period, None)
-
-    # --- a month's statement --------------------------------------------------------
+        return [f for f in self._scan(start, self.start - 1) if f.period == period]
 
     def plan(self, period: str) -> Plan:
         version = self.ctx.policy(PLAN_POLICY, month(period).first)
@@ -270,109 +163,27 @@ class CloseRun:
             self._plans[version.version] = load_plan(dict(version.values))
         return self._plans[version.version]
 
-    def index(self, period: str) -> dict[str, RepMonth]:
-        if period not in self._index:
-            self.ensure_month(period)
-            reps: dict[str, RepMonth] = {}
-            facts = sorted(self.by_month.get(period, {}).values(), key=lambda f: f.position)
-            for f in facts:
-                assert f.rep_id is not None
-                rm = reps.setdefault(f.rep_id, RepMonth())
-                if f.kind == "sale":
-                    rm.sales.append(SaleLine(f.id, f.day, f.amount))
-                elif f.kind == "fine":
-                    rm.fines.append(Fine(f.id, f.day, f.amount))
-                else:
-                    assert f.sale_id is not None
-                    sale = self.sales[f.sale_id]
-                    if f.kind == "return" and month_of(sale.day) == period:
-                        rm.returns.append(ReturnLine(f.id, f.sale_id, f.day, f.amount))
-                    else:
-                        rm.taken_back.append((f, sale))
-            self._index[period] = reps
-        return self._index[period]
-
-    def rate_of(self, rep_id: str, period: str) -> Decimal:
-        """The rate of a rep's month, as a clawback of one of its sales uses it."""
-        if (rep_id, period) in self.revised_rates:
-            return self.revised_rates[(rep_id, period)]
-        rep = self.reps.get(rep_id)
-        booked = rep.booked(period) if rep is not None else None
-        if booked is not None:
-            return Decimal(booked["rate"])
-        rm = self.index(period).get(rep_id, RepMonth())
-        return tier_rate(self.plan(period), rm.personal_sales)
-
-    def trainee_sales(self, rep_id: str, period: str) -> tuple[tuple[str, int], ...]:
-        index = self.index(period)
-        return tuple(sorted((t, index[t].personal_sales) for t in self.trainees.get(rep_id, ())
-                            if t in index and index[t].sales))
-
-    def month_input(self, rep_id: str, period: str, rank: str,
-                    adjustments: Iterable[Adjustment] = ()) -> MonthInput:
-        rm = self.index(period).get(rep_id, RepMonth())
-        own_rate = tier_rate(self.plan(period), rm.personal_sales)
-        clawbacks = []
-        for fact, sale in rm.taken_back:
-            sale_period = month_of(sale.day)
-            rate = own_rate if sale_period == period else self.rate_of(rep_id, sale_period)
-            assert fact.sale_id is not None
-            clawbacks.append(Clawback(fact.id, fact.kind, fact.sale_id, sale_period,
-                                      fact.amount, rate))
-        return MonthInput(rep_id, period, rank, tuple(rm.sales), tuple(rm.returns),
-                          self.trainee_sales(rep_id, period), tuple(clawbacks),
-                          tuple(rm.fines), tuple(adjustments))
-
-    # --- late facts -----------------------------------------------------------------
-
-    def late_adjustments(self) -> dict[str, list[Adjustment]]:
-        """Per rep, the adjustments of earlier months that land in this close."""
-        touched: dict[tuple[str, str], list[Fact]] = {}
-        # by date and id, not by position: the event must not depend on recording order
-        for fact in sorted(self.late, key=lambda f: (f.day, f.kind, f.id)):
-            assert fact.rep_id is not None
-            touched.setdefault((fact.period, fact.rep_id), []).append(fact)
-            moves_sales = fact.kind == "sale" or (
-                fact.kind == "return" and fact.sale_id is not None
-                and month_of(self.sales[fact.sale_id].day) == fact.period)
-            trainer = self.reps[fact.rep_id].trainer_id if fact.rep_id in self.reps else None
-            if moves_sales and trainer is not None:
-                touched.setdefault((fact.period, trainer), [])
-        out: dict[str, list[Adjustment]] = {}
-        for period, rep_id in sorted(touched):
-            rep = self.reps.get(rep_id)
-            if rep is None:
-                continue
-            booked = rep.booked(period)
-            rank = booked["rank"] if booked else rep.rank_on(month(period).first)
-            plan = self.plan(period)
-            revised = compute_statement(plan, self.month_input(rep_id, period, rank))
-            facts = touched[(period, rep_id)]
-            before = booked or _zero_figures(rank, plan.version)
-            if not facts and statement_figures(revised) == before:
-                continue
-            names = ", ".join(f"{f.kind} {f.id}" for f in facts) or "trainees' late facts"
-            adj = late_adjustment(f"late:{period}", before, revised,
-                                  note=f"late facts for {period}: {names}",
-                                  facts=[f.ref() for f in facts])
-            self.revised_rates[(rep_id, period)] = revised.rate
-            out.setdefault(rep_id, []).append(adj)
-        return out
+    def month_facts(self) -> MonthFacts:
+        """The facts read so far, the reps and the closes, for the rules."""
+        reps = [RepRecord(r.rep_id, r.trainer_id, tuple(r.ranks), dict(r.months))
+                for r in self.reps.values()]
+        closed = {p: self.closings.log_position_of(p) for p in self.closings.closed}
+        everything = self.start <= 1  # the scan read the whole log up to stop
+        return MonthFacts(reps, self.plan, closed, self.scan_main(),
+                          fetch=None if everything else self.older_month,
+                          complete=(self.period,))
 
     # --- deciding -------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         self.load_reps()
-        self.scan_main()
-        adjustments = self.late_adjustments()
+        facts = self.month_facts()
         plan = self.plan(self.period)
-        first = month(self.period).first
         next_first = month(next_month(self.period)).first
         accrued, total, promotions = 0, 0, []
         for rep_id in sorted(self.reps):
             rep = self.reps[rep_id]
-            inp = self.month_input(rep_id, self.period, rep.rank_on(first),
-                                   adjustments.get(rep_id, ()))
+            inp = facts.statement_input(rep_id, self.period)
             st = compute_statement(plan, inp)
             if not st.lines and st.total == 0:
                 continue  # nothing happened: the query answers zeros (no event)
@@ -396,9 +207,9 @@ class CloseRun:
             "plan_version": plan.version, "as_of_position": self.stop,
             "scan_from": self.start, "next_scan_from": self.next_scan_from,
             "reps_accrued": accrued, "accrued_total": total, "promotions": promotions,
-            "late_facts": len(self.late),
+            "late_facts": len(facts.late_facts()),
             "adjustments": [{"rep_id": r, "period": a.period, "amount": a.amount}
-                            for r in sorted(adjustments) for a in adjustments[r]],
+                            for r in sorted(self.reps) for a in facts.late_adjustments(r)],
         }
 
     def accrue(self, rep: Rep, st: Statement, inp: MonthInput, plan: Plan) -> None:
@@ -420,12 +231,6 @@ class CloseRun:
 
 def _trainees_json(trainees: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"rep_id": rep_id, "personal_sales": amount} for rep_id, amount in trainees]
-
-
-def _zero_figures(rank: str, plan_version: str) -> dict[str, Any]:
-    return {"rank": rank, "plan_version": plan_version, "personal_sales": 0, "rate": "0",
-            "commission": 0, "morning_star_bonus": 0, "opening_star_bonus": 0, "override": 0,
-            "clawback": 0, "fines": 0, "total": 0}
 
 
 def compute_close(ctx: Context, period: str, closings: Closings,
