@@ -150,36 +150,41 @@ class Projector:
 
         Safe when several catch-ups run at once, in threads or in processes: each page's
         transaction first takes the projector's lock row (a write, so PostgreSQL and
-        SQLite both serialise on it) and only then reads the tracking positions, so no
-        event is applied twice."""
+        SQLite both serialise on it) and only then reads the tracking positions, applying
+        only the events past them, so no event is applied twice."""
         app = self.ledger.app
         end = stop if stop is not None else (app.recorder.max_notification_id() or 0)
         topics = sorted({t for p in self.projections for t in p.topics})
         applied = 0
         first: int | None = None
+        if min(self.positions().values(), default=end) >= end:
+            return 0  # nothing to do: no write transaction, no lock
         with self._thread_lock:
             while True:
+                # Read the page before taking the write lock: the library's pool must not
+                # be asked for a reader while this thread holds its writer.
+                start = min(self.positions().values(), default=end)
+                if start >= end:
+                    break
+                first = start if first is None else first
+                notes = app.recorder.select_notifications(
+                    start=start, limit=batch_size, stop=end, topics=topics,
+                    inclusive_of_start=False,
+                )
+                page_end = notes[-1].id if len(notes) == batch_size else end
+                events = [(n.id, n.topic, app.mapper.to_domain_event(n)) for n in notes]
                 with self.transaction() as sql:
                     sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
+                    # positions again, under the lock: another catch-up may have moved them
                     seen = {
                         p.name: self.tracker._max_tracking_id(  # noqa: SLF001
                             p.tracking_name, sql.cursor) or 0
                         for p in self.projections
                     }
-                    start = min(seen.values(), default=end)
-                    first = start if first is None else first
-                    if start >= end:
-                        break
-                    notes = app.recorder.select_notifications(
-                        start=start, limit=batch_size, stop=end, topics=topics,
-                        inclusive_of_start=False,
-                    )
-                    page_end = notes[-1].id if len(notes) == batch_size else end
-                    for n in notes:
-                        event = app.mapper.to_domain_event(n)
+                    for position, topic, event in events:
                         for p in self.projections:
-                            if n.id > seen[p.name] and n.topic in p.topics:
-                                p.apply(sql, n.id, event)
+                            if position > seen[p.name] and topic in p.topics:
+                                p.apply(sql, position, event)
                                 applied += 1
                     for p in self.projections:
                         if page_end > seen[p.name]:
