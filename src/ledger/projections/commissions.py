@@ -19,27 +19,27 @@ Tables (``commissions_<table>_g<n>``), all plain INSERTs of dated facts:
 - ``policies``: adopted commission plan versions.
 
 A **closed** month answers the figures of its ``CommissionAccrued`` event. A month **not
-yet closed** answers "the facts so far" (SPEC 5.3): the query assembles the month's input
-from the dated rows (the rep's sales and same-month returns, the trainees' personal sales,
-clawbacks of earlier months' sales, fines, and, for the next month to close, the late
-adjustments of closed months) and runs the pure engine (``compute_statement``) under the
-plan in force on the month's 1st and the rank in effect that day, with ``payable_on`` null.
+yet closed** answers "the facts so far" (SPEC 5.3): the query loads the dated rows of the
+rep and the reps it trained into a ``ledger.domain.commission_month.MonthFacts`` (the rules
+the close uses: which facts count, clawback rates, late adjustments for the next month to
+close) and runs the pure engine under the plan in force on the month's 1st and the rank in
+effect that day, with ``payable_on`` null.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from ledger.domain.calendar import month, month_of, next_month
-from ledger.domain.commission_plan import (
-    Adjustment, Clawback, Fine, MonthInput, Plan, ReturnLine, SaleLine, Statement, compute_statement,
-    late_adjustment, load_plan, personal_sales, statement_figures, tier_rate,
+from ledger.domain.calendar import month, month_of
+from ledger.domain.commission_month import (
+    BEGINNING, Fact, MonthFacts, RepRecord, booked_months, rank_on,
 )
-from ledger.domain.money import format_rate, parse_rate
+from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
+from ledger.domain.money import format_rate
 from ledger.domain.policies import PLAN_POLICY
 from ledger.projections.common import (
     POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
@@ -60,7 +60,6 @@ T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
 T_MONTH_CLOSED = "ledger:Closings.MonthClosed"
 
 REGISTERED = "registered"  # the reason shown for a rep's first rank
-BEGINNING = date(1, 1, 1)  # the registration rank holds from the beginning (as the Rep does)
 
 # a statement's figures in the order of SPEC 5.3's ``commission`` answer
 FIGURES = ("rank", "personal_sales", "rate", "commission", "morning_star_bonus",
@@ -218,204 +217,21 @@ class CommissionsProjection(Dispatching):
 # --- reading: the facts of some reps, loaded once per query -----------------------------
 
 
-def rank_on(rows: list[dict[str, Any]], day: date) -> str:
-    """The rank in effect on ``day`` from a rep's rank rows in log order (the registration
-    first, holding from the beginning): the latest effective date on or before ``day``, a
-    later change for the same date winning (the Rep aggregate's own rule)."""
-    chosen_day, chosen = BEGINNING, rows[0]["rank"]
-    for r in rows[1:]:
-        eff = date.fromisoformat(r["effective_from"])
-        if chosen_day <= eff <= day:
-            chosen_day, chosen = eff, r["rank"]
-    return chosen
-
-
-@dataclass(frozen=True)
-class _Fact:
-    """A dated fact a statement counts, as the close reads it (``month_close.Fact``): a
-    return or write-off belongs to its sale's rep and counts no earlier than the sale."""
-
-    kind: str  # "sale", "return", "write_off", "fine"
-    id: str
-    day: date
-    amount: int
-    position: int
-    rep_id: str
-    sale_id: str | None = None
-
-    @property
-    def period(self) -> str:
-        return month_of(self.day)
-
-    def ref(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "date": self.day.isoformat(),
-                "position": self.position}
+def _history(rows: list[dict[str, Any]]) -> tuple[tuple[date, str], ...]:
+    """A rep's rank history from its rank rows in log order: the registration holds from
+    the beginning (as on the Rep), each change from its effective date."""
+    return ((BEGINNING, rows[0]["rank"]),
+            *((date.fromisoformat(r["effective_from"]), r["rank"]) for r in rows[1:]))
 
 
 @dataclass
-class _Facts:
-    """What the statements of a few reps need, from the projection's rows; the month's
-    input is assembled by the rules the close uses (``handlers.month_close``)."""
+class _Loaded:
+    """The rows some statements need and the ``MonthFacts`` built from them."""
 
-    reps: dict[str, dict[str, Any]]  # rep_id -> row (with "key")
-    trainees: dict[str, list[str]]  # trainer rep_id -> trainee rep_ids
-    trainer: dict[str, str | None]  # rep_id -> trainer rep_id
-    ranks: dict[str, list[dict[str, Any]]]  # rep_id -> rank rows in log order
-    sales: dict[str, _Fact]  # sale_id -> the sale (of the reps loaded and their trainees)
-    facts: list[_Fact]  # sales, returns, write-offs and fines of those reps, in log order
+    reps: dict[str, dict[str, Any]]  # rep_id -> row, for the reps asked
     statements: dict[tuple[str, str], dict[str, Any]]  # (rep_id, period) -> accrued statement
     closed: dict[str, int]  # closed period -> the last log position its close read
-    plans: dict[str, Plan] = field(default_factory=dict)  # period -> plan in force on its 1st
-    _booked: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    _months: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-
-    # --- plan and rank -----------------------------------------------------------------
-
-    def rank_on(self, rep_id: str, day: date) -> str:
-        return rank_on(self.ranks[rep_id], day)
-
-    def plan(self, period: str) -> Plan:
-        return self.plans[period]
-
-    @property
-    def last_closed(self) -> str | None:
-        return max(self.closed) if self.closed else None
-
-    # --- a rep's month -----------------------------------------------------------------
-
-    def month(self, rep_id: str, period: str) -> dict[str, Any]:
-        """The rep's facts dated in ``period``: sales, same-month returns, returns and
-        write-offs that claw back (with their sale), fines."""
-        key = (rep_id, period)
-        if key not in self._months:
-            m: dict[str, Any] = {"sales": [], "returns": [], "taken_back": [], "fines": []}
-            for f in self.facts:
-                if f.rep_id != rep_id or f.period != period:
-                    continue
-                if f.kind == "sale":
-                    m["sales"].append(SaleLine(f.id, f.day, f.amount))
-                elif f.kind == "fine":
-                    m["fines"].append(Fine(f.id, f.day, f.amount))
-                else:
-                    sale = self.sales[f.sale_id or ""]
-                    if f.kind == "return" and sale.period == period:
-                        m["returns"].append(ReturnLine(f.id, sale.id, f.day, f.amount))
-                    else:
-                        m["taken_back"].append((f, sale))
-            self._months[key] = m
-        return self._months[key]
-
-    def personal_sales(self, rep_id: str, period: str) -> int:
-        m = self.month(rep_id, period)
-        return personal_sales(m["sales"], m["returns"])
-
-    def trainee_sales(self, rep_id: str, period: str) -> tuple[tuple[str, int], ...]:
-        return tuple(sorted((t, self.personal_sales(t, period)) for t in self.trainees.get(rep_id, ())
-                            if self.month(t, period)["sales"]))
-
-    def rate_of(self, rep_id: str, period: str, revised: dict[tuple[str, str], Decimal]) -> Decimal:
-        """The rate of a rep's month as a clawback of one of its sales uses it: as revised
-        in this close, else as last booked, else as its facts reach."""
-        if (rep_id, period) in revised:
-            return revised[(rep_id, period)]
-        booked = self.booked(rep_id).get(period)
-        if booked is not None:
-            return parse_rate(booked["rate"])
-        return tier_rate(self.plan(period), self.personal_sales(rep_id, period))
-
-    def month_input(self, rep_id: str, period: str, rank: str,
-                    adjustments: tuple[Adjustment, ...] = (),
-                    revised: dict[tuple[str, str], Decimal] | None = None) -> MonthInput:
-        m = self.month(rep_id, period)
-        own_rate = tier_rate(self.plan(period), personal_sales(m["sales"], m["returns"]))
-        clawbacks = tuple(
-            Clawback(f.id, f.kind, sale.id, sale.period, f.amount,
-                     own_rate if sale.period == period else self.rate_of(rep_id, sale.period, revised or {}))
-            for f, sale in m["taken_back"]
-        )
-        return MonthInput(rep_id, period, rank, tuple(m["sales"]), tuple(m["returns"]),
-                          self.trainee_sales(rep_id, period), clawbacks, tuple(m["fines"]),
-                          adjustments)
-
-    def booked(self, rep_id: str) -> dict[str, dict[str, Any]]:
-        """period -> the month's own figures as last booked: at its close, then as revised
-        by the late adjustments of later closes (``Rep.booked``)."""
-        if rep_id not in self._booked:
-            out: dict[str, dict[str, Any]] = {}
-            rows = sorted((s for (r, _), s in self.statements.items() if r == rep_id),
-                          key=lambda s: s["position"])
-            for s in rows:
-                out[s["period"]] = {k: s[k] for k in BOOKED}
-                out[s["period"]]["total"] = s["total"] - s["adjustments"]
-                for line in s["lines"]:
-                    if line.get("type") == "adjustment" and line.get("revised"):
-                        out[line["period"]] = line["revised"]
-            self._booked[rep_id] = out
-        return self._booked[rep_id]
-
-    # --- before the close --------------------------------------------------------------
-
-    def statement(self, rep_id: str, period: str) -> Statement:
-        """The month computed from the facts so far (SPEC 5.3, before the close): what its
-        close would accrue if no more facts came."""
-        revised: dict[tuple[str, str], Decimal] = {}
-        adjustments: tuple[Adjustment, ...] = ()
-        last = self.last_closed
-        if last is not None and period == next_month(last):
-            adjustments = self.late_adjustments(rep_id, revised)
-        rank = self.rank_on(rep_id, month(period).first)
-        return compute_statement(self.plan(period),
-                                 self.month_input(rep_id, period, rank, adjustments, revised))
-
-    def late_facts(self) -> list[_Fact]:
-        """Facts dated in a closed month and recorded after the last close read the log:
-        the next close books their effect as adjustments."""
-        last = self.last_closed
-        if last is None:
-            return []
-        first, after = min(self.closed), self.closed[last]
-        return [f for f in self.facts if f.position > after and first <= f.period <= last]
-
-    def late_adjustments(self, rep_id: str,
-                         revised: dict[tuple[str, str], Decimal]) -> tuple[Adjustment, ...]:
-        """The adjustments of closed months that land in the next close for ``rep_id``: its
-        months touched by late facts of its own or (sales, same-month returns) of the
-        reps it trained, recomputed and compared with what they booked, oldest first."""
-        touched: dict[str, list[_Fact]] = {}
-        # by date and id, as the close orders them (not by position)
-        for f in sorted(self.late_facts(), key=lambda f: (f.day, f.kind, f.id)):
-            moves_sales = f.kind == "sale" or (
-                f.kind == "return" and self.sales[f.sale_id or ""].period == f.period)
-            if f.rep_id == rep_id:
-                touched.setdefault(f.period, []).append(f)
-            elif moves_sales and self.trainer.get(f.rep_id) == rep_id:
-                touched.setdefault(f.period, [])
-        out = []
-        for period in sorted(touched):
-            booked = self.booked(rep_id).get(period)
-            rank = booked["rank"] if booked else self.rank_on(rep_id, month(period).first)
-            plan = self.plan(period)
-            recomputed = compute_statement(plan, self.month_input(rep_id, period, rank, (), revised))
-            facts = touched[period]
-            before = booked or _zero_figures(rank, plan.version)
-            if not facts and statement_figures(recomputed) == before:
-                continue
-            names = ", ".join(f"{f.kind} {f.id}" for f in facts) or "trainees' late facts"
-            out.append(late_adjustment(f"late:{period}", before, recomputed,
-                                       note=f"late facts for {period}: {names}",
-                                       facts=[f.ref() for f in facts]))
-            revised[(rep_id, period)] = recomputed.rate
-        return tuple(out)
-
-
-BOOKED = ("rank", "plan_version", "personal_sales", "rate", "commission", "morning_star_bonus",
-          "opening_star_bonus", "override", "clawback", "fines")
-
-
-def _zero_figures(rank: str, plan_version: str) -> dict[str, Any]:
-    return {"rank": rank, "plan_version": plan_version, "personal_sales": 0, "rate": "0",
-            "commission": 0, "morning_star_bonus": 0, "opening_star_bonus": 0, "override": 0,
-            "clawback": 0, "fines": 0, "total": 0}
+    months: MonthFacts
 
 
 def _among(column: str, values: set[str]) -> tuple[str, list[str]]:
@@ -423,41 +239,37 @@ def _among(column: str, values: set[str]) -> tuple[str, list[str]]:
     return f"{column} IN ({', '.join('?' * len(vals))})", vals
 
 
-def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None,
-          periods: list[str]) -> _Facts:
-    """The facts of ``rep_ids`` (None: every rep) and of the reps they trained."""
+def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loaded:
+    """The facts, ranks and statements of ``rep_ids`` (None: every rep) and of the reps
+    they trained (whose own trainees are not loaded: ask no statement of those)."""
     all_reps = sql.all(f"SELECT rep_key, rep_id, name, trainer_id FROM {p.t('reps')}")
-    trainees: dict[str, list[str]] = defaultdict(list)
-    for r in sorted(all_reps, key=lambda r: r["rep_id"]):
-        if r["trainer_id"]:
-            trainees[r["trainer_id"]].append(r["rep_id"])
     by_id = {r["rep_id"]: r for r in all_reps}
     wanted = set(by_id) if rep_ids is None else {r for r in rep_ids if r in by_id}
-    counted = wanted | {t for r in wanted for t in trainees.get(r, ())}
+    counted = wanted | {r["rep_id"] for r in all_reps if r["trainer_id"] in wanted}
     rep_of_key = {by_id[r]["rep_key"]: r for r in counted}
 
     ranks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     statements: dict[tuple[str, str], dict[str, Any]] = {}
-    sales: dict[str, _Fact] = {}
-    facts: list[_Fact] = []
+    sales: dict[str, Fact] = {}
+    facts: list[Fact] = []
     if counted:
-        where, params = _among("rep_key", {by_id[r]["rep_key"] for r in wanted})
+        where, params = _among("rep_key", set(rep_of_key))
         for r in sql.all(f"SELECT * FROM {p.t('ranks')} WHERE {where} ORDER BY position", params):
             ranks[rep_of_key[r["rep_key"]]].append(r)
         for s in sql.all(f"SELECT * FROM {p.t('statements')} WHERE {where}", params):
             s = _ints(s)
             s["lines"], s["trainees"] = from_json(s["lines"]), from_json(s["trainees"])
             statements[(rep_of_key[s["rep_key"]], s["period"])] = s
-        where, params = _among("rep_key", set(rep_of_key))
         for f in sql.all(f"SELECT fine_id, rep_key, day, amount, position FROM {p.t('fines')} "
                          f"WHERE {where}", params):
-            facts.append(_Fact("fine", f["fine_id"], date.fromisoformat(f["day"]), int(f["amount"]),
-                               int(f["position"]), rep_of_key[f["rep_key"]]))
+            facts.append(Fact.fine(f["fine_id"], rep_of_key[f["rep_key"]],
+                                   date.fromisoformat(f["day"]), int(f["amount"]),
+                                   int(f["position"])))
         where, params = _among("rep_id", counted)
         for s in sql.all(f"SELECT sale_id, rep_id, day, gross, position FROM {p.t('sales')} "
                          f"WHERE {where}", params):
-            sale = _Fact("sale", s["sale_id"], date.fromisoformat(s["day"]), int(s["gross"]),
-                         int(s["position"]), s["rep_id"])
+            sale = Fact.sale(s["sale_id"], s["rep_id"], date.fromisoformat(s["day"]),
+                             int(s["gross"]), int(s["position"]))
             sales[sale.id] = sale
             facts.append(sale)
         for kind, table, ref in (("return", "returns", "return_id"),
@@ -468,26 +280,30 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None,
                 f"WHERE s.{where}", params,
             ):
                 sale = sales[r["sale_id"]]
-                facts.append(_Fact(kind, r["id"], max(date.fromisoformat(r["day"]), sale.day),
-                                   int(r["amount"]), int(r["position"]), sale.rep_id, sale.id))
-    facts.sort(key=lambda f: f.position)
+                facts.append(Fact.taken_back(
+                    kind, r["id"], date.fromisoformat(r["day"]), int(r["amount"]),
+                    int(r["position"]), sale_id=sale.id, sale_rep_id=sale.rep_id,
+                    sale_day=sale.day))
     closed = {r["period"]: int(r["log_position"])
               for r in sql.all(f"SELECT period, log_position FROM {p.t('closings')}")}
-    out = _Facts(
-        reps={r: {**by_id[r], "key": by_id[r]["rep_key"]} for r in wanted},
-        trainees=dict(trainees), trainer={r: by_id[r]["trainer_id"] for r in counted},
-        ranks=dict(ranks), sales=sales, facts=facts, statements=statements, closed=closed,
-    )
+    accruals: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (rep_id, _), s in sorted(statements.items(), key=lambda item: item[1]["position"]):
+        accruals[rep_id].append(s)
+    records = [RepRecord(r, by_id[r]["trainer_id"], _history(ranks[r]), booked_months(accruals[r]))
+               for r in sorted(counted)]
     versions = sql.all(f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
                        "WHERE policy = ? ORDER BY position", (PLAN_POLICY,))
     book = versions_book(PLAN_POLICY, versions)
     loaded: dict[str, Plan] = {}
-    for period in set(periods) | set(closed) | {f.period for f in facts}:
+
+    def plan(period: str) -> Plan:
         version = book.in_force(PLAN_POLICY, month(period).first)
         if version.version not in loaded:
             loaded[version.version] = load_plan(dict(version.values))
-        out.plans[period] = loaded[version.version]
-    return out
+        return loaded[version.version]
+
+    return _Loaded(reps={r: by_id[r] for r in wanted}, statements=statements, closed=closed,
+                   months=MonthFacts(records, plan, closed, facts))
 
 
 def _ints(row: dict[str, Any]) -> dict[str, Any]:
@@ -551,20 +367,20 @@ def _statement_figures(st: Statement, closed: bool) -> dict[str, Any]:
     }
 
 
-def _commission(sql: Sql, p: CommissionsProjection, facts: _Facts, rep_id: str,
+def _commission(sql: Sql, p: CommissionsProjection, loaded: _Loaded, rep_id: str,
                 period: str) -> dict[str, Any]:
-    key = facts.reps[rep_id]["key"]
-    payouts = _payouts(sql, p, key, period)
-    stored = facts.statements.get((rep_id, period))
+    payouts = _payouts(sql, p, loaded.reps[rep_id]["rep_key"], period)
+    stored = loaded.statements.get((rep_id, period))
     if stored is not None:
         return _answer(rep_id, period, True, stored, stored["lines"], payouts)
-    if period in facts.closed:
+    months = loaded.months
+    if period in loaded.closed:
         # closed without a statement for this rep: nothing accrued for it that month
-        st = compute_statement(facts.plan(period), MonthInput(
-            rep_id=rep_id, period=period, rank=facts.rank_on(rep_id, month(period).first),
+        st = compute_statement(months.plan(period), MonthInput(
+            rep_id=rep_id, period=period, rank=months.rank_on(rep_id, month(period).first),
             sales=(), returns=(), trainees=()))
         return _answer(rep_id, period, True, _statement_figures(st, True), [], payouts)
-    st = facts.statement(rep_id, period)
+    st = months.statement(rep_id, period)
     return _answer(rep_id, period, False, _statement_figures(st, False), list(st.lines), payouts)
 
 
@@ -577,8 +393,7 @@ def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str
     p = projection_of(projector)
     with projector.transaction(commit=False) as sql:
         _require_rep(sql, p, rep_id)
-        facts = _load(sql, p, [rep_id], [period])
-        return _commission(sql, p, facts, rep_id, period)
+        return _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
 
 
 def query_ranks(projector: Projector, rep_id: str, on: date | None = None) -> dict[str, Any]:
@@ -591,7 +406,7 @@ def query_ranks(projector: Projector, rep_id: str, on: date | None = None) -> di
                        (rep["rep_key"],))
     return {
         "rep_id": rep_id,
-        "rank": rank_on(rows, on or today(projector)),
+        "rank": rank_on(_history(rows), on or today(projector)),
         "history": [{"rank": r["rank"], "effective_from": r["effective_from"],
                      "reason": r["reason"], "decided_by": r["decided_by"]} for r in rows],
     }
@@ -616,12 +431,12 @@ def top_statements(projector: Projector, period: str, n: int = 5) -> list[dict[s
     period = _period(period)
     p = projection_of(projector)
     with projector.transaction(commit=False) as sql:
-        facts = _load(sql, p, None, [period])
+        loaded = _load(sql, p, None)
         answers = []
-        for rep_id in sorted(facts.reps):
-            answer = _commission(sql, p, facts, rep_id, period)
+        for rep_id in sorted(loaded.reps):
+            answer = _commission(sql, p, loaded, rep_id, period)
             answer.pop("lines")
-            answer["name"] = facts.reps[rep_id]["name"]
+            answer["name"] = loaded.reps[rep_id]["name"]
             answers.append(answer)
     answers.sort(key=lambda a: (-a["total"], a["rep_id"]))
     return answers[:n]
