@@ -12,7 +12,8 @@ Facts (``Fact``), each with its business date in company time:
 
 - a sale: its invoice date; it is its rep's;
 - a return or a write-off: its date, but no earlier than its sale's invoice date (one
-  dated before its sale counts on the sale's date); it is the sale's rep's;
+  dated before its sale counts on the sale's date: the ledger now refuses those, but
+  older logs may hold some); it is the sale's rep's;
 - a fine: its ``fined_on``; it is the fined rep's.
 
 The input of rep R for month X (``MonthFacts.month_input``), under the plan in force on
@@ -223,12 +224,14 @@ class MonthFacts:
         self._index: dict[str, dict[str, RepMonth]] = {}
         self._revised: dict[tuple[str, str], Decimal] = {}
         self._adjustments: dict[str, tuple[Adjustment, ...]] = {}
+        self._late: list[Fact] | None = None
         self._add(facts)
 
     def _add(self, facts: Iterable[Fact]) -> None:
         for f in facts:
             self._by_month.setdefault(f.period, {})[(f.kind, f.id)] = f
             self._index.pop(f.period, None)
+            self._late = None
 
     # --- plan, rank, closes ---------------------------------------------------------
 
@@ -329,13 +332,14 @@ class MonthFacts:
     def late_facts(self) -> list[Fact]:
         """Facts dated in a closed month and recorded after the last close's position,
         by date, kind and id."""
-        last = self.last_closed
-        if last is None:
-            return []
-        first, after = min(self.closed), self.closed[last]
-        late = [f for period, facts in self._by_month.items() if first <= period <= last
-                for f in facts.values() if f.position > after]
-        return sorted(late, key=lambda f: (f.day, f.kind, f.id))
+        if self._late is None:
+            last = self.last_closed
+            late = [] if last is None else [
+                f for period, facts in self._by_month.items()
+                if min(self.closed) <= period <= last
+                for f in facts.values() if f.position > self.closed[last]]
+            self._late = sorted(late, key=lambda f: (f.day, f.kind, f.id))
+        return list(self._late)
 
     def late_adjustments(self, rep_id: str) -> tuple[Adjustment, ...]:
         """The adjustments of closed months that land in the next close for the rep, oldest

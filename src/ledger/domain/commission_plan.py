@@ -5,9 +5,10 @@ of SPEC 5.3. Pure and deterministic: no I/O, no floats. Money is integer fen; ra
 ``Decimal``; each formula stays exact (``Fraction``) and is rounded once with ``round_fen``.
 
 A plan is versioned data (SPEC 1, Policy versions): its schema, ``PLAN_2014_CN_1`` and
-``load_plan`` live in ``ledger.domain.plan_schema`` and are re-exported here. What a month
-close does with this engine (which facts, late adjustments, promotions as events) is in
-``ledger.domain.handlers.month_close``.
+``load_plan`` live in ``ledger.domain.plan_schema`` and are re-exported here. Which facts
+make a rep's month, the rates clawbacks use and late adjustments are assembled in
+``ledger.domain.commission_month`` (for the close and for the query before it); what a
+close records (accruals, promotions) is ``ledger.domain.handlers.month_close``.
 
 Amounts are fen (int), rates decimal strings, no floats anywhere.
 """
