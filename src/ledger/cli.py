@@ -218,7 +218,7 @@ def q_receivables(customer: Annotated[str, typer.Option(help="Customer id.")],
 @query_app.command("aging")
 def q_aging(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
     """The company's aging report by class and bucket."""
-    from ledger.projections.receivables import query_aging
+    from ledger.projections.aging import query_aging
 
     _run_query(json_output, query_aging, _date(as_of))
 

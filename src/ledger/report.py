@@ -22,7 +22,7 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     from ledger.projections.audit import late_reported_count
     from ledger.projections.budgets import query_budgets
     from ledger.projections.commissions import top_statements
-    from ledger.projections.receivables import query_aging, query_dso
+    from ledger.projections.aging import query_aging, query_dso
     from ledger.projections.reconcile import query_reconcile
 
     projector = projector_for(ledger)

@@ -17,7 +17,8 @@ from ledger.projections.audit import query_audit
 from ledger.projections.budgets import query_budget
 from ledger.projections.commissions import query_commission, query_ranks
 from ledger.projections.general_ledger import trial_balance
-from ledger.projections.receivables import query_aging, query_receivables
+from ledger.projections.aging import query_aging
+from ledger.projections.receivables import query_receivables
 from ledger.projections.reconcile import query_reconcile
 
 QUERIES = {f.__name__: f for f in (query_receivables, query_aging, query_budget, query_commission,

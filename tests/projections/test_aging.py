@@ -8,7 +8,8 @@ import pytest
 from scenarios import build_receivables, clocked, projector  # noqa: F401
 
 from ledger.domain.receivables import BUCKETS, CLASSES
-from ledger.projections.receivables import ReceivablesProjection, query_aging, query_dso
+from ledger.projections.aging import query_aging, query_dso
+from ledger.projections.receivables import ReceivablesProjection
 from support import applied, cmd
 
 

@@ -26,7 +26,8 @@ from ledger.application import Ledger
 from ledger.domain.model import Budget
 from ledger.projections.budgets import query_budget
 from ledger.projections.engine import Projector
-from ledger.projections.receivables import query_aging, query_receivables
+from ledger.projections.aging import query_aging
+from ledger.projections.receivables import query_receivables
 from support import all_applied, budget_state, cmd, customer_state, sale, setup_company
 
 ROOT = Path(__file__).resolve().parents[2]

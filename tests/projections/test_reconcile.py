@@ -26,7 +26,8 @@ from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection, query_commission
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
-from ledger.projections.receivables import ReceivablesProjection, query_aging
+from ledger.projections.aging import query_aging
+from ledger.projections.receivables import ReceivablesProjection
 from ledger.projections.reconcile import query_reconcile
 
 

@@ -37,7 +37,8 @@ from ledger.projections.common import (
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import invalid
-from ledger.projections.receivables import dso_text, dso_window, event_day, projection_of
+from ledger.projections.aging import dso_text, dso_window
+from ledger.projections.receivables import event_day, projection_of
 
 SUMS = ("sales", "returns", "collections", "recoveries", "written_off", "open", "window_sales")
 

@@ -30,16 +30,15 @@ found from the event's aggregate id), never a read followed by a write.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from fractions import Fraction
+from datetime import date
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.model.customers import Customer
-from ledger.domain.receivables import BUCKETS, CLASSES, aging_bucket, days_past_due, receivable_class
+from ledger.domain.receivables import aging_bucket, days_past_due, receivable_class
 from ledger.projections.common import (
-    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, decimal_text, expect_rows, fen_sum,
+    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, fen_sum,
     policy_in_force, record_policy, report_date,
 )
 from ledger.projections.engine import Projection, Projector, Sql
@@ -342,70 +341,6 @@ def query_receivables(projector: Projector, customer_id: str,
         "recovered": sum(s.recovered for s in sales),
         "items": items,
     }
-
-
-def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:
-    """``ledger query aging [--as-of D]`` (SPEC 5.3): ``{as_of, total, classes, buckets}``.
-
-    ``total`` and ``buckets`` count open amounts only; ``classes`` splits the open amounts
-    into ``receivable``, ``in_collection`` and ``doubtful`` (an at-risk customer's open
-    amounts are doubtful) and reports in ``bad_debt`` what has been written off and not
-    recovered. Every class and bucket is present, 0 when empty.
-    """
-    p = projection_of(projector, ReceivablesProjection)
-    day, upto = report_date(projector, as_of)
-    with projector.transaction(commit=False) as sql:
-        sales = sales_as_of(sql, p, upto)
-        at_risk = at_risk_customers(sql, p, upto)
-        policy = aging_policy(sql, p, day)
-    classes = dict.fromkeys(CLASSES, 0)
-    buckets = dict.fromkeys(BUCKETS, 0)
-    for s in sales:
-        classes["bad_debt"] += s.written_off
-        if s.open > 0:
-            dpd = days_past_due(date.fromisoformat(s.due_on), day)
-            classes[receivable_class(dpd, s.customer_id in at_risk, policy)] += s.open
-            buckets[aging_bucket(dpd, policy)] += s.open
-    return {"as_of": day.isoformat(), "total": sum(buckets.values()), "classes": classes,
-            "buckets": buckets}
-
-
-def dso_text(open_total: int, gross_sales: int, window_days: int) -> str | None:
-    """DSO = open receivables / gross sales of the window x window days (SPEC 3), in days,
-    as a decimal string rounded half away from zero to 0.01 day; None without sales."""
-    if not gross_sales:
-        return None
-    return decimal_text(Fraction(open_total * window_days, gross_sales), 2)
-
-
-def dso_window(day: date, window_days: int) -> tuple[str, str]:
-    """The ``window_days`` days up to and including ``day``."""
-    return (day - timedelta(days=window_days - 1)).isoformat(), day.isoformat()
-
-
-def query_dso(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:
-    """Days sales outstanding as of D (SPEC 3): open receivables at D / gross sales
-    invoiced in the ``aging.dso_window_days`` days up to D (D included) x those days.
-
-    ``{as_of, open_total, gross_sales, window_days, window_from, dso}``; ``dso`` is a
-    decimal string of days (``"45.5"``), null when the window holds no sales.
-    """
-    p = projection_of(projector, ReceivablesProjection)
-    day, upto = report_date(projector, as_of)
-    with projector.transaction(commit=False) as sql:
-        window = int(aging_policy(sql, p, day)["dso_window_days"])
-        first, last = dso_window(day, window)
-        open_total = int(sql.scalar(
-            f"SELECT {fen_sum('m.open_delta')} AS open_total FROM {p.t('movements')} m "
-            f"JOIN {p.t('sales')} s ON s.sale_id = m.sale_id "
-            "WHERE s.invoice_date <= ? AND m.business_date <= ?", (upto, upto),
-        ))
-        gross = int(sql.scalar(
-            f"SELECT {fen_sum('gross')} AS gross FROM {p.t('sales')} "
-            "WHERE invoice_date >= ? AND invoice_date <= ?", (first, last),
-        ))
-    return {"as_of": day.isoformat(), "open_total": open_total, "gross_sales": gross,
-            "window_days": window, "window_from": first, "dso": dso_text(open_total, gross, window)}
 
 
 def query_customers(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from ledger.api.encoding import MsgspecResponse
 from ledger.api.params import AsOf
 from ledger.api.schemas import Aging, Receivables, read_responses
 from ledger.api.services import Read
-from ledger.projections.receivables import query_aging, query_receivables
+from ledger.projections.aging import query_aging
+from ledger.projections.receivables import query_receivables
 
 router = APIRouter(prefix="/v1", tags=["receivables"])
 
