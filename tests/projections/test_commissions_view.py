@@ -151,6 +151,33 @@ def test_payouts_clawbacks_and_late_adjustments(ledger):
         1_461_538 + 552_692 + 3 * 557_692 + 323_077)
 
 
+def test_a_late_sale_returned_next_month_claws_back_at_the_revised_rate(ledger):
+    """The query before April's close and the close itself use the same rules
+    (``commission_month``): R6's late March sale lifts March from 15% to 20%, and its
+    return in April claws back at 20% (March booked 15%)."""
+    projector = _company(ledger)
+    _close(ledger, projector, "2024-03", "2024-04-01")
+    all_applied(ledger, [
+        sale("S10", 50, rep="R6", day="2024-03-28"),  # late: March is closed
+        cmd("RecordReturn", "sa", return_id="RT10", sale_id="S10", amount=500_000,
+            approved_by="mgr", reason="faulty", **at("2024-04-05")),
+    ])
+    projector.catch_up()
+    april = {r: query_commission(projector, r, "2024-04") for r in ("R2", "R6")}
+    r6 = april["R6"]
+    # March revised: 20,000 -> 3,076.92 + 晨星 1,500 + 开星 1,000; booked 1,730.77 + 1,500
+    (adj,) = [line for line in r6["lines"] if line["type"] == "adjustment"]
+    assert (adj["amount"], adj["booked"]["rate"], adj["revised"]["rate"]) == (
+        557_692 - 323_077, "0.15", "0.2")
+    (claw,) = [line for line in r6["lines"] if line["type"] == "clawback"]
+    assert (claw["rate"], claw["amount"]) == ("0.2", 76_923)  # 5,000 x 0.9 / 1.17 x 20%
+    assert r6["total"] == 234_615 - 76_923
+    assert april["R2"]["total"] == 0  # an SR trainer: no override to adjust
+    _close(ledger, projector, "2024-04", "2024-05-01")
+    for rep_id, preview in april.items():
+        assert _figures(query_commission(projector, rep_id, "2024-04")) == _figures(preview), rep_id
+
+
 def test_ranks_promotion_and_manual_change(ledger):
     projector = _company(ledger)
     _close(ledger, projector, "2024-03", "2024-04-01")

@@ -178,7 +178,7 @@ class RepRecord:
 
 @dataclass
 class RepMonth:
-    """One rep's facts of one month, sorted for the engine."""
+    """One rep's facts of one month, in log order."""
 
     sales: list[SaleLine] = field(default_factory=list)
     returns: list[ReturnLine] = field(default_factory=list)  # same-month returns
