@@ -192,11 +192,16 @@ def aging_bucket(dpd: int, policy: dict[str, Any]) -> str:
     return BUCKETS[-1]
 
 
+def doubtful_limit(as_of: date, policy: dict[str, Any]) -> date:
+    """Items due before this date are more than ``in_collection_max_days`` past due."""
+    return as_of - timedelta(days=policy["in_collection_max_days"])
+
+
 def doubtful_total(items: list[Receivable], as_of: date, at_risk: bool, policy: dict[str, Any]) -> int:
     """Open amount classed doubtful on ``as_of``: everything open when the customer is at
     risk, else what is more than ``in_collection_max_days`` past due (the same test as
     ``receivable_class``, written as a due-date limit: this runs on every sale)."""
     if at_risk and policy["at_risk_is_doubtful"]:
         return sum(r.open for r in items if r.open > 0)
-    limit = as_of - timedelta(days=policy["in_collection_max_days"])
+    limit = doubtful_limit(as_of, policy)
     return sum(r.open for r in items if r.due_on < limit and r.open > 0)

@@ -15,7 +15,7 @@ from ledger.domain.money import format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
 from ledger.domain.receivables import (
     Receivable,
-    allocate_payment, check_return, check_write_off, doubtful_total, return_vat, split_return,
+    allocate_payment, check_return, check_write_off, return_vat, split_return,
 )
 
 
@@ -86,7 +86,7 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     check = credit_check(
         limit=limit, open_total=customer.open_total, sale_gross=gross,
         customer_credit=customer.credit, at_risk=customer.at_risk,
-        doubtful=doubtful_total(list(customer.active.values()), ctx.day, customer.at_risk, aging.values),
+        doubtful=customer.doubtful(ctx.day, aging.values),
     )
     override_used = enforce_credit(check, credit_approver.user_id if credit_approver else None, cmd.customer_id)
     credit_applied = min(customer.credit, gross)

@@ -7,6 +7,7 @@ new fact, so two writers cannot both pass a credit or open-amount check.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import aggregate_id
-from ledger.domain.receivables import Receivable
+from ledger.domain.receivables import Receivable, doubtful_limit, doubtful_total
 
 
 class Customer(Aggregate):
@@ -44,6 +45,7 @@ class Customer(Aggregate):
         # kept as facts apply so that a customer with a long history stays cheap
         self.active: dict[str, Receivable] = {}
         self.open_sum = 0
+        self._by_due: list[tuple[date, str]] = []  # (due_on, sale_id), sorted; lazily pruned
 
     # --- reading ---------------------------------------------------------------------
 
@@ -58,6 +60,20 @@ class Customer(Aggregate):
     @property
     def open_total(self) -> int:
         return self.open_sum
+
+    def due_before(self, limit: date) -> list[Receivable]:
+        """Open items due before ``limit``, oldest first, found without scanning the
+        customer's whole history (settled items are pruned from the front)."""
+        while self._by_due and self._by_due[0][1] not in self.active:
+            self._by_due.pop(0)
+        end = bisect_left(self._by_due, (limit, ""))
+        return [self.active[sid] for _, sid in self._by_due[:end] if sid in self.active]
+
+    def doubtful(self, as_of: date, policy: dict[str, Any]) -> int:
+        """Open amount classed doubtful on ``as_of`` (SPEC 2.3), for credit control."""
+        candidates = (list(self.active.values()) if self.at_risk
+                      else self.due_before(doubtful_limit(as_of, policy)))
+        return doubtful_total(candidates, as_of, self.at_risk, policy)
 
     def _changed(self, item: Receivable, open_before: int) -> None:
         self.open_sum += item.open - open_before
@@ -89,6 +105,7 @@ class Customer(Aggregate):
             gross=gross, vat=vat, lines=lines, settled=credit_applied,
         )
         self._changed(self.receivables[sale_id], 0)
+        insort(self._by_due, (date.fromisoformat(due_on), sale_id))
         self.credit -= credit_applied
 
     @event("ReturnRecorded", topic="ledger:Customer.ReturnRecorded")
