@@ -29,7 +29,8 @@ class UnitOfWork(Protocol):
 
     def log_position(self) -> int: ...
 
-    def read_log(self, topics: tuple[str, ...], stop: int | None = None) -> Any: ...
+    def read_log(self, topics: tuple[str, ...] = (), stop: int | None = None,
+                 start: int = 1) -> Any: ...
 
 
 @dataclass

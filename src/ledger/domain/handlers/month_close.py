@@ -92,7 +92,7 @@ class CloseRun:
     def _read(self, topics: tuple[str, ...], start: int, stop: int) -> Iterable[tuple[int, Any]]:
         if start > stop:
             return ()
-        return self.uow.read_log(topics, stop=stop, start=start)  # type: ignore[call-arg]
+        return self.uow.read_log(topics, stop=stop, start=start)
 
     def load_reps(self) -> None:
         for _, event in self._read((REP_TOPIC,), 1, self.stop):

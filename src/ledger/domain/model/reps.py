@@ -24,6 +24,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.commission_month import booked_months, rank_on
 from ledger.domain.ids import aggregate_id
 
 
@@ -57,11 +58,7 @@ class Rep(Aggregate):
         self.months: dict[str, dict[str, Any]] = {}
 
     def rank_on(self, day: date) -> str:
-        chosen = self.ranks[0]
-        for entry in self.ranks:  # in log order: a later change for the same date wins
-            if entry[0] <= day and entry[0] >= chosen[0]:
-                chosen = entry
-        return chosen[1]
+        return rank_on(self.ranks, day)
 
     def paid_for(self, period: str) -> int:
         return sum(amount for _, amount in self.payouts.get(period, ()))
@@ -92,15 +89,13 @@ class Rep(Aggregate):
                lines: list[dict[str, Any]], trainees: list[dict[str, Any]],
                rows_met: list[str], as_of_position: int, meta: dict[str, Any]) -> None:
         self.accrued[period] = total
-        self.months[period] = {
-            "rank": rank, "plan_version": plan_version, "personal_sales": personal_sales,
-            "rate": rate, "commission": commission, "morning_star_bonus": morning_star_bonus,
-            "opening_star_bonus": opening_star_bonus, "override": override,
-            "clawback": clawback, "fines": fines, "total": total - adjustments,
-        }
-        for line in lines:
-            if line["type"] == "adjustment" and line.get("revised"):
-                self.months[line["period"]] = line["revised"]
+        self.months.update(booked_months([{
+            "period": period, "rank": rank, "plan_version": plan_version,
+            "personal_sales": personal_sales, "rate": rate, "commission": commission,
+            "morning_star_bonus": morning_star_bonus, "opening_star_bonus": opening_star_bonus,
+            "override": override, "clawback": clawback, "fines": fines, "total": total,
+            "adjustments": adjustments, "lines": lines,
+        }]))
 
     @event("CommissionPaid", topic="ledger:Rep.CommissionPaid")
     def pay(self, payout_id: str, period: str, amount: int, paid_on: str,
