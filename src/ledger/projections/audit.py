@@ -44,12 +44,10 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
 
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.handlers.context import is_late
-from ledger.domain.model.records import CommandRecord
 from ledger.projections.common import (
     POLICY_ADOPTED, POLICY_TABLE, Dispatching, Memo, from_json, policy_in_force, record_policy,
     to_json,
@@ -97,6 +95,7 @@ class AuditProjection(Dispatching):
         "ledger:Dispute.Resolved": "_fact",
         POLICY_ADOPTED: "_policy",
         "ledger:Closings.MonthClosed": "_month_closed",
+        "ledger:CommandRecord.Recorded": "_command",
     }
     tables: ClassVar[dict[str, str]] = {
         "entries": "position BIGINT PRIMARY KEY, event TEXT NOT NULL, command TEXT, "
@@ -116,6 +115,8 @@ class AuditProjection(Dispatching):
         "reps": "rep_id TEXT PRIMARY KEY, user_id TEXT",
         "sales": "sale_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, rep_id TEXT NOT NULL",
         "expenses": "expense_id TEXT PRIMARY KEY, submitted_by TEXT NOT NULL",
+        "commands": "command_id TEXT PRIMARY KEY, command TEXT NOT NULL, actor TEXT NOT NULL, "
+                    "answer TEXT NOT NULL, position BIGINT NOT NULL",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {
@@ -276,6 +277,11 @@ class AuditProjection(Dispatching):
         record_policy(sql, self.t("policies"), position, e)
         self._entry(sql, position, e, ids=(e.policy, e.version), origin_ids=False)
 
+    def _command(self, sql: Sql, position: int, e: Any) -> None:
+        """An applied command's record (its answer): not an entry, looked up by id."""
+        sql.execute(f"INSERT INTO {self.t('commands')} VALUES (?, ?, ?, ?, ?)",
+                    (e.command_id, e.command, e.actor, to_json(e.answer), position))
+
     def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
         self._entry(sql, position, e, ids=(e.period,), origin_ids=False)
 
@@ -388,21 +394,18 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
 def query_command(projector: Projector, command_id: str) -> dict[str, Any]:
     """A command, its answer and the events it produced (SPEC 3: the command that caused
     a decision and the events it produced): ``{command_id, command, actor, answer,
-    entries}``, entries in log order. The answer is the command's own record in the log
-    (read by its id, as the idempotency check does); the entries are this projection's.
+    entries}``, entries in log order, all from this projection's tables.
     """
     p = projection_of(projector, AuditProjection)
     with projector.transaction(commit=False) as sql:
         entries = _entries(sql, p, "WHERE e.command_id = ?", (command_id,))
-    try:
-        record = projector.ledger.app.repository.get(CommandRecord.create_id(command_id))
-    except AggregateNotFoundError:
-        record = None
+        record = sql.one(f"SELECT command, actor, answer FROM {p.t('commands')} "
+                         "WHERE command_id = ?", (command_id,))
     if record is None and not entries:
         raise unknown("command", command_id, "command_id")
-    return {"command_id": command_id, "command": record.command if record else None,
-            "actor": record.actor if record else None,
-            "answer": record.answer if record else None, "entries": entries}
+    return {"command_id": command_id, "command": record["command"] if record else None,
+            "actor": record["actor"] if record else None,
+            "answer": from_json(record["answer"]) if record else None, "entries": entries}
 
 
 def late_reported_count(projector: Projector) -> int:
