@@ -55,9 +55,7 @@ class MissingReference(LookupError):
 def expect_rows(sql: Sql, expected: int, what: str) -> None:
     """Check that the last statement (an INSERT ... SELECT or UPDATE that finds its row
     by a reference) wrote ``expected`` rows; raise ``MissingReference`` otherwise."""
-    cursor = getattr(sql.cursor, "sqlite_cursor", sql.cursor)  # the library wraps sqlite3's
-    if cursor.rowcount != expected:
-        raise MissingReference(f"{what}: wrote {cursor.rowcount} rows, expected {expected}")
+    sql.expect_rows(expected, what, MissingReference)
 
 
 class Dispatching(Projection):

@@ -33,26 +33,63 @@ LOCK_TABLE = "projection_lock"  # one row: every catch-up page takes it first
 
 
 class Sql:
-    """A cursor on either backend, with ``?`` placeholders and dict-like rows."""
+    """A cursor on either backend, with ``?`` placeholders and dict-like rows.
 
-    def __init__(self, cursor: Any, is_postgres: bool) -> None:
+    In a pipelined PostgreSQL transaction each statement gets its own cursor, so that
+    ``rowcount`` (which waits for the replies) is the last statement's."""
+
+    def __init__(self, cursor: Any, is_postgres: bool, pipeline: Any = None) -> None:
         self.cursor = cursor
         self.is_postgres = is_postgres
+        self.pipeline = pipeline  # psycopg's pipeline, when statements are pipelined
+        self._last = cursor
+        self._checks: list[tuple[Any, int, str, type[Exception]]] = []
+
+    def expect_rows(self, expected: int, what: str, error: type[Exception] = LookupError) -> None:
+        """The last statement must have written ``expected`` rows. Checked at once on
+        SQLite; when pipelined, before the transaction commits (no wait per statement)."""
+        if self.pipeline is None:
+            written = self.rowcount
+            if written != expected:
+                raise error(f"{what}: wrote {written} rows, expected {expected}")
+        else:
+            self._checks.append((self._last, expected, what, error))
+
+    def verify(self) -> None:
+        """Wait for the pipeline's replies and run the deferred row checks."""
+        if self.pipeline is None or not self._checks:
+            return
+        self.pipeline.sync()
+        for cursor, expected, what, error in self._checks:
+            if cursor.rowcount != expected:
+                raise error(f"{what}: wrote {cursor.rowcount} rows, expected {expected}")
+        self._checks.clear()
 
     def _q(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.is_postgres else statement
 
+    def _next(self) -> Any:
+        self._last = self.cursor.connection.cursor() if self.pipeline is not None else self.cursor
+        return self._last
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(self._q(statement), tuple(params))
+        self._next().execute(self._q(statement), tuple(params))
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(r) for r in rows]
         if rows:
-            self.cursor.executemany(self._q(statement), rows)
+            self._next().executemany(self._q(statement), rows)
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement wrote (waits for the pipeline's replies first)."""
+        if self.pipeline is not None:
+            self.pipeline.sync()
+        return int(getattr(self._last, "sqlite_cursor", self._last).rowcount)
 
     def all(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.execute(statement, params)
-        return [dict(r) for r in self.cursor.fetchall()]
+        return [dict(r) for r in self._last.fetchall()]
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.all(statement, params)
@@ -125,15 +162,25 @@ class Projector:
     # --- transactions -----------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, *, commit: bool = True) -> Iterator[Sql]:
+    def transaction(self, *, commit: bool = True, pipeline: bool = False) -> Iterator[Sql]:
+        """A transaction on the projections' tables. ``pipeline`` (PostgreSQL) sends the
+        statements without waiting for each reply; a read waits for the replies before it."""
         with self.tracker.datastore.transaction(commit=commit) as cursor:
-            if self.is_postgres:
-                # unqualified projection tables live in the ledger's schema, not ``public``
-                from psycopg.sql import SQL, Identifier
+            if not self.is_postgres:
+                yield Sql(cursor, False)
+                return
+            from psycopg.sql import SQL, Identifier
 
-                cursor.execute(SQL("SET LOCAL search_path TO {}").format(
-                    Identifier(self.tracker.datastore.schema)))
-            yield Sql(cursor, self.is_postgres)
+            # unqualified projection tables live in the ledger's schema, not ``public``
+            cursor.execute(SQL("SET LOCAL search_path TO {}").format(
+                Identifier(self.tracker.datastore.schema)))
+            if not pipeline:
+                yield Sql(cursor, True)
+                return
+            with cursor.connection.pipeline() as pipe:
+                sql = Sql(cursor, True, pipe)
+                yield sql
+                sql.verify()
 
     def position(self, projection: Projection) -> int:
         return self.tracker.max_tracking_id(projection.tracking_name) or 0
@@ -173,7 +220,7 @@ class Projector:
                 )
                 page_end = notes[-1].id if len(notes) == batch_size else end
                 events = [(n.id, n.topic, app.mapper.to_domain_event(n)) for n in notes]
-                with self.transaction() as sql:
+                with self.transaction(pipeline=True) as sql:
                     sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
                     # positions again, under the lock: another catch-up may have moved them
                     seen = {
