@@ -36,17 +36,20 @@ class Receivable:
     written_off: int = 0
     recovered: int = 0
     payments: dict[str, int] = field(default_factory=dict)
+    # how returns split (``split_return``): the part that reduced the open amount and the
+    # part that cancelled a written-off amount not yet recovered; the rest of ``returned``
+    # was already paid and became customer credit
+    returned_to_open: int = 0
+    returned_written_off: int = 0
 
     @property
     def open(self) -> int:
         return self.gross - self.returned_to_open - self.settled - self.written_off
 
-    # the part of returns that reduced the open amount (the rest became customer credit)
-    returned_to_open: int = 0
-
     @property
     def unrecovered(self) -> int:
-        return self.written_off - self.recovered
+        """Written off, not recovered by money, not cancelled by a return."""
+        return self.written_off - self.recovered - self.returned_written_off
 
     @property
     def returnable(self) -> int:
@@ -67,11 +70,16 @@ def check_return(item: Receivable, amount: int) -> None:
         )
 
 
-def split_return(item: Receivable, amount: int) -> tuple[int, int]:
-    """(to_open, to_credit): a return reduces the sale's open amount first; only the
-    part above it becomes customer credit."""
+def split_return(item: Receivable, amount: int) -> tuple[int, int, int]:
+    """(to_open, to_written_off, to_credit) of a return (SPEC 2.2, SPEC 3 return posting).
+
+    A return reduces the sale's open amount first; then it cancels the written-off amount
+    not yet recovered (goods back for a debt never paid: the bad debt goes, it is not
+    credit); only the rest, the part of the sale already paid (settled or recovered),
+    becomes customer credit. ``check_return`` keeps the rest within what was paid."""
     to_open = min(amount, max(0, item.open))
-    return to_open, amount - to_open
+    to_written_off = min(amount - to_open, max(0, item.unrecovered))
+    return to_open, to_written_off, amount - to_open - to_written_off
 
 
 def return_vat(item: Receivable, amount: int) -> int:

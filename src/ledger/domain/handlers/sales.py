@@ -147,16 +147,17 @@ def record_return(ctx: Context) -> dict[str, Any]:
     authority.check_segregation(approver.user_id, actor=actor.user_id,
                                 beneficiary_user=rep.user_id if rep else None, what="this return")
     check_return(item, cmd.amount)
-    to_open, to_credit = split_return(item, cmd.amount)
+    to_open, to_written_off, to_credit = split_return(item, cmd.amount)
     vat = return_vat(item, cmd.amount)
     customer.record_return(
         return_id=cmd.return_id, sale_id=cmd.sale_id, amount=cmd.amount, vat=vat,
-        to_open=to_open, to_credit=to_credit, approved_by=approver.user_id, reason=cmd.reason,
-        meta=ctx.meta,
+        to_open=to_open, to_written_off=to_written_off, to_credit=to_credit,
+        approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta,
     )
     ctx.claim("return", cmd.return_id, "customer", customer.customer_id)
     ctx.uow.add(customer)
-    return {"return_id": cmd.return_id, "vat": vat, "to_open": to_open, "to_credit": to_credit,
+    return {"return_id": cmd.return_id, "vat": vat, "to_open": to_open,
+            "to_written_off": to_written_off, "to_credit": to_credit,
             "closed_period": _closed_period_flag(ctx, month_of(ctx.day))}
 
 

@@ -108,14 +108,44 @@ class Customer(Aggregate):
         insort(self._by_due, (date.fromisoformat(due_on), sale_id))
         self.credit -= credit_applied
 
-    @event("ReturnRecorded", topic="ledger:Customer.ReturnRecorded")
+    class ReturnRecorded(Aggregate.Event):
+        """A return of (part of) a sale, split by ``split_return``: ``to_open`` reduced
+        the open amount, ``to_written_off`` cancelled a written-off amount not yet
+        recovered, ``to_credit`` (the part already paid) became customer credit;
+        amount = to_open + to_written_off + to_credit.
+
+        Version 2 added ``to_written_off``. A version-1 event predates the rule: its
+        return cancelled no written-off amount (whatever was not open went to customer
+        credit, as it was then recorded and posted), so it is upcast with 0."""
+
+        TOPIC = "ledger:Customer.ReturnRecorded"
+        class_version = 2
+
+        return_id: str
+        sale_id: str
+        amount: int
+        vat: int
+        to_open: int
+        to_written_off: int
+        to_credit: int
+        approved_by: str
+        reason: str
+        meta: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["to_written_off"] = 0
+
+    @event(ReturnRecorded)
     def record_return(self, return_id: str, sale_id: str, amount: int, vat: int, to_open: int,
-                      to_credit: int, approved_by: str, reason: str, meta: dict[str, Any]) -> None:
+                      to_written_off: int, to_credit: int, approved_by: str, reason: str,
+                      meta: dict[str, Any]) -> None:
         item = self.receivables[sale_id]
         before = item.open
         item.returned += amount
         item.returned_to_open += to_open
-        self._changed(item, before)
+        item.returned_written_off += to_written_off
+        self._changed(item, before)  # the unrecovered amount may have gone to 0 too
         self.credit += to_credit
 
     @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
