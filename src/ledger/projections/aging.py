@@ -25,7 +25,8 @@ def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[s
     ``total`` and ``buckets`` count open amounts only; ``classes`` splits the open amounts
     into ``receivable``, ``in_collection`` and ``doubtful`` (an at-risk customer's open
     amounts are doubtful) and reports in ``bad_debt`` what has been written off and not
-    recovered. Every class and bucket is present, 0 when empty.
+    recovered (nor cancelled by a return of the goods). Every class and bucket is present,
+    0 when empty.
     """
     p = projection_of(projector, ReceivablesProjection)
     day, upto = report_date(projector, as_of)

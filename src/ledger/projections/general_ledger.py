@@ -18,7 +18,8 @@ code   account                       kind       holds
 4000   ``revenue``                   income     sales net of VAT, less returns net of VAT
 4100   ``other_income``              income     fines of reps
 4200   ``bad_debt_recovery_income``  income     money received on written-off amounts
-5100   ``bad_debt_expense``          expense    write-offs
+5100   ``bad_debt_expense``          expense    write-offs, less the written-off amounts
+                                                that returns cancelled
 5200   ``commission_expense``        expense    commissions, bonuses, override, adjustments,
                                                 less clawbacks
 5300   ``marketing_expense:<cat>``   expense    expense spends, by budget category
@@ -30,8 +31,9 @@ Posting rules, one entry per event (amounts in fen; a zero line is not written):
   Cr vat_payable VAT; and when customer credit settles the new sale (``credit_applied``):
   Dr customer_credit, Cr receivables.
 - ``Customer.ReturnRecorded`` (business date): Dr revenue amount - VAT; Dr vat_payable
-  VAT; Cr receivables ``to_open``; Cr customer_credit ``to_credit`` (the part of the sale
-  already paid).
+  VAT; Cr receivables ``to_open``; Cr bad_debt_expense ``to_written_off`` (the part that
+  cancelled a written-off amount not yet recovered: it reverses that write-off's
+  expense); Cr customer_credit ``to_credit`` (the part of the sale already paid).
 - ``Customer.PaymentRecorded`` (``received_on``): Dr cash amount; Cr receivables the
   ``allocation`` and ``fifo`` applications; Cr bad_debt_recovery_income the ``recovery``
   applications; Cr customer_credit ``to_credit`` (beyond all open items).
@@ -138,7 +140,8 @@ def sale_entry(e: Any) -> list[Line]:
 def return_entry(e: Any) -> list[Line]:
     return [
         dr(REVENUE, e.amount - e.vat), dr(VAT_PAYABLE, e.vat),
-        cr(RECEIVABLES, e.to_open), cr(CUSTOMER_CREDIT, e.to_credit),
+        cr(RECEIVABLES, e.to_open), cr(BAD_DEBT_EXPENSE, e.to_written_off),
+        cr(CUSTOMER_CREDIT, e.to_credit),
     ]
 
 

@@ -9,8 +9,9 @@ Tables (``receivables_<table>_g<n>``):
 - ``sales``: one row per sale (customer, rep, invoice, invoice and due dates, gross);
 - ``movements``: every fact that changes a sale's open amount or its written-off amount
   not yet recovered, with its business date: the sale itself (+gross), customer credit
-  settling it, the part of a return that reduced it, payments (allocation / fifo),
-  write-offs (open -, unrecovered +) and recoveries (unrecovered -);
+  settling it, returns (open - the part that reduced it, unrecovered - the part that
+  cancelled a written-off amount), payments (allocation / fifo), write-offs (open -,
+  unrecovered +) and recoveries (unrecovered -);
 - ``credit``: customer-credit movements with their business dates (overpayments and
   returns of paid sales in, credit settling a new sale out);
 - ``policies``: adopted policy versions (the ``aging`` policy in force on the report
@@ -150,7 +151,8 @@ class ReceivablesProjection(Dispatching):
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
         day = event_day(e)
-        self._movements(sql, [(position, e.sale_id, "return", day, e.amount, -e.to_open, 0)])
+        self._movements(sql, [(position, e.sale_id, "return", day, e.amount, -e.to_open,
+                               -e.to_written_off)])
         if e.to_credit:
             self._credit(sql, position, "return", e, day, e.to_credit)
 
@@ -204,7 +206,7 @@ class SaleFigures:
     due_on: str
     gross: int
     open: int
-    written_off: int  # written off and not yet recovered
+    written_off: int  # written off, not yet recovered nor cancelled by a return
     recovered: int
 
 
@@ -244,7 +246,7 @@ def sales_as_of(sql: Sql, p: ReceivablesProjection, upto: str,
             sale_id=r["sale_id"], customer_id=r["customer_id"], rep_id=r["rep_id"],
             invoice_no=r["invoice_no"], invoice_date=r["invoice_date"], due_on=r["due_on"],
             gross=int(r["gross"]), open=int(r["open_amount"]),
-            # a recovery dated before its write-off can make the dated difference negative
+            # a recovery or return dated before its write-off can make the dated difference negative
             written_off=max(0, int(r["unrecovered"])), recovered=int(r["recovered"]),
         )
         for r in rows

@@ -7,8 +7,9 @@ the general ledger's postings on one side, and on the other
 - ``receivables``: the sum of the per-sale open amounts (receivables projection);
 - ``customer_credit``: the sum of the per-customer credit balances (receivables
   projection, its ``credit`` movements);
-- ``bad_debt_unrecovered``: the written-off amounts not yet recovered, per sale
-  (receivables projection), against bad-debt expense less bad-debt recovery income;
+- ``bad_debt_unrecovered``: the written-off amounts not yet recovered nor cancelled by
+  a return, per sale (receivables projection), against bad-debt expense (write-offs less
+  what returns cancelled) less bad-debt recovery income;
 - ``commission_payable``: per rep, the closed statements' totals less the payouts
   (commissions projection);
 - ``marketing_expense:<category>``: the actual amounts of the spent expenses of the
