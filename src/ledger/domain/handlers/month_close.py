@@ -16,7 +16,8 @@ This module reads those facts from the log and records what the rules decide:
 - sales (``Customer.SaleRecorded``): the invoice date and the sale's ``rep_id``;
 - returns and write-offs (``Customer.ReturnRecorded``, ``Customer.ReceivableWrittenOff``):
   the date of their ``occurred_at`` and the sale they reference (its rep and invoice date
-  from the scans, else from its customer);
+  from the scans, else from its customer); a return for its ``return_commission_amount``
+  (not the part that cancelled a written-off amount);
 - fines (``Rep.Fined``): ``fined_on`` and the fined rep;
 - reps (``Rep.Registered`` and their aggregates): trainer, rank history, booked months.
 
@@ -35,7 +36,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain.calendar import business_date, month, next_month
-from ledger.domain.commission_month import Fact, MonthFacts, RepRecord
+from ledger.domain.commission_month import Fact, MonthFacts, RepRecord, return_commission_amount
 from ledger.domain.commission_plan import (
     MonthInput,
     Plan,
@@ -125,14 +126,15 @@ class CloseRun:
                 event.fine_id, rep_id, date.fromisoformat(event.fined_on), event.amount, position)
         if isinstance(event, Customer.ReturnRecorded):
             kind, ref_id = "return", event.return_id
+            amount = return_commission_amount(event.amount, event.to_written_off)
         elif isinstance(event, Customer.ReceivableWrittenOff):
-            kind, ref_id = "write_off", event.writeoff_id
+            kind, ref_id, amount = "write_off", event.writeoff_id, event.amount
         else:
             return None
         sale = self.sale_of(event.sale_id)
         if sale is None:  # pragma: no cover - a return always references a known sale
             return None
-        return Fact.taken_back(kind, ref_id, _occurred_on(event), event.amount, position,
+        return Fact.taken_back(kind, ref_id, _occurred_on(event), amount, position,
                                sale_id=event.sale_id, sale_rep_id=sale.rep_id, sale_day=sale.day)
 
     def _scan(self, start: int, stop: int) -> Iterable[Fact]:
