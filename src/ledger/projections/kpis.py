@@ -6,17 +6,21 @@ Tables (``kpis_<table>_g<n>``):
 - ``sales``: each sale with its rep, region, invoice and due dates and gross;
 - ``flows``: every dated fact about a sale, tagged with the sale's rep and region:
   ``sale`` (gross, invoice date), ``credit`` (customer credit settling it), ``return``
-  (gross returned; ``open_delta`` the part that reduced the open amount), ``allocation``
+  (gross returned, whether it reduced the open amount, cancelled a written-off amount or
+  became credit; ``open_delta`` the part that reduced the open amount), ``allocation``
   and ``fifo`` (payments settling it, ``received_on``), ``writeoff`` and ``recovery``;
 - ``policies``: the ``aging`` policy gives DSO's window.
 
 Definitions (``query_kpis``), for a period [from, to] and the report date ``to``:
 
 - ``sales``: gross invoiced in the period; ``returns``: gross returned in the period
-  (whatever month the sale was in); ``net_sales`` = sales - returns;
+  (whatever month the sale was in, including a part that cancelled a written-off
+  amount: the goods came back); ``net_sales`` = sales - returns;
 - ``collections``: payments received in the period that settled the rep's sales
   (allocations and FIFO; not recoveries of written-off amounts, not overpayments left
-  as customer credit); ``recoveries`` and ``written_off`` in the period separately;
+  as customer credit); ``recoveries`` and ``written_off`` in the period separately
+  (``written_off``: the write-offs dated in the period, as decided; a later return that
+  cancels one counts in ``returns`` of its own period, not as a negative write-off);
 - ``collection_rate`` = collections / net_sales, a decimal string rounded half away
   from zero to 4 decimals (null when net_sales <= 0); it can pass 1 when earlier
   months' sales are collected;
