@@ -43,6 +43,12 @@ ops = st.one_of(
               st.one_of(st.none(), st.tuples(st.integers(0, 30), st.integers(1, 200_000)))),
     st.tuples(st.just("return"), st.integers(0, 30), st.integers(1, 100_000), days),
     st.tuples(st.just("writeoff"), st.integers(0, 30), st.integers(1, 100_000), days),
+    # a sale, part paid, part of the rest written off, then returned (the return may cancel
+    # the written-off amount); payment, write-off and return per mille of what they can take
+    st.tuples(st.just("writeoff_return"), customers, st.integers(1, 20),
+              st.sampled_from([0, 300, 1000]), st.one_of(st.just(1000), st.integers(1, 1000)),
+              st.one_of(st.sampled_from([800, 1000]), st.integers(1, 1000)), days,
+              st.sampled_from([0, 40])),
     st.tuples(st.just("flag"), customers, st.booleans(), days),
     st.tuples(st.just("terms"), customers, st.integers(0, 500_000), days),
     st.tuples(st.just("submit"), st.integers(1, 300_000), days, st.booleans()),
@@ -92,6 +98,25 @@ def commands_of(steps: list[tuple], late: list[int]) -> list[dict]:
                 bodies.append(cmd("WriteOffReceivable", "fin", writeoff_id=f"W{i}",
                                   sale_id=sales[n % len(sales)], amount=amount, approved_by="dir",
                                   reason="w", **_when(day, lateness)))
+        elif kind == "writeoff_return":
+            _, customer, qty, paid, written_off, returned, day, later = step
+            sales.append(f"S{i}")
+            gross = qty * 10_000
+            paid = gross * paid // 1000
+            then = (date.fromisoformat(day) + timedelta(days=later)).isoformat()
+            bodies.append({**sale(f"S{i}", qty, customer=customer, day=day, credit_approved_by="fin"),
+                           **_when(day, lateness)})
+            if paid:
+                bodies.append(cmd("RecordPayment", "fin", payment_id=f"P{i}", customer_id=customer,
+                                  amount=paid, received_on=day,
+                                  allocations=[{"sale_id": f"S{i}", "amount": paid}], **_when(day)))
+            if paid < gross:
+                bodies.append(cmd("WriteOffReceivable", "fin", writeoff_id=f"W{i}", sale_id=f"S{i}",
+                                  amount=max(1, (gross - paid) * written_off // 1000),
+                                  approved_by="dir", reason="w", **_when(then, lateness)))
+            bodies.append(cmd("RecordReturn", "sa", return_id=f"RT{i}", sale_id=f"S{i}",
+                              amount=max(1, gross * returned // 1000), approved_by="mgr",
+                              reason="r", **_when(then, lateness)))
         elif kind == "flag":
             _, customer, risky, day = step
             bodies.append(cmd("FlagCustomerAtRisk", "mgr", customer_id=customer, at_risk=risky,

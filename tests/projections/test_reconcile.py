@@ -140,6 +140,14 @@ ops = st.one_of(
     st.tuples(st.just("payment"), st.sampled_from(("C1", "C2")), amounts,
               st.one_of(st.none(), st.tuples(st.integers(0, 30), amounts))),
     st.tuples(st.just("write_off"), st.integers(0, 30), st.integers(1, 800_000)),
+    # a sale, part paid, part of the rest written off, then returned: the return reduces
+    # the open amount, then cancels the written-off amount, the rest is credit (SPEC 2.2);
+    # the payment, write-off and return are per mille of what they can take
+    # (the sale dated 0, 35 or 70 days before: the return may claw back in a later month)
+    st.tuples(st.just("write_off_return"), st.sampled_from(("C1", "C2")), st.sampled_from(REPS),
+              st.integers(1, 300), st.sampled_from((0, 35, 70)),
+              st.sampled_from((0, 300, 1000)), st.one_of(st.just(1000), st.integers(1, 1000)),
+              st.one_of(st.sampled_from((800, 1000)), st.integers(1, 1000))),
     st.tuples(st.just("expense"), st.sampled_from(("B1", "B2")), st.integers(1, 300_000),
               st.integers(-10, 10)),
     st.tuples(st.just("fine"), st.sampled_from(REPS), st.integers(1, 50_000),
@@ -170,6 +178,24 @@ def _body(op: tuple, day: int, n: int, sales: list[str]) -> list[dict]:
     if kind == "write_off":
         return [cmd("WriteOffReceivable", "fin", writeoff_id=f"W{n}", sale_id=pick(args[0]),
                     amount=args[1], approved_by="dir", reason="uncollectable", **at(today))]
+    if kind == "write_off_return":
+        customer, rep, quantity, lag, paid, written_off, returned = args
+        sales.append(f"S{n}")
+        gross = quantity * 10_000
+        paid = gross * paid // 1000
+        bodies = [sale(f"S{n}", quantity, customer=customer, rep=rep, day=_day(max(0, day - lag)))]
+        if paid:
+            bodies.append(cmd("RecordPayment", "fin", payment_id=f"P{n}", customer_id=customer,
+                              amount=paid, received_on=today,
+                              allocations=[{"sale_id": f"S{n}", "amount": paid}], **at(today)))
+        if paid < gross:
+            bodies.append(cmd("WriteOffReceivable", "fin", writeoff_id=f"W{n}", sale_id=f"S{n}",
+                              amount=max(1, (gross - paid) * written_off // 1000),
+                              approved_by="dir", reason="uncollectable", **at(today)))
+        bodies.append(cmd("RecordReturn", "sa", return_id=f"RT{n}", sale_id=f"S{n}",
+                          amount=max(1, gross * returned // 1000), approved_by="mgr",
+                          reason="returned", **at(today)))
+        return bodies
     if kind == "expense":
         budget, amount, pct = args
         spend = max(1, amount + amount * pct // 100)
