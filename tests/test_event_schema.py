@@ -126,6 +126,7 @@ def test_a_stored_v1_return_loads_as_v2_with_nothing_written_off(mapper):
     event = mapper.to_domain_event(stored)
     assert type(event) is Customer.ReturnRecorded and Customer.ReturnRecorded.class_version == 2
     assert event.to_written_off == 0
+    assert event.commission_amount == event.amount  # a v1 return counted in full
     assert (event.amount, event.to_open, event.to_credit) == (1_088_400, 1_088_400, 0)
     assert event.amount == event.to_open + event.to_written_off + event.to_credit
     again = mapper.to_stored_event(event)
@@ -151,7 +152,8 @@ def test_a_v2_return_round_trips_and_replays(mapper):
 
     c = _customer_with_a_written_off_sale()
     c.record_return(return_id="RT1", sale_id="S1", amount=10_000, vat=1_150, to_open=0,
-                    to_written_off=10_000, to_credit=0, approved_by="m", reason="r", meta={})
+                    to_written_off=10_000, to_credit=0, commission_amount=0, approved_by="m",
+                    reason="r", meta={})
     events = c.collect_events()
     stored = [mapper.to_stored_event(e) for e in events]
     assert stored[-1].topic == "ledger:Customer.ReturnRecorded"

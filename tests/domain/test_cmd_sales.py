@@ -323,7 +323,8 @@ def test_return_reduces_open_and_records_vat(ledger):
                                  approved_by="mgr", reason="damaged", **at("2024-03-08")))
     # 5,000 x 0.13 / 1.13 = 575.22
     assert answer["result"] == {"return_id": "RT1", "vat": 575, "to_open": 5_000,
-                                "to_written_off": 0, "to_credit": 0, "closed_period": False}
+                                "to_written_off": 0, "to_credit": 0, "commission_amount": 5_000,
+                                "closed_period": False}
     (event,) = facts_after(ledger, before)
     assert topic_of(event) == "Customer.ReturnRecorded"
     assert (event.amount, event.vat, event.approved_by, event.reason) == (5_000, 575, "mgr", "damaged")

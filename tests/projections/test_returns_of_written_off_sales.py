@@ -73,7 +73,8 @@ def test_return_of_a_fully_written_off_sale_cancels_the_bad_debt_not_credit(ledg
     all_applied(ledger, [sale("S1", 1), _write_off("W1", "S1", 10_000, "2024-05-10")])
     answer = applied(ledger, _return("RT1", "S1", 10_000, "2024-06-03"))
     assert answer["result"] == {"return_id": "RT1", "vat": 1_150, "to_open": 0,
-                                "to_written_off": 10_000, "to_credit": 0, "closed_period": False}
+                                "to_written_off": 10_000, "to_credit": 0, "commission_amount": 0,
+                                "closed_period": False}
     state = customer_state(ledger, "C1")
     item = state.receivables["S1"]
     assert (item.open, item.written_off, item.recovered, item.returned_written_off,
@@ -284,4 +285,29 @@ def test_a_same_month_write_off_and_return_are_not_charged_twice(ledger):
     assert (march["personal_sales"], march["commission"], march["clawback"]) == (
         yuan(20_000), 307_692, 307_692)
     assert [line for line in march["lines"] if line["type"] == "return"] == []
+    assert _checks(projector)["commission_payable"][2] == 0
+
+
+def test_goods_returned_after_a_recovery_are_not_clawed_back_twice(ledger):
+    """Sale 20,000 yuan (20%), written off in April (the whole commission clawed back),
+    5,000 yuan recovered, then everything returned in May: 15,000 cancels the bad debt,
+    5,000 (the recovered money) becomes credit, and the return counts nothing for
+    commissions: the rep already lost the whole sale's commission, once."""
+    setup_company(ledger, credit_limit=10**12)
+    all_applied(ledger, [sale("S1", 200, rep="R2", day="2024-03-05")])
+    projector = _projector(ledger)
+    _statement(ledger, projector, "R2", "2024-03", "2024-04-01")
+    all_applied(ledger, [
+        _write_off("W1", "S1", yuan(20_000), "2024-04-15"),
+        _pay("P1", yuan(5_000), "2024-04-20", [("S1", yuan(5_000))]),
+    ])
+    april = _statement(ledger, projector, "R2", "2024-04", "2024-05-01")
+    assert april["clawback"] == 307_692
+    answer = ledger.execute_one(_return("RT1", "S1", yuan(20_000), "2024-05-10"))
+    assert answer["status"] == "applied", answer
+    result = answer["result"]
+    assert (result["to_open"], result["to_written_off"], result["to_credit"],
+            result["commission_amount"]) == (0, yuan(15_000), yuan(5_000), 0)
+    may = _statement(ledger, projector, "R2", "2024-05", "2024-06-01")
+    assert (may["personal_sales"], may["clawback"], may["total"]) == (0, 0, 0)
     assert _checks(projector)["commission_payable"][2] == 0

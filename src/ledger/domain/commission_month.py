@@ -13,10 +13,10 @@ Facts (``Fact``), each with its business date in company time:
 - a sale: its invoice date; it is its rep's;
 - a return or a write-off: its date, but no earlier than its sale's invoice date (one
   dated before its sale counts on the sale's date: the ledger now refuses those, but
-  older logs may hold some); it is the sale's rep's. A return counts for its
-  ``return_commission_amount``: not the part that cancelled a written-off amount, whose
-  commission the write-off already clawed back (a return that only cancelled one is no
-  fact at all);
+  older logs may hold some); it is the sale's rep's. A return counts for the
+  ``commission_amount`` its event records (``receivables.return_commission_amount``: not
+  the part that cancelled a written-off amount, whose commission the write-off already
+  clawed back; a return counting 0 is no fact at all);
 - a fine: its ``fined_on``; it is the fined rep's.
 
 The input of rep R for month X (``MonthFacts.month_input``), under the plan in force on
@@ -82,17 +82,6 @@ OWN_FIGURES = ("rank", "plan_version", "personal_sales", "rate", "commission",
 
 
 # --- facts and reps -----------------------------------------------------------------
-
-
-def return_commission_amount(amount: int, to_written_off: int) -> int:
-    """The gross of a return that counts for commissions (personal sales or clawback).
-
-    The part of a return that cancelled a written-off amount (``to_written_off`` of
-    ``Customer.ReturnRecorded``) does not: the write-off already clawed back its
-    commission (or, dated in the sale's month, it never counted as returned), and taking
-    it back again would charge the rep twice for the same gross. The month close (from
-    events) and the commission query (from projection rows) both ask this."""
-    return amount - to_written_off
 
 
 @dataclass(frozen=True)

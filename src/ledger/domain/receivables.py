@@ -41,6 +41,7 @@ class Receivable:
     # was already paid and became customer credit
     returned_to_open: int = 0
     returned_written_off: int = 0
+    returned_for_commission: int = 0  # what earlier returns counted for commissions
 
     @property
     def open(self) -> int:
@@ -68,6 +69,18 @@ def check_return(item: Receivable, amount: int) -> None:
             sale_id=item.sale_id, amount=amount, gross=item.gross,
             returned=item.returned, returnable=item.returnable,
         )
+
+
+def return_commission_amount(item: Receivable, amount: int, to_written_off: int) -> int:
+    """The gross of a return that counts for commissions (personal sales, clawback:
+    SPEC 2.5), decided when the return is recorded and kept in its event.
+
+    The part that cancels a written-off amount does not count (the write-off already
+    clawed its commission back), and what a sale's returns count plus its write-offs
+    never passes its gross: goods returned after a written-off amount was recovered
+    are not taken back from the rep a second time."""
+    room = item.gross - item.returned_for_commission - item.written_off
+    return max(0, min(amount - to_written_off, room))
 
 
 def split_return(item: Receivable, amount: int) -> tuple[int, int, int]:

@@ -13,7 +13,7 @@ Tables (``commissions_<table>_g<n>``), all plain INSERTs of dated facts:
 - ``sales``, ``returns``, ``writeoffs``: the facts a statement counts, with their
   business dates and months (a return or write-off names its sale; the sale names its rep);
   a return's ``amount`` is the part that counts for commissions
-  (``commission_month.return_commission_amount``: not the part that cancelled a
+  (the ``commission_amount`` of ``Customer.ReturnRecorded``: not the part that cancelled a
   written-off amount), 0 when it only cancelled one;
 - ``fines``, ``payouts``: per rep, dated; a payout names the period it pays;
 - ``statements``: one row per ``CommissionAccrued`` (a closed month's statement, as the
@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import month, month_of
 from ledger.domain.commission_month import (
-    BEGINNING, Fact, MonthFacts, RepRecord, booked_months, rank_on, return_commission_amount,
+    BEGINNING, Fact, MonthFacts, RepRecord, booked_months, rank_on,
 )
 from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
 from ledger.domain.money import format_rate
@@ -164,7 +164,7 @@ class CommissionsProjection(Dispatching):
             f"INSERT INTO {self.t('returns')} (return_id, sale_id, day, period, amount, position) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (e.return_id, e.sale_id, day.isoformat(), month_of(day),
-             return_commission_amount(e.amount, e.to_written_off), position),
+             e.commission_amount, position),
         )
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:

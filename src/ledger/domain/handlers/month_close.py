@@ -16,7 +16,7 @@ This module reads those facts from the log and records what the rules decide:
 - sales (``Customer.SaleRecorded``): the invoice date and the sale's ``rep_id``;
 - returns and write-offs (``Customer.ReturnRecorded``, ``Customer.ReceivableWrittenOff``):
   the date of their ``occurred_at`` and the sale they reference (its rep and invoice date
-  from the scans, else from its customer); a return for its ``return_commission_amount``
+  from the scans, else from its customer); a return for the ``commission_amount`` its event records
   (not the part that cancelled a written-off amount);
 - fines (``Rep.Fined``): ``fined_on`` and the fined rep;
 - reps (``Rep.Registered`` and their aggregates): trainer, rank history, booked months.
@@ -36,7 +36,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain.calendar import business_date, month, next_month
-from ledger.domain.commission_month import Fact, MonthFacts, RepRecord, return_commission_amount
+from ledger.domain.commission_month import Fact, MonthFacts, RepRecord
 from ledger.domain.commission_plan import (
     MonthInput,
     Plan,
@@ -126,7 +126,7 @@ class CloseRun:
                 event.fine_id, rep_id, date.fromisoformat(event.fined_on), event.amount, position)
         if isinstance(event, Customer.ReturnRecorded):
             kind, ref_id = "return", event.return_id
-            amount = return_commission_amount(event.amount, event.to_written_off)
+            amount = event.commission_amount
         elif isinstance(event, Customer.ReceivableWrittenOff):
             kind, ref_id, amount = "write_off", event.writeoff_id, event.amount
         else:

@@ -15,7 +15,8 @@ from ledger.domain.money import format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
 from ledger.domain.receivables import (
     Receivable,
-    allocate_payment, check_return, check_write_off, return_vat, split_return,
+    allocate_payment, check_return, check_write_off, return_commission_amount, return_vat,
+    split_return,
 )
 
 
@@ -148,16 +149,19 @@ def record_return(ctx: Context) -> dict[str, Any]:
                                 beneficiary_user=rep.user_id if rep else None, what="this return")
     check_return(item, cmd.amount)
     to_open, to_written_off, to_credit = split_return(item, cmd.amount)
+    commission_amount = return_commission_amount(item, cmd.amount, to_written_off)
     vat = return_vat(item, cmd.amount)
     customer.record_return(
         return_id=cmd.return_id, sale_id=cmd.sale_id, amount=cmd.amount, vat=vat,
         to_open=to_open, to_written_off=to_written_off, to_credit=to_credit,
+        commission_amount=commission_amount,
         approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta,
     )
     ctx.claim("return", cmd.return_id, "customer", customer.customer_id)
     ctx.uow.add(customer)
     return {"return_id": cmd.return_id, "vat": vat, "to_open": to_open,
             "to_written_off": to_written_off, "to_credit": to_credit,
+            "commission_amount": commission_amount,
             "closed_period": _closed_period_flag(ctx, month_of(ctx.day))}
 
 

@@ -112,11 +112,13 @@ class Customer(Aggregate):
         """A return of (part of) a sale, split by ``split_return``: ``to_open`` reduced
         the open amount, ``to_written_off`` cancelled a written-off amount not yet
         recovered, ``to_credit`` (the part already paid) became customer credit;
-        amount = to_open + to_written_off + to_credit.
+        amount = to_open + to_written_off + to_credit. ``commission_amount`` is the gross
+        the return counts for commissions (``return_commission_amount``).
 
-        Version 2 added ``to_written_off``. A version-1 event predates the rule: its
-        return cancelled no written-off amount (whatever was not open went to customer
-        credit, as it was then recorded and posted), so it is upcast with 0."""
+        Version 2 added ``to_written_off`` and ``commission_amount``. A version-1 event
+        predates them: its return cancelled no written-off amount (whatever was not open
+        went to customer credit, as it was then recorded and posted) and counted in full
+        for commissions, so it is upcast with 0 and its amount."""
 
         TOPIC = "ledger:Customer.ReturnRecorded"
         class_version = 2
@@ -128,6 +130,7 @@ class Customer(Aggregate):
         to_open: int
         to_written_off: int
         to_credit: int
+        commission_amount: int
         approved_by: str
         reason: str
         meta: dict[str, Any]
@@ -135,14 +138,16 @@ class Customer(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["to_written_off"] = 0
+            state["commission_amount"] = state["amount"]
 
     @event(ReturnRecorded)
     def record_return(self, return_id: str, sale_id: str, amount: int, vat: int, to_open: int,
-                      to_written_off: int, to_credit: int, approved_by: str, reason: str,
-                      meta: dict[str, Any]) -> None:
+                      to_written_off: int, to_credit: int, commission_amount: int,
+                      approved_by: str, reason: str, meta: dict[str, Any]) -> None:
         item = self.receivables[sale_id]
         before = item.open
         item.returned += amount
+        item.returned_for_commission += commission_amount
         item.returned_to_open += to_open
         item.returned_written_off += to_written_off
         self._changed(item, before)  # the unrecovered amount may have gone to 0 too
