@@ -120,8 +120,16 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     }
 
 
-def not_before_sale(ctx: Context, item: Receivable, what: str) -> None:
-    """A return or write-off cannot be dated before the sale it is about."""
+def _approved_decision_on_sale(ctx: Context, sale_id: str, approved_by: str, kind: str,
+                               business_id: str, what: str) -> tuple[Customer, Receivable, Any]:
+    """The checks a return and a write-off share, in the order of SPEC 5.2: the sale and
+    approver exist (and the fact is not dated before the sale), the id is new, the actor
+    and approver hold their roles, and neither approves a decision about their own rep."""
+    ctx.actor()
+    claim = ctx.owner("sale", sale_id, "sale_id")
+    approver = ctx.user(approved_by, "approved_by")
+    customer = ctx.require(Customer, claim.owner_id, "sale_id")
+    item = customer.receivables[sale_id]
     if ctx.day < item.invoice_date:
         raise invalid(
             "occurred_at",
@@ -129,24 +137,21 @@ def not_before_sale(ctx: Context, item: Receivable, what: str) -> None:
             f"date {item.invoice_date}",
             business_date=ctx.day.isoformat(), invoice_date=item.invoice_date.isoformat(),
         )
+    ctx.unclaimed(kind, business_id)
+    actor = ctx.authorize()
+    authority.check_approver(f"a {what}", approver.user_id, approver.roles,
+                             authority.APPROVER_ROLES[ctx.name])
+    rep = ctx.uow.get(Rep, item.rep_id)
+    authority.check_segregation(approver.user_id, actor=actor.user_id,
+                                beneficiary_user=rep.user_id if rep else None, what=f"this {what}")
+    return customer, item, approver
 
 
 def record_return(ctx: Context) -> dict[str, Any]:
     cmd: RecordReturn = ctx.cmd  # type: ignore[assignment]
     require_text(cmd.reason, "reason")
-    ctx.actor()
-    claim = ctx.owner("sale", cmd.sale_id, "sale_id")
-    approver = ctx.user(cmd.approved_by, "approved_by")
-    customer = ctx.require(Customer, claim.owner_id, "sale_id")
-    item = customer.receivables[cmd.sale_id]
-    not_before_sale(ctx, item, "return")
-    ctx.unclaimed("return", cmd.return_id)
-    actor = ctx.authorize()
-    authority.check_approver("a return", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["RecordReturn"])
-    rep = ctx.uow.get(Rep, item.rep_id)
-    authority.check_segregation(approver.user_id, actor=actor.user_id,
-                                beneficiary_user=rep.user_id if rep else None, what="this return")
+    customer, item, approver = _approved_decision_on_sale(
+        ctx, cmd.sale_id, cmd.approved_by, "return", cmd.return_id, "return")
     check_return(item, cmd.amount)
     to_open, to_written_off, to_credit = split_return(item, cmd.amount)
     commission_amount = return_commission_amount(item, cmd.amount, to_written_off)
@@ -206,19 +211,8 @@ def record_payment(ctx: Context) -> dict[str, Any]:
 def write_off_receivable(ctx: Context) -> dict[str, Any]:
     cmd: WriteOffReceivable = ctx.cmd  # type: ignore[assignment]
     require_text(cmd.reason, "reason")
-    ctx.actor()
-    claim = ctx.owner("sale", cmd.sale_id, "sale_id")
-    approver = ctx.user(cmd.approved_by, "approved_by")
-    customer = ctx.require(Customer, claim.owner_id, "sale_id")
-    item = customer.receivables[cmd.sale_id]
-    not_before_sale(ctx, item, "write-off")
-    ctx.unclaimed("writeoff", cmd.writeoff_id)
-    actor = ctx.authorize()
-    authority.check_approver("a write-off", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["WriteOffReceivable"])
-    rep = ctx.uow.get(Rep, item.rep_id)
-    authority.check_segregation(approver.user_id, actor=actor.user_id,
-                                beneficiary_user=rep.user_id if rep else None, what="this write-off")
+    customer, item, approver = _approved_decision_on_sale(
+        ctx, cmd.sale_id, cmd.approved_by, "writeoff", cmd.writeoff_id, "write-off")
     check_write_off(item, cmd.amount)
     customer.write_off(writeoff_id=cmd.writeoff_id, sale_id=cmd.sale_id, amount=cmd.amount,
                        approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta)
