@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,7 +31,7 @@ from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
 from ledger.domain.handlers.context import check_future
 from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Dispute, Rep, Sku, User
-from ledger.domain.policies import PolicyBook, default_version
+from ledger.domain.policies import PolicyBook
 from ledger.store.transcoder import MsgspecTranscoder
 
 Answer = dict[str, Any]
@@ -390,16 +390,6 @@ class Ledger:
 
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
-
-    def policy_book(self) -> PolicyBook | None:
-        try:
-            return self.app.repository.get(PolicyBook.create_id())
-        except AggregateNotFoundError:
-            return None
-
-    def policy_in_force(self, policy: str, day: Any) -> Any:
-        book = self.policy_book()
-        return book.in_force(policy, day) if book else default_version(policy)
 
 
 def _in_cache(cache: Any, key: UUID) -> bool:
