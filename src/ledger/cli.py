@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -304,24 +305,39 @@ def demo_command(
 ) -> None:
     """Build a generated company through the real command path and show what finance and
     auditors look at first."""
-    from ledger.demo import Company
+    from ledger.demo import Company, commission_payouts
+    from ledger.projections.commissions import statement_months
+    from ledger.projections.engine import projector_for
     from ledger.report import demo_summary
 
     path = Path(database)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     started = time.perf_counter()
-    bodies = list(Company(seed=seed).commands())
-    lines = [msgspec.json.encode(b) for b in bodies]
+    company = Company(seed=seed)
+    lines = [msgspec.json.encode(b) for b in company.commands()]
+    year_end = date(company.year, 12, 31)
     with Ledger(parse_database_url(f"sqlite:///{path}")) as ledger:
         with _progress() as progress:
             report = import_lines(ledger, lines, progress)
+            # commissions payable by the year's end are paid, through the command path too
+            projector = projector_for(ledger)
+            caught_up = time.perf_counter()
+            projector.catch_up(batch_size=2000)
+            err.print(f"projections caught up with {ledger.max_position():,} events in "
+                      f"{time.perf_counter() - caught_up:.1f}s")
+            months = {rep_id: statement_months(projector, rep_id) for rep_id in company.rep_ids}
+            payouts = [msgspec.json.encode(b) for b in commission_payouts(months, year_end, seed)]
+            paid = import_lines(ledger, payouts, progress)
+        for key in ("applied", "duplicates"):
+            report[key] += paid[key]
+        report["rejected"] += [{**r, "line": len(lines) + r["line"]} for r in paid["rejected"]]
         imported = time.perf_counter() - started
-        events = ledger.max_position()
-        err.print(f"imported {len(lines)} commands in {imported:.1f}s: applied {report['applied']}, "
-                  f"duplicates {report['duplicates']}, rejected {len(report['rejected'])}; "
-                  f"{events} events in {path}")
-        demo_summary(ledger, report, out, err)
+        err.print(f"imported {len(lines) + len(payouts)} commands ({len(payouts)} commission "
+                  f"payouts) in {imported:.1f}s: applied {report['applied']}, duplicates "
+                  f"{report['duplicates']}, rejected {len(report['rejected'])}; "
+                  f"{ledger.max_position()} events in {path}")
+        demo_summary(ledger, report, out, err, as_of=year_end)
     err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
 
 

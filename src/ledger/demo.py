@@ -356,3 +356,26 @@ def sales_file(count: int, seed: int = 11) -> Iterator[dict[str, Any]]:
         yield cmd("RecordSale", "svc", t, sale_id=f"BS-{i:07d}", customer_id=f"BC-{rng.randrange(200):04d}",
                   rep_id=f"BR-{rng.randrange(100):03d}", invoice_no=f"FPB{i:08d}",
                   lines=[{"sku": "TEA-100", "quantity": rng.randint(1, 50), "unit_price": 120_00}])
+
+
+def commission_payouts(months_by_rep: dict[str, list[dict[str, Any]]], up_to: date,
+                       seed: int = 7) -> list[dict[str, Any]]:
+    """Finance pays each closed month's balance on its payable date (the override part's
+    date when later), for the dates up to ``up_to``: ``PayCommission`` commands from the
+    commission accounts (``projections.commissions.statement_months``)."""
+    out = []
+    n = 0
+    for rep_id in sorted(months_by_rep):
+        for m in months_by_rep[rep_id]:
+            paid_on = max(date.fromisoformat(m["payable_on"]), date.fromisoformat(m["override_payable_on"]))
+            if m["balance"] <= 0 or paid_on > up_to:
+                continue
+            n += 1
+            when = datetime(paid_on.year, paid_on.month, paid_on.day, 11, tzinfo=TZ)
+            out.append({"command": "PayCommission", "command_id": f"demo-{seed}-pay-{n:05d}",
+                        "actor": "fin-wang", "occurred_at": when.isoformat(),
+                        "reported_at": (when + timedelta(minutes=20)).isoformat(),
+                        "payout_id": f"PO-{rep_id}-{m['period']}", "rep_id": rep_id,
+                        "period": m["period"], "amount": m["balance"],
+                        "paid_on": paid_on.isoformat()})
+    return out

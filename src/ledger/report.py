@@ -8,9 +8,11 @@ how many events the log holds. Read from the projections only.
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 from rich.console import Console
+from rich import box
 from rich.table import Table
 
 from ledger.application import Ledger
@@ -18,7 +20,8 @@ from ledger.domain.money import format_fen
 from ledger.projections.engine import projector_for
 
 
-def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Console) -> dict[str, Any]:
+def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Console,
+                 as_of: date | None = None) -> dict[str, Any]:
     from ledger.projections.audit import late_reported_count
     from ledger.projections.budgets import query_budgets
     from ledger.projections.commissions import top_statements
@@ -27,14 +30,12 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
 
     projector = projector_for(ledger)
     started = time.perf_counter()
-    applied = projector.catch_up(batch_size=2000)
+    projector.catch_up(batch_size=2000)
     seconds = time.perf_counter() - started
     events = ledger.max_position()
-    err.print(f"projected {events:,} events ({applied:,} applications) in {seconds:.1f}s "
-              f"= {events / seconds if seconds else 0:,.0f} events/s")
 
-    aging = query_aging(projector)
-    dso = query_dso(projector)
+    aging = query_aging(projector, as_of)
+    dso = query_dso(projector, as_of)
     table = Table(title=f"Receivables aging as of {aging['as_of']} (open total "
                         f"{format_fen(aging['total'])}, DSO {dso.get('dso', '-')} days)")
     table.add_column("class")
@@ -52,13 +53,16 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     totals = budgets["totals"]
     used = totals["committed"] + totals["spent"]
     util = Table(title=f"Marketing budgets: {format_fen(used)} of {format_fen(totals['allocated'])} "
-                       f"committed or spent ({100 * used / max(1, totals['allocated']):.1f}%)")
-    for col in ("budget", "allocated", "committed", "spent", "remaining", "utilisation"):
-        util.add_column(col, justify="right" if col != "budget" else "left")
+                       f"committed or spent ({100 * used / max(1, totals['allocated']):.1f}%); "
+                       "the fullest lines")
+    util.add_column("budget", no_wrap=True)
+    for col in ("allocated", "committed", "spent", "remaining", "used"):
+        util.add_column(col, justify="right")
     fullest = sorted(budgets["budgets"], key=lambda b: -(b["committed"] + b["spent"]) / max(1, b["allocated"]))
-    for b in fullest[:8]:
+    for b in fullest[:6]:
         util.add_row(b["budget_id"], format_fen(b["allocated"]), format_fen(b["committed"]),
-                     format_fen(b["spent"]), format_fen(b["remaining"]), str(b.get("utilisation")))
+                     format_fen(b["spent"]), format_fen(b["remaining"]),
+                     f"{100 * (b['committed'] + b['spent']) / max(1, b['allocated']):.0f}%")
     out.print(util)
 
     closings = ledger.app.repository
@@ -71,16 +75,17 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
         last = None
     if last:
         top = top_statements(projector, last, 5)
-        stm = Table(title=f"Top commission statements, {last}")
-        for col in ("rep", "rank", "personal sales", "rate", "commission", "晨星", "开星",
-                    "override", "clawback", "fines", "total", "payable on"):
-            stm.add_column(col, justify="right" if col not in ("rep", "rank") else "left")
+        stm = Table(title=f"Top commission statements, {last} (payable {top[0]['payable_on'] if top else '-'})",
+                    box=box.SIMPLE_HEAD)
+        stm.add_column("rep", no_wrap=True)
+        stm.add_column("rank", no_wrap=True, min_width=4)
+        for col in ("sales", "commission", "bonuses", "override", "total"):
+            stm.add_column(col, justify="right", no_wrap=True)
         for s in top:
-            stm.add_row(s["rep_id"], s["rank"], format_fen(s["personal_sales"]), s["rate"],
-                        format_fen(s["commission"]), format_fen(s["morning_star_bonus"]),
-                        format_fen(s["opening_star_bonus"]), format_fen(s["override"]),
-                        format_fen(s["clawback"]), format_fen(s["fines"]), format_fen(s["total"]),
-                        str(s["payable_on"]))
+            stm.add_row(s["rep_id"], s["rank"], format_fen(s["personal_sales"]),
+                        format_fen(s["commission"]),
+                        format_fen(s["morning_star_bonus"] + s["opening_star_bonus"]),
+                        format_fen(s["override"]), format_fen(s["total"]))
         out.print(stm)
 
     rec = query_reconcile(projector)
