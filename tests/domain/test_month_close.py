@@ -558,3 +558,29 @@ def test_a_late_return_of_a_late_sale_is_clawed_back_at_the_revised_rate(ledger)
     [claw] = lines_of(st, "clawback")
     assert (claw["sale_period"], claw["rate"], claw["amount"]) == ("2024-03", "0.2", 15_385)
     assert st["total"] == 307_692 + 100_000 - 15_385
+
+
+def test_a_closer_with_a_rep_account_cannot_close_the_month(ledger):
+    """SPEC 1 segregation: the close decides every rep's accrual and promotion, so a
+    finance user who is also a rep's own user may not run it; nothing is stored."""
+    from support import applied, at, cmd, rejected, setup_company
+
+    setup_company(ledger)
+    applied(ledger, cmd("RegisterRep", "sa", rep_id="R-FIN", name="Finance rep", region="east",
+                        user_id="fin2", **at("2024-01-02")))
+    before = ledger.max_position()
+    answer = rejected(ledger, cmd("CloseMonth", "fin2", period="2024-01", **at("2024-02-01")),
+                      "segregation_of_duties")
+    assert answer["details"]["rep_id"] == "R-FIN"
+    assert ledger.max_position() == before
+    applied(ledger, cmd("CloseMonth", "fin", period="2024-01", **at("2024-02-01")))
+
+
+def test_rank_change_and_fine_need_a_reason(ledger):
+    from support import at, cmd, rejected, setup_company
+
+    setup_company(ledger)
+    rejected(ledger, cmd("ChangeRank", "dir", rep_id="R2", rank="SE", reason="   ", **at("2024-01-02")),
+             "invalid_field")
+    rejected(ledger, cmd("FineRep", "fin", fine_id="F1", rep_id="R2", amount=100, reason=" ",
+                         approved_by="mgr", **at("2024-01-02")), "invalid_field")

@@ -220,3 +220,28 @@ def test_every_event_type_the_domain_records_is_in_the_trail():
     }
     recorded = {t for t in recorded if t.startswith("ledger:") and not t.endswith(".Created")}
     assert recorded - bookkeeping - set(AuditProjection.topics) == set()
+
+
+def test_rank_changes_are_not_segregation_violations_and_promotions_name_their_plan(ledger):
+    """A director's rank change and a close's promotion are decided by their actor: the
+    trail's segregation check stays empty, and a promotion shows the plan it was taken
+    under as its policy version (SPEC 1 policy versions, SPEC 3 audit trail)."""
+    from support import all_applied, at, cmd, sale, setup_company
+
+    from ledger.projections.audit import query_audit, segregation_violations
+    from ledger.projections.engine import projector_for
+
+    setup_company(ledger)
+    all_applied(ledger, [
+        cmd("RegisterRep", "sa", rep_id="T1", name="T1", region="east", trainer_id="R2", **at("2024-01-02")),
+        sale("S1", 150, rep="R2", day="2024-03-05"),  # 15,000 yuan
+        sale("S2", 150, rep="T1", day="2024-03-06"),
+        cmd("CloseMonth", "fin", period="2024-03", **at("2024-04-01")),
+        cmd("ChangeRank", "dir", rep_id="R1", rank="SSM", reason="regional lead", **at("2024-04-02")),
+    ])
+    projector = projector_for(ledger)
+    projector.catch_up()
+    assert segregation_violations(projector) == []
+    promotions = [e for e in query_audit(projector, "R2")["entries"] if e["event"] == "Rep.RankChanged"]
+    assert [(e["reason"], e["approved_by"], e["policy_version"]) for e in promotions] == [
+        ("promotion", ["fin"], "2014-cn-1")]

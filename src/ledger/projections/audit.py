@@ -172,7 +172,8 @@ class AuditProjection(Dispatching):
             (position, topic.removeprefix("ledger:"), meta.get("command"), meta.get("command_id"),
              actor, self._roles_of(sql, actor), to_json(approvers), getattr(e, "reason", None),
              _policy_version(topic, e, policies), to_json(policies), occurred, reported,
-             _iso(e.timestamp), day, delay, int(late), subject or actor, beneficiary,
+             _iso(e.timestamp), day, delay, int(late),
+             (actor if subject is None else subject) or None, beneficiary,
              to_json(_details(e))),
         )
         if approvers:
@@ -250,9 +251,12 @@ class AuditProjection(Dispatching):
 
     def _rep_fact(self, sql: Sql, position: int, e: Any) -> None:
         rep = (self.origins.get(sql, e.originator_id.hex) or (None,))[0]
+        # a rank change is decided by its actor (a director, or the month's closer): there
+        # is no request of someone else's to approve, only the rep account to check
+        subject = "" if hasattr(e, "decided_by") else None
         self._entry(sql, position, e,
                     ids=(getattr(e, "fine_id", None), getattr(e, "payout_id", None)),
-                    beneficiary=rep)
+                    beneficiary=rep, subject=subject)
 
     def _budget(self, sql: Sql, position: int, e: Any) -> None:
         self._origin(sql, e, "budget", e.budget_id)
@@ -306,7 +310,7 @@ def _approvers(e: Any) -> list[str]:
 def _policy_version(topic: str, e: Any, policies: dict[str, str]) -> str | None:
     if topic == POLICY_ADOPTED:
         return e.version
-    plan = getattr(e, "plan_version", None)
+    plan = getattr(e, "plan_version", None) or (getattr(e, "evidence", None) or {}).get("plan_version")
     if isinstance(plan, str):
         return plan
     recorded = {k: v for k, v in policies.items() if k != "reporting"}

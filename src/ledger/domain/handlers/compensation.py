@@ -9,7 +9,7 @@ from ledger.domain.calendar import add_months, month_of, previous_month
 from ledger.domain.commands import AdoptCommissionPlan, ChangeRank, CloseMonth, FineRep, PayCommission
 from ledger.domain.commission_plan import RANKS, PlanError, load_plan
 from ledger.domain.errors import Rejection, duplicate, invalid
-from ledger.domain.handlers.context import Context, month_field
+from ledger.domain.handlers.context import Context, month_field, require_text
 from ledger.domain.handlers.month_close import compute_close
 from ledger.domain.model import Closings, Rep
 from ledger.domain.policies import PLAN_POLICY, PolicyBook
@@ -17,6 +17,7 @@ from ledger.domain.policies import PLAN_POLICY, PolicyBook
 
 def change_rank(ctx: Context) -> dict[str, Any]:
     cmd: ChangeRank = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     if cmd.rank not in RANKS:
         raise invalid("rank", f"unknown rank {cmd.rank!r}", allowed=list(RANKS))
     ctx.actor()
@@ -39,6 +40,7 @@ def change_rank(ctx: Context) -> dict[str, Any]:
 
 def fine_rep(ctx: Context) -> dict[str, Any]:
     cmd: FineRep = ctx.cmd  # type: ignore[assignment]
+    require_text(cmd.reason, "reason")
     ctx.actor()
     rep = ctx.require(Rep, cmd.rep_id, "rep_id")
     approver = ctx.user(cmd.approved_by, "approved_by")
@@ -93,11 +95,25 @@ def pay_commission(ctx: Context) -> dict[str, Any]:
             "balance": rep.payable_for(cmd.period)}
 
 
+def own_rep_accounts(ctx: Context, user_id: str) -> list[str]:
+    """The reps whose own user is ``user_id`` (a rep's user is set at registration)."""
+    return sorted(e.rep_id for _, e in ctx.uow.read_log(("ledger:Rep.Registered",))
+                  if e.user_id == user_id)
+
+
 def close_month(ctx: Context) -> dict[str, Any]:
     cmd: CloseMonth = ctx.cmd  # type: ignore[assignment]
     period = month_field(cmd.period)
     ctx.actor()
     actor = ctx.authorize()
+    own = own_rep_accounts(ctx, actor.user_id)
+    if own:  # the close decides every rep's accrual and promotion (SPEC 1, segregation)
+        raise Rejection(
+            "segregation_of_duties",
+            f"{actor.user_id!r} cannot close {cmd.period}: the close decides about their own "
+            f"rep account {own[0]!r}",
+            field="actor", user=actor.user_id, rep_id=own[0],
+        )
     closings = ctx.uow.get(Closings)
     if closings is not None and closings.is_closed(cmd.period):
         return {"period": cmd.period, "already_closed": True}
