@@ -156,3 +156,28 @@ def test_adopt_policy_rules(ledger):
     # duplicate_id beats not_authorized
     refused(ledger, adopt("price_approval", "p2", "2024-05-01", PRICE_V2, actor="fin"), "duplicate_id")
     applied(ledger, sale("S1", 1, 8_500, day="2024-04-01", price_approved_by="mgr"))
+
+
+def test_approver_roles_are_a_policy_too(ledger):
+    """The approver roles of returns, fines, write-offs and budgets are defaults (SPEC,
+    introduction): an adopted ``approvals`` version changes who may approve, from its date."""
+    from ledger.domain.policies import DEFAULT_POLICIES
+    from support import applied, at, cmd, rejected, sale, setup_company
+
+    setup_company(ledger)
+    applied(ledger, sale("S1", 5, day="2024-03-05"))
+    values = {**DEFAULT_POLICIES["approvals"], "return": ["director"]}
+    applied(ledger, cmd("AdoptPolicy", "dir", policy="approvals", version="returns-by-directors",
+                        effective_from="2024-04-01", values=values, **at("2024-03-20")))
+    # before the new version's date a manager still approves a return; from it, not
+    applied(ledger, cmd("RecordReturn", "sa", return_id="RT1", sale_id="S1", amount=1_000,
+                        approved_by="mgr", reason="damaged", **at("2024-03-25")))
+    answer = rejected(ledger, cmd("RecordReturn", "sa", return_id="RT2", sale_id="S1", amount=1_000,
+                                  approved_by="mgr", reason="damaged", **at("2024-04-02")),
+                      "not_authorized")
+    assert answer["details"]["required"] == ["director"]
+    applied(ledger, cmd("RecordReturn", "sa", return_id="RT3", sale_id="S1", amount=1_000,
+                        approved_by="dir", reason="damaged", **at("2024-04-02")))
+    bad = {**DEFAULT_POLICIES["approvals"], "fine": ["overlord"]}
+    rejected(ledger, cmd("AdoptPolicy", "dir", policy="approvals", version="bad",
+                         effective_from="2024-05-01", values=bad, **at("2024-04-20")), "invalid_field")

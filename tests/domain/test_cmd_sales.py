@@ -52,7 +52,8 @@ def test_sale_records_gross_vat_due_date_and_its_checks(ledger):
     assert event.lines == [{"sku": "X", "quantity": 2, "unit_price": 10_000, "tax_rate": "0.13",
                             "list_price": 10_000, "gross": 20_000, "vat": 2_301, "discount": "0"}]
     assert event.checks["price_tier"] is None and event.checks["credit_override"] is False
-    assert event.policy == {"price_approval": "default", "credit": "default", "aging": "default"}
+    assert event.policy == {"price_approval": "default", "credit": "default", "aging": "default",
+                            "approvals": "default"}
     assert customer_state(ledger, "C1").receivables["S1"].open == 20_000
 
 

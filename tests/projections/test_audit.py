@@ -65,7 +65,8 @@ def test_a_sale_lists_its_price_and_credit_approvers(company):
         "reported_at": "2024-06-20T10:00:00+08:00", "business_date": "2024-06-20", "late": False,
     }
     assert entry["policies"] == {"price_approval": "default", "credit": "default",
-                                 "aging": "default", "reporting": "default"}
+                                 "aging": "default", "reporting": "default",
+                                 "approvals": "default"}
     assert datetime.fromisoformat(entry["recorded_at"]).utcoffset() is not None
     assert entry["details"]["checks"]["credit_override"] is True
     assert entry["details"]["gross"] == 19_000

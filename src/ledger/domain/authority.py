@@ -55,17 +55,17 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "ResolveDispute": FINANCE_OR_DIRECTOR,
 }
 
-# Approvers named in `approved_by` (SPEC 5.2 table; RecordSale is tiered, see pricing).
-APPROVER_ROLES: dict[str, frozenset[str]] = {
-    "SetListPrice": DIRECTOR,
-    "SetCreditTerms": FINANCE_OR_DIRECTOR,
-    "RecordReturn": MANAGER,
-    "WriteOffReceivable": DIRECTOR,
-    "AllocateBudget": DIRECTOR,
-    "AdjustBudget": DIRECTOR,
-    "FineRep": MANAGER,
+# Approvers named in `approved_by`: the key of the ``approvals`` policy that lists the
+# roles for each command's decision (SPEC 5.2 table; RecordSale is tiered, see pricing).
+APPROVAL_OF: dict[str, str] = {
+    "SetListPrice": "list_price",
+    "SetCreditTerms": "credit_terms",
+    "RecordReturn": "return",
+    "WriteOffReceivable": "write_off",
+    "AllocateBudget": "budget",
+    "AdjustBudget": "budget",
+    "FineRep": "fine",
 }
-CREDIT_OVERRIDE_ROLES = FINANCE_OR_DIRECTOR  # SPEC 2.1 credit control
 
 
 def effective_roles(roles: Iterable[str]) -> frozenset[str]:

@@ -64,11 +64,13 @@ def is_late_activity(expense: Expense, policy: dict[str, Any]) -> bool:
     return expense.activity and (expense.planned_on - expense.filed_on).days < policy["activity_notice_days"]
 
 
-def check_late_activity(expense: Expense, approver_roles: frozenset[str], policy: dict[str, Any]) -> bool:
-    """A late activity filing may only be approved by a director (SPEC 2.4)."""
+def check_late_activity(expense: Expense, approver_roles: frozenset[str], policy: dict[str, Any],
+                        late_approvers: frozenset[str]) -> bool:
+    """A late activity filing may only be approved by a director (SPEC 2.4; the roles are
+    the ``approvals.late_activity`` policy)."""
     if not is_late_activity(expense, policy):
         return False
-    if "director" not in approver_roles:
+    if not approver_roles & late_approvers:
         notice = (expense.planned_on - expense.filed_on).days
         raise Rejection(
             "late_activity_filing",

@@ -18,6 +18,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.authority import ROLES
 from ledger.domain.errors import Rejection, duplicate, invalid
 from ledger.domain.ids import aggregate_id
 from ledger.domain.money import parse_rate
@@ -59,6 +60,21 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
     # SPEC 2.6 / 1: reported more than 4 hours after occurring is late; an occurred_at
     # more than 5 minutes after the recorded time is invalid.
     "reporting": {"late_after_hours": 4, "future_tolerance_minutes": 5},
+    # The roles that may approve each decision (SPEC 5.2 table; the approvers of returns,
+    # fines, write-offs and budgets, a director standing in for a manager, and the late
+    # activity and price tiers are the SPEC's defaults).
+    "approvals": {
+        "list_price": ["director"],
+        "credit_terms": ["finance", "director"],
+        "credit_override": ["finance", "director"],
+        "price_within_manager_limit": ["manager", "director"],
+        "price_above_manager_limit": ["director"],
+        "return": ["manager", "director"],
+        "write_off": ["director"],
+        "budget": ["director"],
+        "fine": ["manager", "director"],
+        "late_activity": ["director"],
+    },
 }
 
 POLICY_NAMES = tuple(DEFAULT_POLICIES)
@@ -110,6 +126,9 @@ def validate_policy_values(policy: str, values: Any) -> dict[str, Any]:
                     raise invalid(where, "must be increasing whole numbers > 0", value=v)
             elif any(not isinstance(x, str) or not x for x in v):
                 raise invalid(where, "must be a list of names", value=v)
+            elif policy == "approvals" and set(v) - set(ROLES):
+                raise invalid(where, f"unknown roles {sorted(set(v) - set(ROLES))}",
+                              allowed=list(ROLES))
     return dict(values)
 
 

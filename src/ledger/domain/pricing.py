@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ledger.domain.authority import DIRECTOR, MANAGER
 from ledger.domain.errors import Rejection
 from ledger.domain.money import exact, format_rate, round_fen, vat_of_gross
 
@@ -60,15 +59,19 @@ def largest_discount(lines: list[PricedLine]) -> tuple[Fraction, PricedLine | No
 
 def check_price_approval(
     lines: list[PricedLine], approver: str | None, approver_roles: frozenset[str],
-    policy: dict[str, Any], policy_version: str,
+    policy: dict[str, Any], policy_version: str, approvals: dict[str, list[str]],
 ) -> str | None:
     """Raise ``price_approval`` unless the sale carries the approval its largest discount
-    needs. Returns the role tier that was needed (``"manager"``/``"director"``) or None."""
+    needs. Returns the role tier that was needed (``"manager"``/``"director"``) or None.
+    The roles of each tier are the ``approvals`` policy's."""
     discount, line = largest_discount(lines)
     if discount <= 0 or line is None:
         return None
     manager_max = exact(policy["manager_max_discount"])
-    needed, roles = ("manager", MANAGER) if discount <= manager_max else ("director", DIRECTOR)
+    if discount <= manager_max:
+        needed, roles = "manager", frozenset(approvals["price_within_manager_limit"])
+    else:
+        needed, roles = "director", frozenset(approvals["price_above_manager_limit"])
     details = {
         "sku": line.sku, "list_price": line.list_price, "unit_price": line.unit_price,
         "discount": format_rate(discount), "manager_max_discount": format_rate(manager_max),

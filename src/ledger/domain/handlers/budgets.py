@@ -33,7 +33,7 @@ def allocate_budget(ctx: Context) -> dict[str, Any]:
     ctx.absent(Budget, cmd.budget_id, "budget")
     actor = ctx.authorize()
     authority.check_approver("a budget", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["AllocateBudget"])
+                             ctx.approvers("AllocateBudget"))
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="a budget")
     ctx.uow.add(Budget(
         budget_id=cmd.budget_id, department=cmd.department, category=cmd.category,
@@ -52,7 +52,7 @@ def adjust_budget(ctx: Context) -> dict[str, Any]:
     approver = ctx.user(cmd.approved_by, "approved_by")
     actor = ctx.authorize()
     authority.check_approver("a budget adjustment", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["AdjustBudget"])
+                             ctx.approvers("AdjustBudget"))
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="a budget adjustment")
     figures = budget.figures
     if cmd.delta < 0:
@@ -95,7 +95,8 @@ def approve_expense(ctx: Context) -> dict[str, Any]:
                                 what=f"expense {cmd.expense_id!r} they submitted", field="actor")
     check_state(expense, (SUBMITTED,), "approve")
     policy = ctx.policy("budget")
-    late = check_late_activity(expense, frozenset(actor.roles), policy.values)
+    late = check_late_activity(expense, frozenset(actor.roles), policy.values,
+                               ctx.approvers("late_activity"))
     check_within_budget(budget.figures, expense.amount, budget.budget_id,
                         f"approving expense {cmd.expense_id!r} of {expense.amount} fen")
     budget.approve(expense_id=cmd.expense_id, approved_by=actor.user_id, amount=expense.amount,

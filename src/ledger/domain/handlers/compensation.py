@@ -47,7 +47,7 @@ def fine_rep(ctx: Context) -> dict[str, Any]:
     ctx.unclaimed("fine", cmd.fine_id)
     actor = ctx.authorize()
     authority.check_approver("a fine", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["FineRep"])
+                             ctx.approvers("FineRep"))
     authority.check_segregation(approver.user_id, actor=actor.user_id, beneficiary_user=rep.user_id,
                                 what=f"a fine of rep {cmd.rep_id!r}")
     authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,

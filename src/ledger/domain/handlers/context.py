@@ -75,6 +75,12 @@ class Context:
         when = day or self.day
         return book.in_force(name, when) if book else default_version(name)
 
+    def approvers(self, decision: str) -> frozenset[str]:
+        """Roles that may approve ``decision`` (a key of the ``approvals`` policy, or a
+        command name of ``authority.APPROVAL_OF``) under the policy in force."""
+        key = authority.APPROVAL_OF.get(decision, decision)
+        return frozenset(self.policy("approvals").values[key])
+
     # --- references --------------------------------------------------------------------
 
     def user(self, user_id: str, field_name: str) -> User | BootstrapAdmin:

@@ -49,7 +49,7 @@ def set_credit_terms(ctx: Context) -> dict[str, Any]:
     approver = ctx.user(cmd.approved_by, "approved_by")
     actor = ctx.authorize()
     authority.check_approver("credit terms", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["SetCreditTerms"])
+                             ctx.approvers("SetCreditTerms"))
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="credit terms")
     customer.set_credit_terms(
         credit_limit=cmd.credit_limit, payment_terms_days=cmd.payment_terms_days,
@@ -76,7 +76,7 @@ def set_list_price(ctx: Context) -> dict[str, Any]:
     approver = ctx.user(cmd.approved_by, "approved_by")
     actor = ctx.authorize()
     authority.check_approver("a list price", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES["SetListPrice"])
+                             ctx.approvers("SetListPrice"))
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="a list price")
     sku = ctx.uow.get(Sku, cmd.sku) or Sku(sku=cmd.sku)
     sku.set_list_price(unit_price=cmd.unit_price, effective_from=cmd.effective_from.isoformat(),

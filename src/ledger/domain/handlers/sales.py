@@ -63,13 +63,14 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     if credit_approver is not None:
         authority.check_approver("a credit override", credit_approver.user_id, credit_approver.roles,
-                                 authority.CREDIT_OVERRIDE_ROLES, field="credit_approved_by")
+                                 ctx.approvers("credit_override"), field="credit_approved_by")
     # segregation_of_duties: no approver approves their own sale or their own rep's sale
     for approver, fname in ((price_approver, "price_approved_by"), (credit_approver, "credit_approved_by")):
         if approver is not None:
             authority.check_segregation(approver.user_id, actor=actor.user_id,
                                         beneficiary_user=rep.user_id, what="this sale", field=fname)
     # price_approval (SPEC 2.1)
+    approvals = ctx.policy("approvals")
     lines = [
         price_line(line.sku, line.quantity, line.unit_price, rates[i], list_prices[i])
         for i, line in enumerate(cmd.lines)
@@ -77,7 +78,7 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     tier = check_price_approval(
         lines, price_approver.user_id if price_approver else None,
         frozenset(price_approver.roles) if price_approver else frozenset(), pricing.values,
-        pricing.version,
+        pricing.version, approvals.values,
     )
     # credit_limit (SPEC 2.1): terms and limit in force on the sale's date
     credit_policy = ctx.policy("credit")
@@ -108,7 +109,7 @@ def record_sale(ctx: Context) -> dict[str, Any]:
             "payment_terms_days": terms_days, "closed_period": late_for_closed,
         },
         policy={"price_approval": pricing.version, "credit": credit_policy.version,
-                "aging": aging.version},
+                "aging": aging.version, "approvals": approvals.version},
         meta=ctx.meta,
     )
     ctx.claim("sale", cmd.sale_id, "customer", cmd.customer_id)
@@ -140,7 +141,7 @@ def _approved_decision_on_sale(ctx: Context, sale_id: str, approved_by: str, kin
     ctx.unclaimed(kind, business_id)
     actor = ctx.authorize()
     authority.check_approver(f"a {what}", approver.user_id, approver.roles,
-                             authority.APPROVER_ROLES[ctx.name])
+                             ctx.approvers(ctx.name))
     rep = ctx.uow.get(Rep, item.rep_id)
     authority.check_segregation(approver.user_id, actor=actor.user_id,
                                 beneficiary_user=rep.user_id if rep else None, what=f"this {what}")
