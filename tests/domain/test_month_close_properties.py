@@ -9,21 +9,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from random import Random
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stores import fresh_ledger, require_postgres
 from support import USERS, cmd
 
 from ledger.application import Ledger
-from ledger.config import parse_database_url
 from ledger.domain.money import yuan
 
 # reps: (rep_id, rank, trainer)
@@ -32,44 +27,11 @@ REPS = [("M", "SM", None), ("A", "SR", "M"), ("B", "SR", "M"), ("C", "SE", None)
 REP_IDS = [r[0] for r in REPS]
 
 
-# as tests/conftest.py (not importable by name here: tests/api has a conftest too)
-PG_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture
 def postgres_ready(backend: str) -> None:
-    """Skip the PostgreSQL variant the way the ``ledger`` fixture does when the server
-    is not there (CI=true already failed the session in that case)."""
+    """Skip (or, with CI=true, fail) the PostgreSQL variant when the server is not there."""
     if backend == "postgres":
-        try:
-            import psycopg
-
-            with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-                conn.execute("select 1")
-        except Exception as e:  # noqa: BLE001 - any failure means "not available"
-            pytest.skip(f"PostgreSQL not available: {type(e).__name__}: {e}")
-
-
-@contextmanager
-def fresh_ledger(backend: str) -> Iterator[Ledger]:
-    """A ledger on a fresh store, one per hypothesis example (the ``ledger`` fixture is
-    one per test)."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp, \
-                Ledger(parse_database_url(f"sqlite:///{tmp}/ledger.db")) as led:
-            yield led
-        return
-    import psycopg
-    from psycopg.sql import SQL, Identifier
-
-    schema = f"p_{uuid.uuid4().hex[:16]}"
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        with Ledger(parse_database_url(f"{PG_URL}{sep}schema={schema}")) as led:
-            yield led
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
+        require_postgres()
 
 
 def setup_bodies() -> list[dict[str, Any]]:

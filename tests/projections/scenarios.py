@@ -29,10 +29,6 @@ The ledger's clock stands at 2024-07-01 10:00 in Shanghai (``NOW``): "today".
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -40,7 +36,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from ledger.config import Database, parse_database_url
+from ledger.config import Database
 from ledger.projections.audit import AuditProjection
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.engine import Projection, Projector
@@ -160,44 +156,6 @@ def _norm(value: Any) -> Any:
     if hasattr(value, "as_integer_ratio") and not isinstance(value, float):
         return int(value)
     return value
-
-
-# --- databases made inside a test (hypothesis examples, subprocesses) -------------------------
-
-
-# the same server and variable as tests/conftest.py (not imported: two conftest modules
-# share that name on the path)
-PG_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def pg_execute(statement: Any) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(statement)
-
-
-@contextlib.contextmanager
-def scratch_database(backend: str) -> Iterator[Database]:
-    """A fresh, empty store, dropped afterwards (for tests that need several per run)."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as d:
-            yield parse_database_url(f"sqlite:///{os.path.join(d, 'ledger.db')}")
-        return
-    from psycopg.sql import SQL, Identifier
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    try:
-        pg_execute("SELECT 1")
-    except Exception as e:  # noqa: BLE001 - any failure means "not available"
-        if os.environ.get("CI", "").lower() == "true":
-            raise
-        pytest.skip(f"PostgreSQL not available: {e}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield parse_database_url(f"{PG_URL}{sep}schema={schema}")
-    finally:
-        pg_execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.sql import SQL, Identifier
-from scenarios import MINE, build_receivables, dump, pg_execute, projector, scratch_database
+from scenarios import MINE, build_receivables, dump, projector
+from stores import pg_execute, scratch_database
 
 from ledger.application import Ledger
 from ledger.domain.model import Budget

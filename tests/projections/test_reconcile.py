@@ -5,21 +5,15 @@ sequences, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import gl_scenario
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stores import fresh_ledger, require_postgres
 from support import all_applied, at, cmd, sale, setup_company
 
-from ledger.application import Ledger
-from ledger.config import parse_database_url
 from ledger.domain.calendar import month, month_of
 from ledger.projections import ALL_PROJECTIONS
 from ledger.projections.budgets import BudgetsProjection
@@ -88,44 +82,6 @@ def test_a_difference_is_reported(ledger):
 
 START = date(2024, 1, 1)
 REPS = ("R1", "R2", "R3")
-
-
-# each example needs its own empty store: the same server and URL as tests/conftest.py
-PG_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_error() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception as e:  # noqa: BLE001 - any failure means "not available"
-        return f"{type(e).__name__}: {e}"
-    return None
-
-
-def _drop_schema(schema: str) -> None:
-    import psycopg
-    from psycopg.sql import SQL, Identifier
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
-
-
-@contextlib.contextmanager
-def _fresh_ledger(backend: str) -> Iterator[Ledger]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp, Ledger(parse_database_url(f"sqlite:///{tmp}/l.db")) as led:
-            yield led
-        return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        with Ledger(parse_database_url(f"{PG_URL}{sep}schema={schema}")) as led:
-            yield led
-    finally:
-        _drop_schema(schema)
 
 
 def _day(offset: int) -> str:
@@ -244,10 +200,7 @@ def test_any_history_balances_and_reconciles_sqlite(history, closes, batch_size)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(**_cases)
 def test_any_history_balances_and_reconciles_postgres(history, closes, batch_size):
-    if error := _postgres_error():
-        if os.environ.get("CI", "").lower() == "true":
-            raise AssertionError(f"CI=true and PostgreSQL is not available: {error}")
-        pytest.skip(f"PostgreSQL not available: {error}")
+    require_postgres()
     _any_history("postgres", history, closes, batch_size)
 
 
@@ -263,7 +216,7 @@ def _any_history(backend: str, history: list, closes: set[str], batch_size: int)
     for period in closes:
         steps.append(((month(period).last - START).days + 1, 0, period))
     steps.sort(key=lambda s: (s[0], s[1]))
-    with _fresh_ledger(backend) as ledger:
+    with fresh_ledger(backend) as ledger:
         setup_company(ledger, credit_limit=10_000_000_000)
         all_applied(ledger, [
             cmd("RegisterRep", "sa", rep_id="R3", name="Rep 3", region="east", trainer_id="R1"),
