@@ -48,6 +48,7 @@ def test_import_counts_every_line_once_and_exits_1_on_a_rejection(tmp_path, fres
         {"line": n + 5, "command_id": None, "rule": "invalid_field",
          "message": report["rejected"][1]["message"]},
     ]
+    assert report["rejected"][1]["message"].startswith("line is not JSON")
     assert "exceeds limit 100000 by 10000" in report["rejected"][0]["message"]
     # the same file again: everything is a duplicate or rejected again, nothing new applied
     again = json.loads(runner.invoke(app, ["import", str(path), "--json"]).stdout)

@@ -59,9 +59,11 @@ def test_open_dispute_rules(ledger):
 def test_resolve_dispute_by_finance_or_director_never_the_opener_and_only_once(ledger):
     _company(ledger)
     all_applied(ledger, [open_("D1", "R1"), open_("D2", "C1", actor="dir"), open_("D3", "S1", actor="fin")])
-    for who in ("mgr", "aud", "sa"):
+    for who in ("mgr", "sa"):
         refused(ledger, resolve("D1", actor=who), "not_authorized", actor=who,
                 required=["director", "finance"])
+    refused(ledger, resolve("D1", actor="aud"), "not_authorized", actor="aud",
+            required=["OpenDispute"])  # an auditor writes nothing but disputes
     refused(ledger, resolve("D2", actor="dir"), "segregation_of_duties", field="actor", user="dir")
     refused(ledger, resolve("D3", actor="fin"), "segregation_of_duties", user="fin")
     refused(ledger, resolve("D1", outcome="maybe"), "invalid_field", field="outcome")

@@ -281,3 +281,18 @@ def test_register_rep_rules(ledger):
     refused(ledger, sale("S1", rep="R3"), "unknown_reference", field="rep_id", ref="R3")
     applied(ledger, cmd("RegisterRep", "sa", trainer_id="R1", **rep))
     applied(ledger, sale("S1", rep="R3"))
+
+
+def test_an_auditor_writes_nothing_but_disputes_whatever_other_roles_they_hold(ledger):
+    """SPEC 5.4: auditors read everything and write nothing but OpenDispute. The rule is
+    the domain's, so it holds for `ledger import` as for HTTP, even for a user who also
+    holds a role that could otherwise issue the command."""
+    from support import applied, at, cmd, rejected, sale, setup_company
+
+    setup_company(ledger)
+    applied(ledger, cmd("RegisterUser", "admin", user_id="aud-sa", name="Aud SA",
+                        roles=["auditor", "sales_admin"]))
+    answer = rejected(ledger, sale("S1", 1, actor="aud-sa"), "not_authorized")
+    assert answer["details"]["required"] == ["OpenDispute"]
+    applied(ledger, cmd("OpenDispute", "aud-sa", dispute_id="D1", entity="C1",
+                        claim="credit limit too high?", **at("2024-03-06")))

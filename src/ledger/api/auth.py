@@ -78,10 +78,6 @@ class Principal:
     user_id: str
     roles: frozenset[str]
 
-    @property
-    def is_auditor(self) -> bool:
-        return "auditor" in self.roles
-
 
 class ApiError(Exception):
     """An answer of the HTTP edge itself (not a command's): status, rule, message."""

@@ -68,13 +68,20 @@ APPROVAL_OF: dict[str, str] = {
 }
 
 
-def effective_roles(roles: Iterable[str]) -> frozenset[str]:
-    return frozenset(roles)
+# SPEC 5.4: "auditors read everything and write nothing but OpenDispute": an auditor's
+# independence holds whatever other roles the user has, on every path (CLI, HTTP, import).
+AUDITOR_COMMANDS = frozenset({"OpenDispute"})
 
 
 def check_actor(command: str, actor: str, roles: Iterable[str]) -> None:
-    allowed = COMMAND_ROLES[command]
     held = frozenset(roles)
+    if "auditor" in held and command not in AUDITOR_COMMANDS:
+        raise Rejection(
+            "not_authorized",
+            f"{actor!r} is an auditor: auditors may issue only {sorted(AUDITOR_COMMANDS)}",
+            actor=actor, roles=sorted(held), required=sorted(AUDITOR_COMMANDS),
+        )
+    allowed = COMMAND_ROLES[command]
     if not held & allowed:
         raise Rejection(
             "not_authorized",
