@@ -176,9 +176,11 @@ def test_approve_roles_segregation_and_states(ledger):
     _company_with_budget(ledger)
     all_applied(ledger, [submit("E1", 1_000, actor="mgr"), submit("E2", 1_000, actor="dir"),
                          submit("E3", 1_000), submit("E4", 1_000)])
-    for who in ("fin", "sa", "aud"):
+    for who in ("fin", "sa"):
         refused(ledger, approve("E3", actor=who), "not_authorized", actor=who,
                 required=["director", "manager"])
+    refused(ledger, approve("E3", actor="aud"), "not_authorized", actor="aud",
+            required=["OpenDispute"])
     refused(ledger, approve("E1", actor="mgr"), "segregation_of_duties", field="actor", user="mgr")
     refused(ledger, approve("E2", actor="dir"), "segregation_of_duties", user="dir")
     all_applied(ledger, [approve("E1", actor="mgr2"), approve("E2", actor="mgr"), approve("E3"),

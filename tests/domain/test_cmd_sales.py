@@ -241,9 +241,10 @@ def test_customer_credit_is_consumed_by_the_next_sale(ledger):
 
 def test_sale_actor_roles(ledger):
     setup_company(ledger)
-    for who in ("fin", "mgr", "dir", "rep_user", "aud"):
+    for who in ("fin", "mgr", "dir", "rep_user"):
         refused(ledger, sale("S1", actor=who), "not_authorized", actor=who,
                 required=["sales_admin", "service"])
+    refused(ledger, sale("S1", actor="aud"), "not_authorized", actor="aud", required=["OpenDispute"])
     applied(ledger, sale("S1", actor="sa"))
     applied(ledger, sale("S2", actor="svc"))
 
