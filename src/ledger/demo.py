@@ -217,8 +217,6 @@ class Company:
         sale_id = f"S{self.year}-{self._sale_no:06d}"
         terms = c.terms
         c.open_items.append([sale_id, day + timedelta(days=terms), gross])
-        self.sales_index = getattr(self, "sales_index", {})
-        self.sales_index[sale_id] = (c, gross, day)
         actor = "svc-orders" if rng.random() < 0.6 else "sa-zhou"
         yield self._cmd("RecordSale", actor, when, sale_id=sale_id, customer_id=c.customer_id,
                         rep_id=rep_id, invoice_no=f"FP{self.year}{self._sale_no:07d}", lines=lines,
@@ -309,13 +307,11 @@ class Company:
         record a partial recovery on one of them."""
         day = date(self.year, 12, 28)
         recovered = False
-        self._wo = 0
         for c in self.cust:
             if c.behaviour != "never":
                 continue
             for sale_id, due, open_ in c.open_items:
                 if open_ > 0 and (day - due).days > 180:
-                    self._wo += 1
                     yield self._cmd("WriteOffReceivable", "fin-li", self._at(day, 11),
                                     writeoff_id=f"WO-{sale_id}", sale_id=sale_id, amount=open_,
                                     approved_by="dir-zhao", reason="customer insolvent; collection failed")

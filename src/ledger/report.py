@@ -24,7 +24,7 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
                  as_of: date | None = None) -> dict[str, Any]:
     from ledger.projections.audit import late_reported_count
     from ledger.projections.budgets import query_budgets
-    from ledger.projections.commissions import top_statements
+    from ledger.projections.commissions import last_closed, top_statements
     from ledger.projections.aging import query_aging, query_dso
     from ledger.projections.reconcile import query_reconcile
 
@@ -65,14 +65,7 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
                      f"{100 * (b['committed'] + b['spent']) / max(1, b['allocated']):.0f}%")
     out.print(util)
 
-    closings = ledger.app.repository
-    from ledger.domain.model import Closings
-
-    last = None
-    try:
-        last = closings.get(Closings.create_id()).last_closed
-    except Exception:  # noqa: BLE001 - no month closed yet
-        last = None
+    last = last_closed(projector)
     if last:
         top = top_statements(projector, last, 5)
         stm = Table(title=f"Top commission statements, {last} (payable {top[0]['payable_on'] if top else '-'})",

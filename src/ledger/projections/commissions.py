@@ -429,6 +429,13 @@ def rank_evidence(projector: Projector, rep_id: str) -> list[dict[str, Any]]:
              "decided_by": r["decided_by"], "evidence": from_json(r["evidence"])} for r in rows]
 
 
+def last_closed(projector: Projector) -> str | None:
+    """The latest closed month, or None before the first close."""
+    p = projection_of(projector)
+    with projector.transaction(commit=False) as sql:
+        return sql.scalar(f"SELECT MAX(period) AS period FROM {p.t('closings')}")
+
+
 def top_statements(projector: Projector, period: str, n: int = 5) -> list[dict[str, Any]]:
     """The ``n`` largest statements of a month (by total, then rep id), without their lines:
     for the demo's summary."""

@@ -10,8 +10,8 @@ Catch-up reads many events per transaction (``batch_size``); live operation uses
 ``batch_size=1``. Both paths run the same ``apply`` code and reach the same state.
 
 Tables live beside the log (the SQLite file, or the PostgreSQL schema) and are named
-``<projection>_<table>_g<generation>``, so that a rebuild can fill a new generation while
-the old one answers queries; ``projection_generations`` says which generation is live.
+``<projection>_<table>_g<generation>``, so that a rebuild (not built yet) can fill a new
+generation while the old one answers queries.
 SQL is written once with ``?`` placeholders and runs on both backends.
 """
 
@@ -28,7 +28,6 @@ from eventsourcing.persistence import Tracking
 from ledger.application import Ledger
 
 SOURCE = "ledger"  # the upstream application's name in tracking records
-GENERATIONS_TABLE = "projection_generations"
 LOCK_TABLE = "projection_lock"  # one row: every catch-up page takes it first
 
 
@@ -148,10 +147,6 @@ class Projector:
         self.is_postgres = ledger.database.is_postgres
         self._thread_lock = threading.Lock()
         with self.transaction() as sql:
-            sql.execute(
-                f"CREATE TABLE IF NOT EXISTS {GENERATIONS_TABLE} "
-                "(name TEXT PRIMARY KEY, generation INTEGER NOT NULL)"
-            )
             sql.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
                         "(id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
             sql.execute(f"INSERT INTO {LOCK_TABLE} VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
