@@ -263,7 +263,7 @@ class Ledger:
 
     def _run(self, pendings: list[_Pending]) -> list[Answer]:
         uow = UnitOfWork(self.app)
-        self._prefetch(pendings)
+        stored = self._prefetch(pendings)
         for absent in self._known_absent(pendings):
             uow.loaded[absent] = None
         recorded_at = self.clock()
@@ -273,7 +273,7 @@ class Ledger:
         for p in pendings:
             p.answer = None
             uow.begin()
-            answer = self._judge(p, uow, recorded_at, seen)
+            answer = self._judge(p, uow, recorded_at, seen, stored)
             per_command_events.append(uow.new_events() if answer["status"] == "applied" else 0)
             if answer["status"] == "applied":
                 uow.commit_command()
@@ -305,15 +305,16 @@ class Ledger:
     def _before_save(self) -> None:
         """A seam for tests that need two writers to reach the save at the same time."""
 
-    def _prefetch(self, pendings: list[_Pending]) -> None:
-        """Decode bodies and look up stored rejections for the batch in one query."""
+    def _prefetch(self, pendings: list[_Pending]) -> dict[str, tuple[str, bytes]]:
+        """Read each body's command id and body hash, and the batch's stored rejections
+        in one query."""
         for p in pendings:
             body = p.body
             if isinstance(body, dict) and isinstance(body.get("command_id"), str):
                 p.command_id = body["command_id"]
                 p.hash = body_hash(body)
         ids = [p.command_id for p in pendings if p.command_id]
-        self._stored_rejections = self.app.recorder.select_rejections(ids) if ids else {}  # type: ignore[attr-defined]
+        return self.app.recorder.select_rejections(ids) if ids else {}  # type: ignore[attr-defined, no-any-return]
 
     def _known_absent(self, pendings: list[_Pending]) -> set[UUID]:
         """The aggregates a batch will ask for that do not exist, found with one query
@@ -331,7 +332,7 @@ class Ledger:
         return wanted - set(found)
 
     def _judge(self, p: _Pending, uow: UnitOfWork, recorded_at: datetime,
-               seen: dict[str, _Pending]) -> Answer:
+               seen: dict[str, _Pending], stored: dict[str, tuple[str, bytes]]) -> Answer:
         name = _name_of(p.body)
         if p.command_id is None:
             try:
@@ -341,7 +342,7 @@ class Ledger:
             return _rejected(None, name, Rejection("invalid_field", "command_id: is required",
                                                     field="command_id"), unstored=True)
         # idempotency: the same command_id answers its first answer (SPEC 1, Identity)
-        first = self._first_answer(p.command_id, uow, seen)
+        first = self._first_answer(p.command_id, uow, seen, stored)
         if first is not None:
             first_hash, first_answer = first
             if first_hash != p.hash:
@@ -372,13 +373,13 @@ class Ledger:
                               actor=cmd.actor, answer=_stored_answer(answer), meta=ctx.meta))
         return answer
 
-    def _first_answer(self, command_id: str, uow: UnitOfWork,
-                      seen: dict[str, _Pending]) -> tuple[str, Answer] | None:
+    def _first_answer(self, command_id: str, uow: UnitOfWork, seen: dict[str, _Pending],
+                      stored_rejections: dict[str, tuple[str, bytes]]) -> tuple[str, Answer] | None:
         if command_id in seen:
             earlier = seen[command_id]
             assert earlier.answer is not None
-            return earlier.hash or "", _without_position(earlier.answer)
-        stored = self._stored_rejections.get(command_id)
+            return earlier.hash or "", _stored_answer(earlier.answer)
+        stored = stored_rejections.get(command_id)
         if stored is not None:
             return stored[0], _answer_decoder.decode(stored[1])
         record = uow.get(CommandRecord, command_id)
@@ -447,10 +448,6 @@ def _rejected(command_id: str | None, name: str | None, r: Rejection, *,
 
 def _stored_answer(answer: Answer) -> Answer:
     return {k: v for k, v in answer.items() if k not in ("position", "events")}
-
-
-def _without_position(answer: Answer) -> Answer:
-    return {k: v for k, v in answer.items() if k not in ("_unstored",)}
 
 
 def _jsonable(value: Any) -> Any:
