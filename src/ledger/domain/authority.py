@@ -53,6 +53,7 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     # any registered user, auditors included; but "admin manages users and nothing else"
     "OpenDispute": frozenset(ROLES) - {"admin"},
     "ResolveDispute": FINANCE_OR_DIRECTOR,
+    "Reverse": FINANCE,  # SPEC 2.7
 }
 
 # Approvers named in `approved_by`: the key of the ``approvals`` policy that lists the
@@ -65,6 +66,15 @@ APPROVAL_OF: dict[str, str] = {
     "AllocateBudget": "budget",
     "AdjustBudget": "budget",
     "FineRep": "fine",
+}
+
+# A reversal's approver depends on what it reverses (SPEC 2.7): the key of the
+# ``approvals`` policy for each command ``Reverse`` may reverse.
+REVERSAL_APPROVAL_OF: dict[str, str] = {
+    "RecordPayment": "reversal_payment",
+    "RecordExpenseSpend": "reversal_spend",
+    "PayCommission": "reversal_payout",
+    "FineRep": "reversal_fine",
 }
 
 

@@ -32,6 +32,7 @@ class Expense:
     approved_by: str | None = None
     spent: int = 0
     reason: str | None = None
+    paid_on: date | None = None  # the spend's date, while spent
 
 
 @dataclass(frozen=True)

@@ -231,12 +231,22 @@ class ResolveDispute(Command, tag="ResolveDispute", kw_only=True):
     correction_command_id: Id | None = None
 
 
+# --- corrections (SPEC 2.7) -----------------------------------------------------------------
+
+
+class Reverse(Command, tag="Reverse", kw_only=True):
+    reversal_id: Id
+    target_command_id: Id
+    reason: Text
+    approved_by: Id
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     RegisterUser, RegisterCustomer, SetCreditTerms, FlagCustomerAtRisk, SetListPrice,
     RegisterRep, RecordSale, RecordReturn, RecordPayment, WriteOffReceivable, AllocateBudget,
     AdjustBudget, SubmitExpense, ApproveExpense, RejectExpense, RecordExpenseSpend, CloseMonth,
     ChangeRank, FineRep, PayCommission, AdoptCommissionPlan, AdoptPolicy, OpenDispute,
-    ResolveDispute,
+    ResolveDispute, Reverse,
 )
 COMMAND_NAMES = tuple(t.__struct_config__.tag for t in COMMAND_TYPES)
 AnyCommand = Union[COMMAND_TYPES]  # type: ignore[valid-type]

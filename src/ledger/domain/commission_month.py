@@ -74,6 +74,9 @@ from ledger.domain.commission_plan import (
 from ledger.domain.money import parse_rate
 
 SALE, RETURN, WRITE_OFF, FINE = "sale", "return", "write_off", "fine"
+# a fine's reversal (SPEC 2.7): dated on the fine's own date, it takes the fine out of its
+# month; recorded after that month's close, it is a late fact of it like any other
+FINE_REVERSAL = "fine_reversal"
 BEGINNING = date(1, 1, 1)  # a registration rank holds from the beginning
 
 # a month's own figures as booked (``statement_figures`` but ``total``)
@@ -105,6 +108,12 @@ class Fact:
     @classmethod
     def fine(cls, fine_id: str, rep_id: str, day: date, amount: int, position: int) -> Fact:
         return cls(FINE, fine_id, day, amount, position, rep_id)
+
+    @classmethod
+    def fine_reversal(cls, fine_id: str, rep_id: str, fined_on: date, amount: int,
+                      position: int) -> Fact:
+        """The reversal of fine ``fine_id``, dated on the fine's date (SPEC 2.7)."""
+        return cls(FINE_REVERSAL, fine_id, fined_on, amount, position, rep_id)
 
     @classmethod
     def taken_back(cls, kind: str, ref_id: str, day: date, amount: int, position: int, *,
@@ -271,7 +280,10 @@ class MonthFacts:
                 self._add(f for f in self._fetch(period) if f.period == period)
                 self._complete.add(period)
             reps: dict[str, RepMonth] = {}
-            for f in sorted(self._by_month.get(period, {}).values(), key=lambda f: f.position):
+            month_facts = self._by_month.get(period, {})
+            for f in sorted(month_facts.values(), key=lambda f: f.position):
+                if f.kind == FINE_REVERSAL or (f.kind == FINE and (FINE_REVERSAL, f.id) in month_facts):
+                    continue  # a reversed fine is no fact of its month (SPEC 2.7)
                 rm = reps.setdefault(f.rep_id, RepMonth())
                 if f.kind == SALE:
                     rm.sales.append(SaleLine(f.id, f.day, f.amount))

@@ -74,6 +74,12 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
         "budget": ["director"],
         "fine": ["manager", "director"],
         "late_activity": ["director"],
+        # SPEC 2.7: reversing a payment, an expense spend or a payout needs a director,
+        # a fine a manager (a director standing in)
+        "reversal_payment": ["director"],
+        "reversal_spend": ["director"],
+        "reversal_payout": ["director"],
+        "reversal_fine": ["manager", "director"],
     },
 }
 

@@ -7,7 +7,7 @@ before it triggers any event, so a rejected command changes nothing.
 
 from __future__ import annotations
 
-from ledger.domain.handlers import budgets, compensation, governance, parties, sales
+from ledger.domain.handlers import budgets, compensation, corrections, governance, parties, sales
 from ledger.domain.handlers.context import Context, Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -35,6 +35,7 @@ HANDLERS: dict[str, Handler] = {
     "AdoptPolicy": governance.adopt_policy,
     "OpenDispute": governance.open_dispute,
     "ResolveDispute": governance.resolve_dispute,
+    "Reverse": corrections.reverse,
 }
 
 __all__ = ["HANDLERS", "Context", "Handler"]

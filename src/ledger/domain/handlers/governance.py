@@ -7,7 +7,7 @@ from typing import Any
 from ledger.domain.commands import AdoptPolicy, OpenDispute, ResolveDispute
 from ledger.domain.errors import Rejection, duplicate, unknown
 from ledger.domain.handlers.context import Context, month_field, require_text
-from ledger.domain.model import Budget, Claim, Customer, Dispute, Rep
+from ledger.domain.model import Budget, Claim, CommandRecord, Customer, Dispute, Rep
 from ledger.domain.policies import PolicyBook, validate_policy_values
 
 
@@ -59,6 +59,10 @@ def resolve_dispute(ctx: Context) -> dict[str, Any]:
     require_text(cmd.reason, "reason")
     ctx.actor()
     dispute = ctx.require(Dispute, cmd.dispute_id, "dispute_id")
+    # the correcting command, when named, must be an applied command (SPEC 2.7)
+    if cmd.correction_command_id is not None and \
+            ctx.uow.get(CommandRecord, cmd.correction_command_id) is None:
+        raise unknown("applied command", cmd.correction_command_id, "correction_command_id")
     actor = ctx.authorize()
     if actor.user_id == dispute.opened_by:
         raise Rejection(

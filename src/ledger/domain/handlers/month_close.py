@@ -18,7 +18,8 @@ This module reads those facts from the log and records what the rules decide:
   the date of their ``occurred_at`` and the sale they reference (its rep and invoice date
   from the scans, else from its customer); a return for the ``commission_amount`` its event records
   (not the part that cancelled a written-off amount);
-- fines (``Rep.Fined``): ``fined_on`` and the fined rep;
+- fines (``Rep.Fined``): ``fined_on`` and the fined rep; a fine's reversal
+  (``Rep.FineReversed``, SPEC 2.7) on the fine's ``fined_on``, taking it out of its month;
 - reps (``Rep.Registered`` and their aggregates): trainer, rank history, booked months.
 
 Reading: each close reads the fact topics from ``Closings.scan_from(M)`` to ``stop`` (the
@@ -56,8 +57,9 @@ SALE_TOPIC = "ledger:Customer.SaleRecorded"
 RETURN_TOPIC = "ledger:Customer.ReturnRecorded"
 WRITE_OFF_TOPIC = "ledger:Customer.ReceivableWrittenOff"
 FINE_TOPIC = "ledger:Rep.Fined"
+FINE_REVERSED_TOPIC = "ledger:Rep.FineReversed"
 REP_TOPIC = "ledger:Rep.Registered"
-FACT_TOPICS = (SALE_TOPIC, RETURN_TOPIC, WRITE_OFF_TOPIC, FINE_TOPIC)
+FACT_TOPICS = (SALE_TOPIC, RETURN_TOPIC, WRITE_OFF_TOPIC, FINE_TOPIC, FINE_REVERSED_TOPIC)
 
 PROMOTION_REASON = "promotion"
 
@@ -123,6 +125,10 @@ class CloseRun:
         if isinstance(event, Rep.Fined):
             rep_id = self.rep_ids.get(event.originator_id)
             return None if rep_id is None else Fact.fine(
+                event.fine_id, rep_id, date.fromisoformat(event.fined_on), event.amount, position)
+        if isinstance(event, Rep.FineReversed):  # SPEC 2.7: dated on the fine's own date
+            rep_id = self.rep_ids.get(event.originator_id)
+            return None if rep_id is None else Fact.fine_reversal(
                 event.fine_id, rep_id, date.fromisoformat(event.fined_on), event.amount, position)
         if isinstance(event, Customer.ReturnRecorded):
             kind, ref_id = "return", event.return_id

@@ -71,3 +71,13 @@ class Budget(Aggregate):
               policy: dict[str, str], meta: dict[str, Any]) -> None:
         e = self.expenses[expense_id]
         e.status, e.spent = SPENT, amount
+        e.paid_on = date.fromisoformat(paid_on)
+
+    @event("SpendReversed", topic="ledger:Budget.SpendReversed")
+    def reverse_spend(self, reversal_id: str, expense_id: str, target_command_id: str,
+                      amount: int, paid_on: str, restored: int, reason: str,
+                      approved_by: str, policy: dict[str, str], meta: dict[str, Any]) -> None:
+        """An expense spend undone (SPEC 2.7): the expense is approved again and its
+        commitment (``restored``, its approved amount) is back; ``amount`` is no longer spent."""
+        e = self.expenses[expense_id]
+        e.status, e.spent, e.paid_on = APPROVED, 0, None

@@ -46,6 +46,9 @@ class Customer(Aggregate):
         self.active: dict[str, Receivable] = {}
         self.open_sum = 0
         self._by_due: list[tuple[date, str]] = []  # (due_on, sale_id), sorted; lazily pruned
+        # payment_id -> what the payment did (``received_on``, ``applied``, ``to_credit``),
+        # and ``reversed`` once a ``Reverse`` undid it (SPEC 2.7)
+        self.payments: dict[str, dict[str, Any]] = {}
 
     # --- reading ---------------------------------------------------------------------
 
@@ -165,6 +168,33 @@ class Customer(Aggregate):
                 item.settled += a["amount"]
             self._changed(item, before)
         self.credit += to_credit
+        self.payments[payment_id] = {"amount": amount, "received_on": received_on,
+                                     "applied": applied, "to_credit": to_credit,
+                                     "reversed": False}
+
+    @event("PaymentReversed", topic="ledger:Customer.PaymentReversed")
+    def reverse_payment(self, reversal_id: str, payment_id: str, target_command_id: str,
+                        amount: int, received_on: str, reopened: list[dict[str, Any]],
+                        credit_removed: int, reason: str, approved_by: str,
+                        policy: dict[str, str], meta: dict[str, Any]) -> None:
+        """A payment undone (SPEC 2.7): each application it made is taken back (a
+        settlement reopens the sale with its original due date, a recovery is unrecovered
+        again) and the customer credit it created is removed."""
+        for a in reopened:
+            item = self.receivables[a["sale_id"]]
+            before = item.open
+            if a["kind"] == "recovery":
+                item.recovered -= a["amount"]
+            else:
+                item.settled -= a["amount"]
+            self._changed(item, before)
+            key = (item.due_on, item.sale_id)
+            i = bisect_left(self._by_due, key)
+            if item.sale_id in self.active and (i == len(self._by_due) or self._by_due[i] != key):
+                self._by_due.insert(i, key)
+        self.credit -= credit_removed
+        if payment_id in self.payments:
+            self.payments[payment_id]["reversed"] = True
 
     @event("ReceivableWrittenOff", topic="ledger:Customer.ReceivableWrittenOff")
     def write_off(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,

@@ -50,6 +50,8 @@ class Rep(Aggregate):
         # rank history: (effective_from, rank); the registration rank holds from the start
         self.ranks: list[tuple[date, str]] = [(date(1, 1, 1), rank)]
         self.fines: dict[str, int] = {}
+        self.fine_days: dict[str, str] = {}  # fine_id -> fined_on
+        self.payout_days: dict[str, str] = {}  # payout_id -> paid_on
         self.payouts: dict[str, list[tuple[str, int]]] = {}  # period -> [(payout_id, amount)]
         # period -> total of that period's statement (what becomes payable for it)
         self.accrued: dict[str, int] = {}
@@ -80,6 +82,7 @@ class Rep(Aggregate):
     def fine(self, fine_id: str, amount: int, reason: str, approved_by: str, fined_on: str,
              meta: dict[str, Any]) -> None:
         self.fines[fine_id] = amount
+        self.fine_days[fine_id] = fined_on
 
     @event("CommissionAccrued", topic="ledger:Rep.CommissionAccrued")
     def accrue(self, period: str, plan_version: str, rank: str, personal_sales: int,
@@ -101,3 +104,28 @@ class Rep(Aggregate):
     def pay(self, payout_id: str, period: str, amount: int, paid_on: str,
             meta: dict[str, Any]) -> None:
         self.payouts.setdefault(period, []).append((payout_id, amount))
+        self.payout_days[payout_id] = paid_on
+
+    # --- corrections (SPEC 2.7) --------------------------------------------------------
+
+    def payout_period(self, payout_id: str) -> str | None:
+        for period, paid in self.payouts.items():
+            if any(pid == payout_id for pid, _ in paid):
+                return period
+        return None
+
+    @event("FineReversed", topic="ledger:Rep.FineReversed")
+    def reverse_fine(self, reversal_id: str, fine_id: str, target_command_id: str, amount: int,
+                     fined_on: str, closed_period: bool, reason: str, approved_by: str,
+                     policy: dict[str, str], meta: dict[str, Any]) -> None:
+        """A fine undone: it leaves the statement of its month (``fined_on``), or, when
+        that month is closed, comes back as a late adjustment in the next close."""
+        self.fines.pop(fine_id, None)
+
+    @event("PayoutReversed", topic="ledger:Rep.PayoutReversed")
+    def reverse_payout(self, reversal_id: str, payout_id: str, target_command_id: str,
+                       period: str, amount: int, paid_on: str, reason: str, approved_by: str,
+                       policy: dict[str, str], meta: dict[str, Any]) -> None:
+        """A payout undone: the period's balance is payable again."""
+        self.payouts[period] = [(pid, a) for pid, a in self.payouts.get(period, ())
+                                if pid != payout_id]
