@@ -25,6 +25,9 @@ Rep.*                      the rep; registration: its trainer and user; a fine o
 Sku.ListPriceSet           the SKU
 Budget.*                   the budget; expense events: the expense
 Dispute.*                  the dispute and the entity it disputes
+*Reversed (SPEC 2.7)       the reversal, the command it reverses, the reversed payment,
+                           fine, payout or expense, the sales a payment's reversal
+                           reopens, and its customer, rep or budget
 PolicyBook.PolicyAdopted   the policy's name and the version id
 Closings.MonthClosed       the period
 =========================  ==========================================================
@@ -96,6 +99,10 @@ class AuditProjection(Dispatching):
         POLICY_ADOPTED: "_policy",
         "ledger:Closings.MonthClosed": "_month_closed",
         "ledger:CommandRecord.Recorded": "_command",
+        "ledger:Customer.PaymentReversed": "_reversal",
+        "ledger:Rep.FineReversed": "_reversal",
+        "ledger:Rep.PayoutReversed": "_reversal",
+        "ledger:Budget.SpendReversed": "_reversal",
     }
     tables: ClassVar[dict[str, str]] = {
         "entries": "position BIGINT PRIMARY KEY, event TEXT NOT NULL, command TEXT, "
@@ -285,6 +292,23 @@ class AuditProjection(Dispatching):
         """An applied command's record (its answer): not an entry, looked up by id."""
         sql.execute(f"INSERT INTO {self.t('commands')} VALUES (?, ?, ?, ?, ?)",
                     (e.command_id, e.command, e.actor, to_json(e.answer), position))
+
+    def _reversal(self, sql: Sql, position: int, e: Any) -> None:
+        """A reversal (SPEC 2.7), indexed under its own id, the command it reverses, the
+        reversed payment, fine, payout or expense, the sales a payment's reversal reopens,
+        and its aggregate (customer, rep or budget). A fine's or payout's reversal is about
+        the rep's account; a spend's is judged against the expense's submitter."""
+        is_rep = hasattr(e, "fine_id") or hasattr(e, "payout_id")
+        rep = (self.origins.get(sql, e.originator_id.hex) or (None,))[0] if is_rep else None
+        subject = None
+        if hasattr(e, "expense_id"):
+            found = self.submitters.get(sql, e.expense_id)
+            subject = found[0] if found else None
+        ids = (e.reversal_id, e.target_command_id,
+               *(getattr(e, name, None) for name in ("payment_id", "fine_id", "payout_id",
+                                                     "expense_id")),
+               *(a["sale_id"] for a in getattr(e, "reopened", ())))
+        self._entry(sql, position, e, ids=ids, beneficiary=rep, subject=subject)
 
     def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
         self._entry(sql, position, e, ids=(e.period,), origin_ids=False)

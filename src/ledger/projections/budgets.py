@@ -37,6 +37,7 @@ class BudgetsProjection(Dispatching):
         "ledger:Budget.ExpenseApproved": "_approved",
         "ledger:Budget.ExpenseRejected": "_rejected",
         "ledger:Budget.ExpenseSpent": "_spent",
+        "ledger:Budget.SpendReversed": "_spend_reversed",
     }
     tables: ClassVar[dict[str, str]] = {
         "budgets": "budget_id TEXT PRIMARY KEY, origin TEXT NOT NULL UNIQUE, "
@@ -113,6 +114,16 @@ class BudgetsProjection(Dispatching):
             f"UPDATE {self.t('expenses')} SET status = ?, spent = ?, invoice_no = ?, paid_on = ? "
             "WHERE expense_id = ?",
             (SPENT, e.amount, e.invoice_no, e.paid_on, e.expense_id),
+        )
+        expect_rows(sql, 1, f"expense {e.expense_id}")
+
+    def _spend_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        """A spend's reversal (SPEC 2.7): the expense is approved again, its commitment
+        back, nothing spent."""
+        sql.execute(
+            f"UPDATE {self.t('expenses')} SET status = ?, spent = 0, invoice_no = NULL, "
+            "paid_on = NULL WHERE expense_id = ?",
+            (APPROVED, e.expense_id),
         )
         expect_rows(sql, 1, f"expense {e.expense_id}")
 

@@ -61,6 +61,8 @@ T_SALE = "ledger:Customer.SaleRecorded"
 T_RETURN = "ledger:Customer.ReturnRecorded"
 T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
 T_MONTH_CLOSED = "ledger:Closings.MonthClosed"
+T_FINE_REVERSED = "ledger:Rep.FineReversed"
+T_PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
 
 REGISTERED = "registered"  # the reason shown for a rep's first rank
 
@@ -81,6 +83,8 @@ class CommissionsProjection(Dispatching):
         T_RETURN: "_return",
         T_WRITE_OFF: "_write_off",
         T_MONTH_CLOSED: "_month_closed",
+        T_FINE_REVERSED: "_fine_reversed",
+        T_PAYOUT_REVERSED: "_payout_reversed",
         POLICY_ADOPTED: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
@@ -112,6 +116,14 @@ class CommissionsProjection(Dispatching):
                       "PRIMARY KEY (rep_key, period)",
         "closings": "period TEXT PRIMARY KEY, closed_by TEXT NOT NULL, "
                     "log_position BIGINT NOT NULL, position BIGINT NOT NULL",
+        # reversals (SPEC 2.7): a fine's, dated on the fine's date (it takes the fine out
+        # of its month); a payout's, dated on its own business date, for the payout's period
+        "fine_reversals": "fine_id TEXT PRIMARY KEY, rep_key TEXT NOT NULL, day TEXT NOT NULL, "
+                          "amount BIGINT NOT NULL, reversal_id TEXT NOT NULL, "
+                          "position BIGINT NOT NULL",
+        "payout_reversals": "payout_id TEXT PRIMARY KEY, rep_key TEXT NOT NULL, "
+                            "period TEXT NOT NULL, day TEXT NOT NULL, amount BIGINT NOT NULL, "
+                            "reversal_id TEXT NOT NULL, position BIGINT NOT NULL",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {
@@ -213,6 +225,21 @@ class CommissionsProjection(Dispatching):
             (e.period, e.closed_by, e.log_position, position),
         )
 
+    def _fine_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('fine_reversals')} (fine_id, rep_key, day, amount, reversal_id, "
+            "position) VALUES (?, ?, ?, ?, ?, ?)",
+            (e.fine_id, str(e.originator_id), e.fined_on, e.amount, e.reversal_id, position),
+        )
+
+    def _payout_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        sql.execute(
+            f"INSERT INTO {self.t('payout_reversals')} (payout_id, rep_key, period, day, amount, "
+            "reversal_id, position) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (e.payout_id, str(e.originator_id), e.period, event_day(e).isoformat(), e.amount,
+             e.reversal_id, position),
+        )
+
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         if e.policy == PLAN_POLICY:
             record_policy(sql, self.t("policies"), position, e)
@@ -269,6 +296,11 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
             facts.append(Fact.fine(f["fine_id"], rep_of_key[f["rep_key"]],
                                    date.fromisoformat(f["day"]), int(f["amount"]),
                                    int(f["position"])))
+        for f in sql.all(f"SELECT fine_id, rep_key, day, amount, position "
+                         f"FROM {p.t('fine_reversals')} WHERE {where}", params):
+            facts.append(Fact.fine_reversal(f["fine_id"], rep_of_key[f["rep_key"]],
+                                            date.fromisoformat(f["day"]), int(f["amount"]),
+                                            int(f["position"])))
         where, params = _among("rep_id", counted)
         for s in sql.all(f"SELECT sale_id, rep_id, day, gross, position FROM {p.t('sales')} "
                          f"WHERE {where}", params):
@@ -345,8 +377,21 @@ def _payouts(sql: Sql, p: CommissionsProjection, rep_key: str, period: str) -> l
         f"SELECT payout_id, day, amount FROM {p.t('payouts')} WHERE rep_key = ? AND period = ? "
         "ORDER BY day, position", (rep_key, period),
     )
-    return [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
-             "amount": int(r["amount"])} for r in rows]
+    lines = [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
+              "amount": int(r["amount"])} for r in rows]
+    return lines + _payout_reversals(sql, p, rep_key, period)
+
+
+def _payout_reversals(sql: Sql, p: CommissionsProjection, rep_key: str,
+                      period: str) -> list[dict[str, Any]]:
+    """A reversed payout's line (SPEC 2.7): its amount negated, so ``paid`` drops by it."""
+    rows = sql.all(
+        f"SELECT payout_id, reversal_id, day, amount FROM {p.t('payout_reversals')} "
+        "WHERE rep_key = ? AND period = ? ORDER BY day, position", (rep_key, period),
+    )
+    return [{"type": "payout_reversal", "payout_id": r["payout_id"],
+             "reversal_id": r["reversal_id"], "date": r["day"], "amount": -int(r["amount"])}
+            for r in rows]
 
 
 def _answer(rep_id: str, period: str, closed: bool, figures: dict[str, Any],
@@ -464,6 +509,10 @@ def statement_months(projector: Projector, rep_id: str) -> list[dict[str, Any]]:
         paid = {r["period"]: int(r["amount"]) for r in sql.all(
             f"SELECT period, {fen_sum('amount')} AS amount FROM {p.t('payouts')} "
             "WHERE rep_key = ? GROUP BY period", (rep["rep_key"],))}
+        for r in sql.all(f"SELECT period, {fen_sum('amount')} AS amount "
+                         f"FROM {p.t('payout_reversals')} WHERE rep_key = ? GROUP BY period",
+                         (rep["rep_key"],)):  # reversed payouts are not paid (SPEC 2.7)
+            paid[r["period"]] = paid.get(r["period"], 0) - int(r["amount"])
     return [{"period": r["period"], "accrued": int(r["total"]), "payable_on": r["payable_on"],
              "override_payable_on": r["override_payable_on"], "paid": paid.get(r["period"], 0),
              "balance": int(r["total"]) - paid.get(r["period"], 0)}
@@ -481,6 +530,9 @@ def commission_accounts(projector: Projector, sql: Sql | None = None) -> dict[st
         f"SELECT rep_key, {fen_sum('total')} AS amount FROM {p.t('statements')} GROUP BY rep_key")}
     paid = {r["rep_key"]: int(r["amount"]) for r in sql.all(
         f"SELECT rep_key, {fen_sum('amount')} AS amount FROM {p.t('payouts')} GROUP BY rep_key")}
+    for r in sql.all(f"SELECT rep_key, {fen_sum('amount')} AS amount "
+                     f"FROM {p.t('payout_reversals')} GROUP BY rep_key"):
+        paid[r["rep_key"]] = paid.get(r["rep_key"], 0) - int(r["amount"])  # SPEC 2.7
     names = {r["rep_key"]: r["rep_id"] for r in sql.all(f"SELECT rep_key, rep_id FROM {p.t('reps')}")}
     out = {}
     for key in sorted(set(accrued) | set(paid), key=lambda k: names.get(k, k)):

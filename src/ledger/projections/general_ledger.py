@@ -48,6 +48,15 @@ Posting rules, one entry per event (amounts in fen; a zero line is not written):
   reverse when negative. The entry credits commission_payable by exactly the statement's
   ``total``.
 - ``Rep.CommissionPaid`` (``paid_on``): Dr commission_payable, Cr cash.
+- Reversals (SPEC 2.7), dated on the reversal's business date (its ``occurred_at`` in
+  company time: the correction is booked when it is made, so a closed period's postings
+  never change), ``ref`` the reversed fact's id: ``Customer.PaymentReversed``, the
+  payment's entry reversed (Cr cash; Dr receivables, bad_debt_recovery_income,
+  customer_credit); ``Budget.SpendReversed``, Dr cash, Cr marketing_expense:<category>;
+  ``Rep.PayoutReversed``, Dr cash, Cr commission_payable. ``Rep.FineReversed`` posts
+  nothing itself: like the fine, it reaches the ledger with the accrual of the fine's
+  month (the fine is no longer in it) or, when that month is closed, as the next close's
+  late adjustment (Dr other_income, Cr commission_payable).
 
 **Fines post with the accrual** of the statement that carries them (the month of the
 fine's business date, SPEC 2.5), dated that month's last day, not on the fine's own date.
@@ -75,6 +84,9 @@ BUDGET_ALLOCATED = "ledger:Budget.Allocated"
 EXPENSE_SPENT = "ledger:Budget.ExpenseSpent"
 COMMISSION_ACCRUED = "ledger:Rep.CommissionAccrued"
 COMMISSION_PAID = "ledger:Rep.CommissionPaid"
+PAYMENT_REVERSED = "ledger:Customer.PaymentReversed"
+SPEND_REVERSED = "ledger:Budget.SpendReversed"
+PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
 
 CASH = "cash"
 RECEIVABLES = "receivables"
@@ -187,6 +199,23 @@ def payout_entry(e: Any) -> list[Line]:
     return [dr(COMMISSION_PAYABLE, e.amount), cr(CASH, e.amount)]
 
 
+def reversed_entry(lines: list[Line]) -> list[Line]:
+    """A reversal (SPEC 2.7): the entry of what it reverses with debits and credits swapped."""
+    return [(account, credit, debit) for account, debit, credit in lines]
+
+
+def payment_reversal_entry(e: Any) -> list[Line]:
+    """The reverse of the payment's entry: Cr cash; Dr receivables (the settlements it
+    reopens), Dr bad_debt_recovery_income (its recoveries), Dr customer_credit (the credit
+    it created)."""
+    settled = sum(a["amount"] for a in e.reopened if a["kind"] != "recovery")
+    recovered = sum(a["amount"] for a in e.reopened if a["kind"] == "recovery")
+    return reversed_entry([
+        dr(CASH, e.amount), cr(RECEIVABLES, settled), cr(RECOVERY_INCOME, recovered),
+        cr(CUSTOMER_CREDIT, e.credit_removed),
+    ])
+
+
 class UnbalancedEntry(ValueError):
     """A posting rule produced debits and credits that differ: a bug, never skipped."""
 
@@ -202,6 +231,9 @@ class GeneralLedger(Dispatching):
         EXPENSE_SPENT: "_spent",
         COMMISSION_ACCRUED: "_accrued",
         COMMISSION_PAID: "_paid",
+        PAYMENT_REVERSED: "_payment_reversed",
+        SPEND_REVERSED: "_spend_reversed",
+        PAYOUT_REVERSED: "_payout_reversed",
     }
     tables: ClassVar[dict[str, str]] = {
         # one row per posting line; (position, seq) names the event and the line
@@ -253,6 +285,20 @@ class GeneralLedger(Dispatching):
 
     def _paid(self, sql: Sql, position: int, e: Any) -> None:
         self._post(sql, position, date.fromisoformat(e.paid_on), e, e.payout_id, payout_entry(e))
+
+    # --- reversals (SPEC 2.7), dated on the reversal's business date; ``ref`` is the
+    # reversed fact's id, so its entry and its reversal read together
+
+    def _payment_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, event_day(e), e, e.payment_id, payment_reversal_entry(e))
+
+    def _spend_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        category = self._category(sql, str(e.originator_id))
+        self._post(sql, position, event_day(e), e, e.expense_id,
+                   reversed_entry(spend_entry(e, category)))
+
+    def _payout_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, event_day(e), e, e.payout_id, reversed_entry(payout_entry(e)))
 
     def _category(self, sql: Sql, budget_key: str) -> str:
         if budget_key not in self._categories:

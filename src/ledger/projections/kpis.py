@@ -55,6 +55,7 @@ class KpisProjection(Dispatching):
         "ledger:Customer.ReturnRecorded": "_return",
         "ledger:Customer.PaymentRecorded": "_payment",
         "ledger:Customer.ReceivableWrittenOff": "_write_off",
+        "ledger:Customer.PaymentReversed": "_payment_reversed",
         POLICY_ADOPTED: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
@@ -102,6 +103,15 @@ class KpisProjection(Dispatching):
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount, -e.amount)])
+
+    def _payment_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        """A payment's reversal (SPEC 2.7): its flows negated, on the reversal's date, so
+        collections and recoveries of that period drop by what it had counted."""
+        self._flows(sql, [
+            (position, a["sale_id"], a["kind"], event_day(e), -a["amount"],
+             0 if a["kind"] == "recovery" else a["amount"])
+            for a in e.reopened
+        ])
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)

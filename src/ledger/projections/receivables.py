@@ -11,7 +11,8 @@ Tables (``receivables_<table>_g<n>``):
   not yet recovered, with its business date: the sale itself (+gross), customer credit
   settling it, returns (open - the part that reduced it, unrecovered - the part that
   cancelled a written-off amount), payments (allocation / fifo), write-offs (open -,
-  unrecovered +) and recoveries (unrecovered -);
+  unrecovered +) and recoveries (unrecovered -); a payment's reversal (SPEC 2.7) repeats
+  each of the payment's rows with its kind and the amount negated, on the reversal's date;
 - ``credit``: customer-credit movements with their business dates (overpayments and
   returns of paid sales in, credit settling a new sale out);
 - ``policies``: adopted policy versions (the ``aging`` policy in force on the report
@@ -54,6 +55,7 @@ T_SALE = "ledger:Customer.SaleRecorded"
 T_RETURN = "ledger:Customer.ReturnRecorded"
 T_PAYMENT = "ledger:Customer.PaymentRecorded"
 T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
+T_PAYMENT_REVERSED = "ledger:Customer.PaymentReversed"
 
 
 def event_day(event: Any) -> str:
@@ -71,6 +73,7 @@ class ReceivablesProjection(Dispatching):
         T_RETURN: "_return",
         T_PAYMENT: "_payment",
         T_WRITE_OFF: "_write_off",
+        T_PAYMENT_REVERSED: "_payment_reversed",
         POLICY_ADOPTED: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
@@ -172,6 +175,21 @@ class ReceivablesProjection(Dispatching):
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
         self._movements(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount,
                                -e.amount, e.amount)])
+
+    def _payment_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        """A payment's reversal (SPEC 2.7), dated on the reversal's business date: each
+        application of the payment again with its kind and the amount negated (the sale's
+        open or unrecovered amount comes back), and the customer credit it created out."""
+        day = event_day(e)
+        rows = []
+        for a in e.reopened:
+            if a["kind"] == "recovery":
+                rows.append((position, a["sale_id"], "recovery", day, -a["amount"], 0, a["amount"]))
+            else:
+                rows.append((position, a["sale_id"], a["kind"], day, -a["amount"], a["amount"], 0))
+        self._movements(sql, rows)
+        if e.credit_removed:
+            self._credit(sql, position, "payment_reversal", e, day, -e.credit_removed)
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)
