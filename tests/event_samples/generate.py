@@ -72,6 +72,33 @@ def money_commands(ledger: Ledger) -> list[dict]:
     return out
 
 
+def reversal_commands(ledger: Ledger) -> list[dict]:
+    """One reversal of each kind (SPEC 2.7): the first payment, fine, expense spend and
+    payout the log holds that can be reversed."""
+    import itertools
+
+    records = ledger.app.recorder.select_notifications(
+        start=1, limit=10**9, topics=["ledger:CommandRecord.Recorded"])
+    by_kind: dict[str, list[str]] = {}
+    for n in records:
+        record = ledger.app.mapper.to_domain_event(n)
+        by_kind.setdefault(record.command, []).append(record.command_id)
+    approver = {"RecordPayment": "dir-zhao", "FineRep": "mgr-east",
+                "RecordExpenseSpend": "dir-zhao", "PayCommission": "dir-zhao"}
+    ids = itertools.count(1)
+    out = []
+    for kind, who in approver.items():
+        for target in by_kind.get(kind, [])[:50]:
+            body = cmd("Reverse", "fin-li", reversal_id=f"REV-{next(ids)}",
+                       target_command_id=target, reason="sample", approved_by=who,
+                       **at("2026-02-05"))
+            if ledger.execute_one(body)["status"] == "applied":
+                out.append(body)
+                break
+    assert len(out) == 4, out
+    return out
+
+
 def main() -> None:
     existing = {}
     if SAMPLES.exists():
@@ -86,6 +113,7 @@ def main() -> None:
                 ledger.execute(bodies[i:i + 500])
             for answer in ledger.execute(extra_commands() + money_commands(ledger)):
                 assert answer["status"] == "applied", answer
+            reversal_commands(ledger)  # applied one by one as it finds them
             found = {}
             for n in ledger.app.recorder.select_notifications(start=1, limit=10**9):
                 if n.topic not in existing and n.topic not in found:
