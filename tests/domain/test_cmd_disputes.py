@@ -67,12 +67,15 @@ def test_resolve_dispute_by_finance_or_director_never_the_opener_and_only_once(l
     refused(ledger, resolve("D2", actor="dir"), "segregation_of_duties", field="actor", user="dir")
     refused(ledger, resolve("D3", actor="fin"), "segregation_of_duties", user="fin")
     refused(ledger, resolve("D1", outcome="maybe"), "invalid_field", field="outcome")
+    # the correcting command must be an applied one (SPEC 2.7)
+    fix = applied(ledger, cmd("RecordPayment", "fin", payment_id="P1", customer_id="C1",
+                              amount=100, received_on="2024-04-01"))["command_id"]
     before = ledger.max_position()
-    result = applied(ledger, resolve("D1", outcome="rejected", correction_command_id="X-1"))["result"]
+    result = applied(ledger, resolve("D1", outcome="rejected", correction_command_id=fix))["result"]
     assert result == {"dispute_id": "D1", "status": "resolved", "outcome": "rejected"}
     (event,) = facts_after(ledger, before)
     assert topic_of(event) == "Dispute.Resolved"
-    assert (event.outcome, event.resolved_by, event.correction_command_id) == ("rejected", "fin", "X-1")
+    assert (event.outcome, event.resolved_by, event.correction_command_id) == ("rejected", "fin", fix)
     refused(ledger, resolve("D1", actor="dir"), "invalid_state", dispute_id="D1", status="resolved")
     applied(ledger, resolve("D2", actor="fin"))
     applied(ledger, resolve("D3", actor="dir2"))
