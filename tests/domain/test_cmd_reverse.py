@@ -273,3 +273,26 @@ def test_dispute_correction_must_name_an_applied_command(ledger):
     v1 = reverse(p1)
     applied(ledger, v1)
     applied(ledger, {**resolve, "command_id": "R-3", "correction_command_id": v1["command_id"]})
+
+
+def test_in_one_batch_each_reversal_is_judged_on_the_state_before_it(ledger):
+    setup_company(ledger)
+    applied(ledger, sale("S1", 1, day="2024-03-01"))
+    p1 = pay("P1", 10_000)
+    v1, v2 = reverse(p1, "V1"), reverse(p1, "V2")
+    answers = ledger.execute([p1, v1, v2])
+    assert [a["status"] for a in answers] == ["applied", "applied", "rejected"]
+    assert (answers[2]["rule"], answers[2]["details"]["reversal_id"]) == ("invalid_state", "V1")
+    assert _opens(ledger)["S1"] == (10_000, "2024-03-31")
+
+
+def test_a_reopened_sale_counts_as_doubtful_again_for_credit_control(ledger):
+    setup_company(ledger)
+    applied(ledger, sale("S1", 1, day="2024-03-01"))  # due 2024-03-31
+    p1 = pay("P1", 10_000)
+    applied(ledger, p1)
+    applied(ledger, sale("S2", 1, day="2024-04-02"))  # credit control looks past settled S1
+    applied(ledger, reverse(p1))
+    # on 10 July S1 is 101 days past due again: doubtful, so a new sale needs an override
+    answer = refused(ledger, sale("S3", 1, day="2024-07-10"), "credit_limit")
+    assert answer["details"]["doubtful"] == 10_000

@@ -15,6 +15,7 @@ from ledger.projections.budgets import query_budget
 from ledger.projections.commissions import query_commission, statement_months
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
+from ledger.projections.kpis import query_kpis
 from ledger.projections.receivables import query_receivables
 from ledger.projections.reconcile import query_reconcile
 
@@ -76,6 +77,11 @@ def test_payment_reversal_in_receivables_aging_trial_balance_reconcile_and_audit
     assert (aging["total"], aging["classes"]["in_collection"], aging["buckets"]["1-30"]) == (
         30_000, 30_000, 30_000)
     assert query_aging(projector, as_of="2024-04-09")["total"] == 0
+    # KPIs: the reversal takes back the collection in its own period
+    r2 = {r["rep_id"]: r for r in query_kpis(projector, "2024-04")["reps"]}["R2"]
+    assert (r2["collections"], r2["open"]) == (0, 30_000)
+    r2 = {r["rep_id"]: r for r in query_kpis(projector, as_of="2024-04-09")["reps"]}["R2"]
+    assert (r2["collections"], r2["open"]) == (30_000, 0)
 
     assert _accounts(trial_balance(projector)) == {
         "cash": (0, 0), "receivables": (30_000, 0), "customer_credit": (0, 0),
