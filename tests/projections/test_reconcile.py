@@ -109,13 +109,21 @@ ops = st.one_of(
     st.tuples(st.just("fine"), st.sampled_from(REPS), st.integers(1, 50_000),
               st.sampled_from((0, 0, 40))),
     st.tuples(st.just("payout"), st.sampled_from(REPS), st.integers(1, 400_000)),
+    # a reversal (SPEC 2.7) of one of the payments, spends, fines or payouts so far
+    st.tuples(st.just("reverse"), st.integers(0, 30)),
 )
+REVERSIBLE = ("RecordPayment", "RecordExpenseSpend", "FineRep", "PayCommission")
 histories = st.lists(st.tuples(st.integers(0, 119), ops), min_size=3, max_size=24)
 
 
-def _body(op: tuple, day: int, n: int, sales: list[str]) -> list[dict]:
+def _body(op: tuple, day: int, n: int, sales: list[str],
+          targets: list[str] | None = None) -> list[dict]:
     kind, *args = op
     today = _day(day)
+    if kind == "reverse":
+        target = targets[args[0] % len(targets)] if targets else "NONE"
+        return [cmd("Reverse", "fin", reversal_id=f"V{n}", target_command_id=target,
+                    reason="mistake", approved_by="dir", **at(today))]
     pick = (lambda i: sales[i % len(sales)]) if sales else (lambda i: "NONE")
     if kind == "sale":
         customer, rep, quantity, lag = args
@@ -228,10 +236,13 @@ def _any_history(backend: str, history: list, closes: set[str], batch_size: int)
         ])
         projector = Projector(ledger, [cls() for cls in RECONCILED])
         sales: list[str] = []
+        targets: list[str] = []  # reversible commands so far
         pending: list[dict] = []
         for n, (day, _, step) in enumerate(steps):
             if isinstance(step, tuple):
-                pending += _body(step, day, n, sales)
+                new = _body(step, day, n, sales, targets)
+                targets += [b["command_id"] for b in new if b["command"] in REVERSIBLE]
+                pending += new
                 continue
             ledger.execute(pending)
             pending = []

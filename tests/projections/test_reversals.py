@@ -257,3 +257,36 @@ def test_payout_reversal_raises_the_statement_balance_again(ledger):
     assert _checks(projector)["commission_payable"] == (707_692, 707_692, 0)
     entries = query_audit(projector, "PO1")["entries"]
     assert [e["event"] for e in entries] == ["Rep.CommissionPaid", "Rep.PayoutReversed"]
+
+
+# --- property: any history with many reversals still balances and reconciles -----------
+
+import pytest  # noqa: E402
+import test_reconcile as rec  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from stores import require_postgres  # noqa: E402
+
+# half the steps reverse one of the payments, spends, fines or payouts so far
+_reversal_heavy = {
+    "history": st.lists(st.tuples(st.integers(0, 119), st.one_of(
+        rec.ops, st.tuples(st.just("reverse"), st.integers(0, 30)))), min_size=3, max_size=24),
+    "closes": st.sets(st.sampled_from(("2024-01", "2024-02", "2024-03"))),
+    "batch_size": st.sampled_from((3, 1000)),
+}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**_reversal_heavy)
+def test_histories_with_reversals_balance_and_reconcile_sqlite(history, closes, batch_size):
+    """``test_reconcile``'s checks (trial balance as of every month end, receivables =
+    aging, reconcile ok, each statement before its close = what the close accrues)."""
+    rec._any_history("sqlite", history, closes, batch_size)
+
+
+@pytest.mark.postgres
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**_reversal_heavy)
+def test_histories_with_reversals_balance_and_reconcile_postgres(history, closes, batch_size):
+    require_postgres()
+    rec._any_history("postgres", history, closes, batch_size)
