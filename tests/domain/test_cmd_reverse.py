@@ -296,3 +296,20 @@ def test_a_reopened_sale_counts_as_doubtful_again_for_credit_control(ledger):
     # on 10 July S1 is 101 days past due again: doubtful, so a new sale needs an override
     answer = refused(ledger, sale("S3", 1, day="2024-07-10"), "credit_limit")
     assert answer["details"]["doubtful"] == 10_000
+
+
+def test_reversal_approvers_are_the_approvals_policy(ledger):
+    from ledger.domain.policies import DEFAULT_POLICIES
+    setup_company(ledger)
+    fine = cmd("FineRep", "fin", fine_id="F1", rep_id="R1", amount=500, reason="late report",
+               approved_by="mgr", **at("2024-03-10"))
+    applied(ledger, fine)
+    values = {**DEFAULT_POLICIES["approvals"], "reversal_fine": ["director"]}
+    applied(ledger, cmd("AdoptPolicy", "dir", policy="approvals", version="fines-by-directors",
+                        effective_from="2024-03-15", values=values))
+    refused(ledger, reverse(fine, approved_by="mgr", day="2024-03-20"), "not_authorized",
+            required=["director"])
+    before = ledger.max_position()
+    applied(ledger, reverse(fine, approved_by="dir", day="2024-03-20"))
+    (e,) = facts_after(ledger, before)
+    assert e.policy == {"approvals": "fines-by-directors"}
