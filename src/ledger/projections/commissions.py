@@ -19,6 +19,10 @@ Tables (``commissions_<table>_g<n>``), all plain INSERTs of dated facts:
 - ``statements``: one row per ``CommissionAccrued`` (a closed month's statement, as the
   close computed it: the figures, the lines, the trainees);
 - ``closings``: the closed months;
+- ``fine_reversals``, ``payout_reversals`` (SPEC 2.7): a reversed fine leaves the month of
+  its date (or, that month closed, comes back in the next close as a late adjustment); a
+  reversed payout shows as a ``payout_reversal`` line of its period with its amount negated,
+  so ``paid`` drops and ``balance`` rises again;
 - ``policies``: adopted commission plan versions.
 
 A **closed** month answers the figures of its ``CommissionAccrued`` event. A month **not
