@@ -313,3 +313,18 @@ def test_reversal_approvers_are_the_approvals_policy(ledger):
     applied(ledger, reverse(fine, approved_by="dir", day="2024-03-20"))
     (e,) = facts_after(ledger, before)
     assert e.policy == {"approvals": "fines-by-directors"}
+
+
+def test_two_writers_reversing_the_same_payment_one_wins(ledger, fresh_database):
+    """Each writer its own Ledger on the same store, both judging the same state: the
+    second save meets the first's claim on the target and is replayed into invalid_state."""
+    from test_concurrency import race, statuses, topics_in_log
+    setup_company(ledger)
+    applied(ledger, sale("S1", 1, day="2024-03-01"))
+    p1 = pay("P1", 10_000)
+    applied(ledger, p1)
+    answers, conflicts = race(fresh_database, [reverse(p1, "V1"), reverse(p1, "V2")])
+    assert statuses(answers) == [("applied", None), ("rejected", "invalid_state")], answers
+    assert conflicts >= 1
+    assert topics_in_log(ledger, "ledger:Customer.PaymentReversed") == 1
+    assert customer_state(ledger, "C1").receivables["S1"].open == 10_000
