@@ -1,7 +1,7 @@
 """Command records (idempotency) and id claims (ARCHITECTURE, Domain).
 
 A ``CommandRecord`` is saved with the events of every applied command, keyed by uuid5 of
-its ``command_id``: a repeat finds it and answers the original result, and two concurrent
+its actor and ``command_id`` (SPEC 1, Identity): a repeat finds it and answers the original result, and two concurrent
 repeats cannot both insert it. A ``Claim`` reserves a business id that is not itself an
 aggregate (a sale, payment, return, write-off, expense, fine or payout) and says which
 aggregate holds its facts, so "does it exist" and "where is it" are lookups.
@@ -25,12 +25,15 @@ class CommandRecord(Aggregate):
         TOPIC = "ledger:CommandRecord.Created"
 
     @staticmethod
-    def create_id(command_id: str) -> UUID:
-        return aggregate_id(CommandRecord.KIND, command_id)
+    def create_id(key: str) -> UUID:
+        """uuid5 of the idempotency key (the actor and the command_id, SPEC 1); records
+        written before the key held the actor are keyed by the command_id alone."""
+        return aggregate_id(CommandRecord.KIND, key)
 
     @event("Recorded", topic="ledger:CommandRecord.Recorded")
     def __init__(self, command_id: str, command: str, body_hash: str, actor: str,
-                 answer: dict[str, Any], meta: dict[str, Any]) -> None:
+                 answer: dict[str, Any], meta: dict[str, Any], key: str | None = None) -> None:
+        self.key = key if key is not None else command_id
         self.command_id = command_id
         self.command = command
         self.body_hash = body_hash
