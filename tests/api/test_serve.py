@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 def test_serve_answers_http(tmp_path):
     keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps({"secret": "admin"}))
+    keys.write_text(json.dumps({"secret": "admin", "fin-secret": "fin"}))
     port = _free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
            "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -50,8 +50,12 @@ def test_serve_answers_http(tmp_path):
             "roles": ["finance"]})
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "applied"
-        r = httpx.get(f"{base}/v1/trial-balance", headers=auth,
-                      params={"wait_for": r.json()["position"]})
+        position = r.json()["position"]
+        # admin reads users only (SPEC 5.4); the finance user reads the ledger
+        r = httpx.get(f"{base}/v1/trial-balance", headers=auth, params={"wait_for": position})
+        assert r.status_code == 403, r.text
+        r = httpx.get(f"{base}/v1/trial-balance", headers={"Authorization": "Bearer fin-secret"},
+                      params={"wait_for": position})
         assert r.status_code == 200, r.text
     finally:
         proc.terminate()

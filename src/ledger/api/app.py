@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
-from ledger.api.routers import audit, budgets, commands, general_ledger, receivables, reps
+from ledger.api.routers import audit, budgets, commands, general_ledger, receivables, reps, users
 from ledger.api.schemas import components
 from ledger.api.services import Services
 from ledger.application import Ledger
@@ -39,11 +40,14 @@ Amounts are integers in fen; dates `YYYY-MM-DD`. Errors that are not a command's
 def create_app(ledger: Ledger, keys: ApiKeys,
                projector_factory: ProjectorFactory = projector_for,
                *, wait_timeout: float = 10.0) -> FastAPI:
+    # No trailing-slash redirect (it would build its Location from the Host header) and no
+    # /docs page (it loads scripts from a CDN): the contract is /openapi.json.
     app = FastAPI(title="ledger", version="1", description=DESCRIPTION,
-                  default_response_class=MsgspecResponse)
+                  default_response_class=MsgspecResponse, redirect_slashes=False,
+                  docs_url=None, redoc_url=None)
     app.state.services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
                                   wait_timeout=wait_timeout)
-    for module in (commands, receivables, budgets, reps, general_ledger, audit):
+    for module in (commands, receivables, budgets, reps, general_ledger, audit, users):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -55,6 +59,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     def api_error(_: Request, e: ApiError) -> MsgspecResponse:
         return MsgspecResponse(error_body(e.rule, e.message, dict(e.details)), status_code=e.status,
                                headers=e.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, e: StarletteHTTPException) -> MsgspecResponse:
+        """Unknown routes, wrong methods and the framework's other refusals, as the API's
+        own error document (SPEC 5.4: every error is ``{rule, message, details}``)."""
+        rule, message = _HTTP_RULES.get(e.status_code, ("http_error", str(e.detail)))
+        details: dict[str, Any] = {"method": request.method, "path": request.url.path}
+        return MsgspecResponse(error_body(rule, message, details), status_code=e.status_code,
+                               headers=getattr(e, "headers", None))
 
     @app.exception_handler(QueryError)
     def query_error(_: Request, e: QueryError) -> MsgspecResponse:
@@ -71,6 +84,12 @@ def _add_error_handlers(app: FastAPI) -> None:
                      "message": err.get("msg")} for err in errors]
         return MsgspecResponse(error_body("invalid_field", message,
                                           {"field": field, "errors": problems}), status_code=422)
+
+
+_HTTP_RULES = {
+    404: ("unknown_route", "no such route; the API's routes are listed at /openapi.json"),
+    405: ("method_not_allowed", "this route does not take that method; see /openapi.json"),
+}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -9,9 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from ledger.api.auth import ApiError, ApiKeys, Caller
+from eventsourcing.application import AggregateNotFoundError
+
+from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
 from ledger.application import Ledger
+from ledger.domain.model import Rep
+from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
 
 
@@ -67,6 +71,7 @@ class Reading:
 
 
 def reading(
+    request: Request,
     svc: Svc,
     caller: Caller,
     wait_for: Annotated[int | None, Query(
@@ -74,7 +79,41 @@ def reading(
                           "position (the `position` a command's answer carried)."
     )] = None,
 ) -> Reading:
+    authorize_read(request, svc, caller)
     return Reading(svc.projector, svc.fresh(wait_for))
+
+
+# The routers whose reads are about one rep (statement, ranks, trips) and about users: a
+# route's first tag says which (SPEC 5.4 Reads); every other read is about the ledger.
+_KIND_OF_TAG = {"reps": ReadKind.REP, "users": ReadKind.USERS}
+
+
+def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
+    """403 ``not_authorized`` for a read the caller's roles do not cover (SPEC 5.4)."""
+    route = request.scope.get("route")
+    tags = getattr(route, "tags", None) or [""]
+    kind = _KIND_OF_TAG.get(str(tags[0]), ReadKind.LEDGER)
+    own_rep = False
+    rep_id = request.path_params.get("rep_id") or request.query_params.get("rep")
+    if kind is ReadKind.REP and rep_id and "sales_rep" in caller.roles:
+        own_rep = rep_user(svc.ledger, rep_id) == caller.user_id
+    if not may_read(caller.roles, kind, own_rep=own_rep):
+        what = {ReadKind.REP: f"rep {rep_id!r}" if rep_id else "this rep",
+                ReadKind.USERS: "users", ReadKind.LEDGER: "the ledger's figures"}[kind]
+        raise ApiError(403, "not_authorized",
+                       f"user {caller.user_id!r} with roles {sorted(caller.roles)} may not read "
+                       f"{what} (a sales_rep reads only their own rep's statements, ranks and "
+                       "trips; admin reads users only)",
+                       user=caller.user_id, roles=sorted(caller.roles), read=kind.value)
+
+
+def rep_user(ledger: Ledger, rep_id: str) -> str | None:
+    """The user id of a rep's own user (None for an unknown rep or a rep without one)."""
+    try:
+        rep = ledger.app.repository.get(Rep.create_id(rep_id))
+    except AggregateNotFoundError:
+        return None
+    return getattr(rep, "user_id", None)
 
 
 Read = Annotated[Reading, Depends(reading)]
