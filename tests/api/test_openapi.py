@@ -20,6 +20,8 @@ ROUTES = {
     ("get", "/v1/reconcile"),
     ("get", "/v1/audit/{entity_id}"),
     ("get", "/v1/audit"),
+    ("get", "/v1/users"),
+    ("get", "/v1/users/{user_id}"),
 }
 
 
