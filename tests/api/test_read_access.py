@@ -126,3 +126,49 @@ def test_no_docs_page_loading_scripts_from_a_cdn(api: Api):
     assert api.client.get("/docs").status_code == 404
     assert api.client.get("/redoc").status_code == 404
     assert api.client.get("/openapi.json").status_code == 200
+
+
+# --- pagination and compression (SPEC 5.4) ---------------------------------------------------
+
+
+def test_audit_entries_come_in_pages_that_add_up_to_the_whole(company: Api):
+    from support import sale
+
+    for n in range(7):
+        assert company.post(sale(f"S{n}")).status_code == 200
+    whole = company.get("/v1/audit/C1").json()
+    assert len(whole["entries"]) >= 8 and "next_cursor" not in whole
+    pages, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        r = company.get("/v1/audit/C1", **params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["entries"]) <= 3
+        pages.append(body["entries"])
+        cursor = body.get("next_cursor")
+        if cursor is None:
+            assert "x-next-cursor" not in {k.lower() for k in r.headers}
+            break
+        assert r.headers["X-Next-Cursor"] == cursor
+        assert r.headers["Link"].startswith("</v1/audit/C1?limit=3&cursor=")
+    assert [e for page in pages for e in page] == whole["entries"]
+    assert len(pages) == -(-len(whole["entries"]) // 3)
+
+
+def test_a_bad_cursor_or_limit_is_invalid_field(company: Api):
+    r = company.get("/v1/audit/C1", cursor="not-a-cursor")
+    assert r.status_code == 422 and r.json()["rule"] == "invalid_field"
+    assert r.json()["details"]["field"] == "cursor"
+    r = company.get("/v1/audit/C1", limit=0)
+    assert r.status_code == 422 and r.json()["rule"] == "invalid_field"
+
+
+def test_large_answers_are_gzipped(company: Api):
+    from support import sale
+
+    for n in range(10):
+        company.post(sale(f"S{n}"))
+    r = company.client.get("/v1/audit/C1", headers={**bearer("fin"), "Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert len(r.json()["entries"]) >= 11

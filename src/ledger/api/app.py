@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
@@ -22,6 +23,8 @@ from ledger.projections.engine import Projector, projector_for
 from ledger.projections.errors import QueryError
 
 ProjectorFactory = Callable[[Ledger], Projector]
+
+GZIP_MIN_BYTES = 1024  # answers at least this long are gzipped for clients that accept it
 
 DESCRIPTION = """\
 The marketing ledger's HTTP API (SPEC 5.4). Every request carries an API key,
@@ -47,6 +50,7 @@ def create_app(ledger: Ledger, keys: ApiKeys,
                   docs_url=None, redoc_url=None)
     app.state.services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
                                   wait_timeout=wait_timeout)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     for module in (commands, receivables, budgets, reps, general_ledger, audit, users):
         app.include_router(module.router)
     _add_error_handlers(app)

@@ -4,6 +4,7 @@ on ``app.state``: the ledger, the API keys and the projector that keeps the read
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -13,6 +14,9 @@ from eventsourcing.application import AggregateNotFoundError
 
 from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
+from ledger.api.pagination import (
+    DEFAULT_LIMIT, MAX_LIMIT, NEXT_CURSOR_HEADER, paginate,
+)
 from ledger.application import Ledger
 from ledger.domain.model import Rep
 from ledger.domain.read_access import ReadKind, may_read
@@ -65,9 +69,18 @@ class Reading:
 
     projector: Projector
     position: int
+    limit: int | None = None
+    cursor: str | None = None
+    url: str = ""
 
     def respond(self, document: Any) -> MsgspecResponse:
-        return MsgspecResponse(document, headers={POSITION_HEADER: str(self.position)})
+        document, following = paginate(document, self.limit, self.cursor)
+        headers = {POSITION_HEADER: str(self.position)}
+        if following is not None:
+            headers[NEXT_CURSOR_HEADER] = following
+            headers["Link"] = f'<{self.url}>; rel="next"'.replace(
+                "{cursor}", following)
+        return MsgspecResponse(document, headers=headers)
 
 
 def reading(
@@ -78,9 +91,19 @@ def reading(
         ge=0, description="Read-your-writes: answer only once the projections hold this log "
                           "position (the `position` a command's answer carried)."
     )] = None,
+    limit: Annotated[int | None, Query(
+        ge=1, le=MAX_LIMIT, description="Page size of the answer's list (audit entries, "
+                                        f"receivable items, statement lines, expenses); "
+                                        f"default {DEFAULT_LIMIT}.")] = None,
+    cursor: Annotated[str | None, Query(
+        min_length=1, max_length=200,
+        description="The `next_cursor` of the previous page.")] = None,
 ) -> Reading:
     authorize_read(request, svc, caller)
-    return Reading(svc.projector, svc.fresh(wait_for))
+    # the next page's link is relative: never built from the Host header
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])
+    url = f"{request.url.path}?{query + '&' if query else ''}cursor={{cursor}}"
+    return Reading(svc.projector, svc.fresh(wait_for), limit, cursor, url)
 
 
 # The routers whose reads are about one rep (statement, ranks, trips) and about users: a
