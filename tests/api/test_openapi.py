@@ -22,6 +22,9 @@ ROUTES = {
     ("get", "/v1/audit"),
     ("get", "/v1/users"),
     ("get", "/v1/users/{user_id}"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
 }
 
 

@@ -4,14 +4,19 @@ apps over two ledgers live side by side (the tests do it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
+
+from ledger.api import observability
+from ledger.api.background import BackgroundProjector
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
@@ -42,15 +47,38 @@ Amounts are integers in fen; dates `YYYY-MM-DD`. Errors that are not a command's
 
 def create_app(ledger: Ledger, keys: ApiKeys,
                projector_factory: ProjectorFactory = projector_for,
-               *, wait_timeout: float = 10.0) -> FastAPI:
+               *, wait_timeout: float = 10.0, cors_origins: Sequence[str] = (),
+               background_projector: bool = False) -> FastAPI:
+    """The API over ``ledger``. ``cors_origins``: the browser origins allowed to call it
+    (none by default). ``background_projector``: a thread keeps the projections caught up
+    while the app runs (``ledger serve``), so reads do not pay for a backlog."""
     # No trailing-slash redirect (it would build its Location from the Host header) and no
     # /docs page (it loads scripts from a CDN): the contract is /openapi.json.
+    services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
+                        wait_timeout=wait_timeout, background=background_projector)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = BackgroundProjector(services.projector) if background_projector else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(title="ledger", version="1", description=DESCRIPTION,
                   default_response_class=MsgspecResponse, redirect_slashes=False,
-                  docs_url=None, redoc_url=None)
-    app.state.services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
-                                  wait_timeout=wait_timeout)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.services = services
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "X-Ledger-Position", "X-Next-Cursor"])
+    observability.install(app)
     for module in (commands, receivables, budgets, reps, general_ledger, audit, users):
         app.include_router(module.router)
     _add_error_handlers(app)

@@ -117,6 +117,7 @@ def authenticate(
     user_id = services.keys.user_for(credentials.credentials)
     if user_id is None:
         raise ApiError(401, "not_authenticated", "unknown API key", headers=challenge)
+    request.state.user_id = user_id  # for the access log (never the key itself)
     roles = registered_roles(services.ledger, user_id)
     if roles is None:
         raise ApiError(403, "not_authorized", f"the API key's user {user_id!r} is not registered",

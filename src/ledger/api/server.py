@@ -16,4 +16,4 @@ def serve(host: str = "127.0.0.1", port: int = 8000, keys_file: str | None = Non
 
     keys = ApiKeys.from_file(keys_file) if keys_file else ApiKeys.from_env()
     with Ledger() as ledger:
-        uvicorn.run(create_app(ledger, keys), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(ledger, keys, background_projector=True), host=host, port=port, log_level="info")

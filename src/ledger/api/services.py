@@ -3,9 +3,9 @@ on ``app.state``: the ledger, the API keys and the projector that keeps the read
 
 from __future__ import annotations
 
-import threading
+import time
 from urllib.parse import urlencode
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -23,36 +23,60 @@ from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
 
 
+CATCH_UP_PAGE = 500  # events per step when a read catches up against its deadline
+LOG_POLL_SECONDS = 0.02  # how often a read waiting for a position not yet in the log looks
+
+
 @dataclass
 class Services:
     ledger: Ledger
     keys: ApiKeys
     projector: Projector
     wait_timeout: float = 10.0
-    # One catch-up at a time in this process: two concurrent catch-ups over different
-    # stretches of the log could both apply the events they share.
-    _catching_up: threading.Lock = field(default_factory=threading.Lock)
+    # With a background projector a read never catches up itself unless it asks to wait
+    # for a position (wait_for); without one (tests, the embedded default) a read brings
+    # the projections up to the log's end first.
+    background: bool = False
+
+    def projected(self) -> int:
+        """The log position every projection has reached."""
+        return min(self.projector.positions().values(), default=0)
 
     def fresh(self, wait_for: int | None) -> int:
-        """Bring the projections up to date before a read, and return the log position
-        every projection has reached. With ``wait_for`` (read-your-writes) wait until the
-        projections hold that position; otherwise catch up with the whole log (the
-        embedded SQLite has no background projector)."""
-        with self._catching_up:
-            if wait_for is None:
-                self.projector.catch_up()
-            else:
-                end = self.ledger.max_position()
-                if wait_for > end:
-                    raise ApiError(422, "invalid_field",
-                                   f"wait_for: position {wait_for} is beyond the log's end ({end})",
-                                   field="wait_for", position=wait_for, log_position=end)
-                try:
-                    self.projector.wait(wait_for, timeout=self.wait_timeout)
-                except TimeoutError as e:
-                    raise ApiError(503, "not_caught_up", str(e), headers={"Retry-After": "1"},
-                                   position=wait_for) from None
-            return min(self.projector.positions().values(), default=0)
+        """Bring the projections far enough for a read and return the position every
+        projection has reached. ``wait_for`` (read-your-writes): wait, at most
+        ``wait_timeout`` seconds, until the projections hold that position, even if the log
+        does not hold it yet (another process may be about to write it); on time-out
+        ``503 not_caught_up`` with ``Retry-After`` and the current position. A read that
+        needs no waiting never waits for another's catch-up."""
+        done = self.projected()
+        if wait_for is None:
+            if self.background:
+                return done
+            target = self.ledger.max_position()
+        else:
+            target = wait_for
+        if done >= target:
+            return done
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            end = self.ledger.max_position()
+            if end > done:
+                # one bounded step at a time, so the deadline is kept
+                self.projector.catch_up(stop=min(end, target, done + CATCH_UP_PAGE))
+            done = self.projected()
+            if done >= target:
+                return done
+            if time.monotonic() >= deadline:
+                if wait_for is None:
+                    return done  # answer from what is projected; the lag is in the header
+                raise ApiError(503, "not_caught_up",
+                               f"wait_for: the projections reached position {done}, not "
+                               f"{wait_for}, within {self.wait_timeout:g}s; retry",
+                               headers={"Retry-After": "1"}, position=wait_for,
+                               projected_position=done, log_position=end)
+            if end <= done:
+                time.sleep(LOG_POLL_SECONDS)
 
 
 def services(request: Request) -> Services:
