@@ -293,6 +293,80 @@ def serve_command(
         raise typer.Exit(1) from None
 
 
+# --- keys --------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys of `ledger serve`: stored hashed, shown once.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+KeysFile = Annotated[str | None, typer.Option(
+    "--file", help="The keys file (default: $LEDGER_API_KEYS_FILE).")]
+
+
+def _keys_file(path: str | None) -> str:
+    import os
+
+    from ledger.api.auth import KEYS_FILE_ENV
+
+    found = path or os.environ.get(KEYS_FILE_ENV)
+    if not found:
+        err.print(f"no keys file: pass --file PATH or set {KEYS_FILE_ENV}")
+        raise typer.Exit(2)
+    return found
+
+
+@keys_app.command("add")
+def keys_add(user: Annotated[str, typer.Argument(help="The registered user the key speaks for.")],
+             file: KeysFile = None) -> None:
+    """Make a new random key for USER: printed once, alone on stdout; only its SHA-256 is
+    stored. Example: `ledger keys add svc-orders --file keys.json`."""
+    from ledger.api import keyfile
+
+    path = _keys_file(file)
+    try:
+        key, entry = keyfile.add(path, user)
+    except keyfile.KeyFileError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    sys.stdout.write(key + "\n")
+    err.print(f"key {entry.id} for {user} added to {path}; it is not shown again")
+
+
+@keys_app.command("list")
+def keys_list(file: KeysFile = None, json_output: JsonFlag = False) -> None:
+    """The keys of the file: id, user, created, revoked (never the keys)."""
+    from ledger.api import keyfile
+
+    path = _keys_file(file)
+    try:
+        rows = [{k: v for k, v in r.items() if k != "sha256"}
+                for r in keyfile.as_rows(keyfile.load(path))]
+    except keyfile.KeyFileError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    if json_output:
+        _print_json({"keys": rows})
+        return
+    for r in rows:
+        out.print(f"{r['id']}  {r['user_id']}  created {r['created_at']}"
+                  + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else ""), highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`ledger keys list`).")],
+                file: KeysFile = None) -> None:
+    """Revoke a key; a running `ledger serve` stops accepting it within a second."""
+    from ledger.api import keyfile
+
+    path = _keys_file(file)
+    try:
+        entry = keyfile.revoke(path, key_id)
+    except keyfile.KeyFileError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    err.print(f"key {entry.id} of {entry.user_id} revoked at {entry.revoked_at}")
+
+
 # --- demo --------------------------------------------------------------------------------
 
 DEMO_DATABASE = "./ledger-demo.db"

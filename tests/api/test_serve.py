@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from ledger.api import ApiKeysError, serve
+from ledger.api import ApiKeysError, keyfile, serve
 
 
 def _free_port() -> int:
@@ -24,7 +24,8 @@ def _free_port() -> int:
 
 def test_serve_answers_http(tmp_path):
     keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps({"secret": "admin", "fin-secret": "fin"}))
+    admin_key, _ = keyfile.add(keys, "admin")
+    fin_key, _ = keyfile.add(keys, "fin")
     port = _free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
            "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -43,7 +44,7 @@ def test_serve_answers_http(tmp_path):
                 assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
-        auth = {"Authorization": "Bearer secret"}
+        auth = {"Authorization": f"Bearer {admin_key}"}
         assert httpx.get(f"{base}/v1/aging").status_code == 401
         r = httpx.post(f"{base}/v1/commands", headers=auth, json={
             "command": "RegisterUser", "command_id": "u1", "user_id": "fin", "name": "Fin",
@@ -54,7 +55,7 @@ def test_serve_answers_http(tmp_path):
         # admin reads users only (SPEC 5.4); the finance user reads the ledger
         r = httpx.get(f"{base}/v1/trial-balance", headers=auth, params={"wait_for": position})
         assert r.status_code == 403, r.text
-        r = httpx.get(f"{base}/v1/trial-balance", headers={"Authorization": "Bearer fin-secret"},
+        r = httpx.get(f"{base}/v1/trial-balance", headers={"Authorization": f"Bearer {fin_key}"},
                       params={"wait_for": position})
         assert r.status_code == 200, r.text
     finally:
