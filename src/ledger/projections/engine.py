@@ -137,14 +137,27 @@ class Projection:
         raise NotImplementedError
 
 
-class Projector:
-    """Keeps a set of projections up to date with the ledger's log."""
+# What a replay may do to each event before the projections see it: return the event
+# (perhaps amended) or None to leave it out (what-if, SPEC 4).
+Transform = Callable[[int, Any], Any | None]
 
-    def __init__(self, ledger: Ledger, projections: Sequence[Projection]) -> None:
+
+class Projector:
+    """Keeps a set of projections up to date with the ledger's log.
+
+    The events come from ``ledger``'s log; the tables and their tracking live in
+    ``target``'s store (default: the ledger's own). A sandbox (replay, SPEC 4) is a
+    projector whose target is a throwaway store, optionally with a ``transform`` that
+    leaves out or amends events; the live log and the live tables are never written."""
+
+    def __init__(self, ledger: Ledger, projections: Sequence[Projection], *,
+                 target: Ledger | None = None, transform: Transform | None = None) -> None:
         self.ledger = ledger
+        self.target = target if target is not None else ledger
+        self.transform = transform
         self.projections = list(projections)
-        self.tracker = ledger.app.factory.tracking_recorder()
-        self.is_postgres = ledger.database.is_postgres
+        self.tracker = self.target.app.factory.tracking_recorder()
+        self.is_postgres = self.target.database.is_postgres
         self._thread_lock = threading.Lock()
         with self.transaction() as sql:
             sql.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
@@ -215,6 +228,9 @@ class Projector:
                 )
                 page_end = notes[-1].id if len(notes) == batch_size else end
                 events = [(n.id, n.topic, app.mapper.to_domain_event(n)) for n in notes]
+                if self.transform is not None:
+                    events = [(position, topic, changed) for position, topic, event in events
+                              if (changed := self.transform(position, event)) is not None]
                 with self.transaction(pipeline=True) as sql:
                     sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
                     # positions again, under the lock: another catch-up may have moved them
