@@ -53,7 +53,7 @@ def test_openapi_documents_models_parameters_and_auth(api: Api):
 
     aging = doc["paths"]["/v1/aging"]["get"]
     assert {p["name"] for p in aging["parameters"]} == {"as_of", "as-of", "wait_for", "limit",
-                                                     "cursor"}
+                                                     "cursor", "at_position", "at_time"}
     assert aging["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Aging"}
     assert aging["responses"]["422"]["content"]["application/json"]["schema"] == {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -18,9 +19,11 @@ from ledger.api.pagination import (
     DEFAULT_LIMIT, MAX_LIMIT, NEXT_CURSOR_HEADER, paginate,
 )
 from ledger.application import Ledger
+from ledger.domain.calendar import parse_instant
 from ledger.domain.model import Rep
 from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
+from ledger.replay.sandbox import position_at_time, sandbox
 
 
 CATCH_UP_PAGE = 500  # events per step when a read catches up against its deadline
@@ -122,12 +125,47 @@ def reading(
     cursor: Annotated[str | None, Query(
         min_length=1, max_length=200,
         description="The `next_cursor` of the previous page.")] = None,
-) -> Reading:
+    at_position: Annotated[int | None, Query(
+        ge=0, description="As-of a log position (SPEC 4): the answer this read gave when the "
+                          "log ended there, replayed in a sandbox.")] = None,
+    at_time: Annotated[str | None, Query(
+        min_length=10, max_length=64, json_schema_extra={"format": "date-time"},
+        description="As-of a recorded time (ISO 8601 with an offset): the answer this read "
+                    "gave then.")] = None,
+) -> Iterator[Reading]:
     authorize_read(request, svc, caller)
     # the next page's link is relative: never built from the Host header
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])
     url = f"{request.url.path}?{query + '&' if query else ''}cursor={{cursor}}"
-    return Reading(svc.projector, svc.fresh(wait_for), limit, cursor, url)
+    stop = as_of_position(svc.ledger, at_position, at_time)
+    if stop is None:
+        yield Reading(svc.projector, svc.fresh(wait_for), limit, cursor, url)
+        return
+    with sandbox(svc.ledger, stop=stop) as then:
+        yield Reading(then, stop, limit, cursor, url)
+
+
+def as_of_position(ledger: Ledger, at_position: int | None, at_time: str | None) -> int | None:
+    """The log position an as-of read replays to (None: a read of the live projections)."""
+    if at_position is not None and at_time is not None:
+        raise ApiError(422, "invalid_field", "at_position and at_time: give one, not both",
+                       field="at_time")
+    end = ledger.max_position()
+    if at_position is not None:
+        if at_position > end:
+            raise ApiError(422, "invalid_field",
+                           f"at_position: {at_position} is beyond the log's end ({end})",
+                           field="at_position", position=at_position, log_position=end)
+        return at_position
+    if at_time is not None:
+        # an unencoded "+08:00" arrives as " 08:00"
+        text = at_time[:-6] + "+" + at_time[-5:] if at_time[-6:-5] == " " else at_time
+        try:
+            moment = parse_instant(text)
+        except ValueError as e:
+            raise ApiError(422, "invalid_field", f"at_time: {e}", field="at_time") from None
+        return position_at_time(ledger, moment)
+    return None
 
 
 # The routers whose reads are about one rep (statement, ranks, trips) and about users: a
