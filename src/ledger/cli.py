@@ -6,6 +6,10 @@ Thin: decode arguments, call the same functions the HTTP API calls, print. With
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import inspect
 import sys
 import time
 from datetime import date
@@ -118,15 +122,21 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
     from ledger.projections.engine import projector_for
     from ledger.projections.errors import QueryError
 
-    with Ledger() as ledger:
-        projector = projector_for(ledger)
-        behind = ledger.max_position() - min(projector.positions().values(), default=0)
-        if behind > 5000 and not json_output:
-            with _progress() as progress:
-                task = progress.add_task("catching up projections", total=behind)
-                projector.catch_up(progress=lambda done, total: progress.update(task, completed=done))
+    from ledger.replay.sandbox import sandbox
+
+    with Ledger() as ledger, contextlib.ExitStack() as stack:
+        stop = _as_of_stop(ledger, json_output)
+        if stop is not None:
+            projector = stack.enter_context(sandbox(ledger, stop=stop))
         else:
-            projector.catch_up()
+            projector = projector_for(ledger)
+            behind = ledger.max_position() - min(projector.positions().values(), default=0)
+            if behind > 5000 and not json_output:
+                with _progress() as progress:
+                    task = progress.add_task("catching up projections", total=behind)
+                    projector.catch_up(progress=lambda done, total: progress.update(task, completed=done))
+            else:
+                projector.catch_up()
         try:
             document = fn(projector, *args)
         except QueryError as e:
@@ -272,6 +282,148 @@ def q_audit(entity: Annotated[str, typer.Option(help="Any entity id: customer, s
     from ledger.projections.audit import query_audit
 
     _run_query(json_output, query_audit, entity)
+
+
+# --- as-of: every query at a past log position or recorded time (SPEC 4, 5.3) -------------
+
+AtPosition = Annotated[int | None, typer.Option(
+    "--at-position", min=0, help="Answer as the query did when the log ended at position N "
+                                 "(replayed in a sandbox).")]
+AtTime = Annotated[str | None, typer.Option(
+    "--at-time", help="Answer as the query did at a recorded time (ISO 8601 with offset).")]
+_AS_OF: contextvars.ContextVar[tuple[int | None, str | None]] = contextvars.ContextVar(
+    "as_of", default=(None, None))
+
+
+def _with_as_of(fn: Any) -> Any:
+    """Give a query command ``--at-position`` and ``--at-time`` (kept for ``_run_query``)."""
+    signature = inspect.signature(fn, eval_str=True)
+    extra = [inspect.Parameter("at_position", inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation=AtPosition),
+             inspect.Parameter("at_time", inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation=AtTime)]
+
+    @functools.wraps(fn)
+    def command(*args: Any, at_position: int | None = None, at_time: str | None = None,
+                **kwargs: Any) -> Any:
+        token = _AS_OF.set((at_position, at_time))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _AS_OF.reset(token)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra])
+    command.__annotations__ = {**{p.name: p.annotation for p in signature.parameters.values()},
+                               "at_position": AtPosition, "at_time": AtTime}
+    return command
+
+
+for _info in query_app.registered_commands:
+    _info.callback = _with_as_of(_info.callback)
+
+
+def _as_of_stop(ledger: Ledger, json_output: bool) -> int | None:
+    """The position an as-of query replays to, or None for the live projections."""
+    from ledger.domain.calendar import parse_instant
+    from ledger.replay.sandbox import position_at_time
+
+    at_position, at_time = _AS_OF.get()
+    problem = None
+    if at_position is not None and at_time is not None:
+        problem = ("at_time", "--at-position and --at-time: give one, not both")
+    elif at_position is not None and at_position > ledger.max_position():
+        problem = ("at_position", f"--at-position {at_position} is beyond the log's end "
+                                  f"({ledger.max_position()})")
+    elif at_time is not None:
+        try:
+            return position_at_time(ledger, parse_instant(at_time))
+        except ValueError as e:
+            problem = ("at_time", f"--at-time: {e}")
+    if problem is not None:
+        field, message = problem
+        if json_output:
+            _print_json({"rule": "invalid_field", "message": message,
+                         "details": {"field": field}})
+        else:
+            err.print(f"[bold red]invalid_field[/]: {message}")
+        raise typer.Exit(1)
+    return at_position
+
+
+# --- replay ------------------------------------------------------------------------------
+
+replay_app = typer.Typer(help="Replay tooling (SPEC 4): what-if, drift. Reads the log, never "
+                              "writes it.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+
+
+def _replay_failed(json_output: bool, problem: dict[str, Any]) -> None:
+    if json_output:
+        _print_json(problem)
+    else:
+        err.print(f"[bold red]{problem['rule']}[/]: {problem['message']}")
+    raise typer.Exit(1)
+
+
+@replay_app.command("what-if")
+def replay_what_if(
+    exclude: Annotated[list[int] | None, typer.Option(
+        "--exclude", help="Leave out the event at this log position (repeatable).")] = None,
+    amend: Annotated[list[str] | None, typer.Option(
+        "--amend", help='POSITION=JSON: replace fields of the event at POSITION, e.g. '
+                        '\'57={"amount": 90000}\' (repeatable).')] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Re-run the projections in a sandbox with events left out or amended and list each
+    figure that changes; the log and the live projections are untouched.
+
+    Example: ledger replay what-if --exclude 1234 --json"""
+    from ledger.projections.engine import projector_for
+    from ledger.replay.whatif import WhatIfError, parse_amend, what_if
+
+    with Ledger() as ledger:
+        try:
+            amended = dict(parse_amend(text) for text in (amend or []))
+            document = what_if(ledger, projector_for(ledger), exclude=exclude or [],
+                               amend=amended)
+        except WhatIfError as e:
+            _replay_failed(json_output, e.as_dict())
+            return
+    if json_output:
+        _print_json(document)
+        return
+    changes = document["changes"]
+    out.print(f"{len(changes)} figure(s) change at log position {document['position']}",
+              highlight=False)
+    for c in changes:
+        out.print(f"{c['projection']:<12} {c['key']:<24} {c['field']:<20} "
+                  f"{c['live']:>14,} -> {c['what_if']:>14,} ({c['difference']:+,})",
+                  highlight=False)
+
+
+@replay_app.command("drift")
+def replay_drift(json_output: JsonFlag = False) -> None:
+    """Rebuild every projection in a sandbox and compare it with the live tables; exits 1
+    on any difference."""
+    from ledger.projections.engine import projector_for
+    from ledger.replay.drift import drift
+
+    with Ledger() as ledger:
+        live = projector_for(ledger)
+        live.catch_up()
+        document = drift(ledger, live)
+    if json_output:
+        _print_json(document)
+    else:
+        verdict = "no drift" if document["ok"] else f"{len(document['differences'])} table(s) differ"
+        out.print(f"{verdict} (live projections at position {document['position']})",
+                  highlight=False)
+        for d in document["differences"]:
+            out.print(f"  {d['projection']}.{d['table']}: {d['missing']} row(s) missing, "
+                      f"{d['unexpected']} unexpected", highlight=False)
+    if not document["ok"]:
+        raise typer.Exit(1)
 
 
 # --- serve -------------------------------------------------------------------------------
