@@ -426,6 +426,49 @@ def replay_drift(json_output: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
+@replay_app.command("rebuild")
+def replay_rebuild(
+    projection: Annotated[list[str] | None, typer.Option(
+        "--projection", help="Rebuild only this projection (repeatable); default: all.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Recompute projections from position 0 into a new generation of their tables, while
+    queries keep answering from the current one; then switch over and drop the old one."""
+    from rich.progress import TimeRemainingColumn
+
+    from ledger.replay.rebuild import RebuildError, rebuild
+
+    with Ledger() as ledger:
+        total = ledger.max_position()
+        try:
+            if json_output:
+                document = rebuild(ledger, projection)
+            else:
+                with Progress(TextColumn("{task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TextColumn("{task.fields[rate]} events/s"),
+                              TimeRemainingColumn(), console=err, transient=True) as progress:
+                    task = progress.add_task("rebuilding", total=total, rate="-")
+                    started = time.perf_counter()
+
+                    def advance(done: int, _total: int) -> None:
+                        spent = time.perf_counter() - started
+                        progress.update(task, completed=done,
+                                        rate=f"{done / spent:,.0f}" if spent else "-")
+
+                    document = rebuild(ledger, projection, progress=advance)
+        except RebuildError as e:
+            _replay_failed(json_output, e.as_dict())
+            return
+    if json_output:
+        _print_json(document)
+        return
+    for p in document["projections"]:
+        out.print(f"{p['name']}: generation {p['from_generation']} -> {p['to_generation']}",
+                  highlight=False)
+    out.print(f"rebuilt from {document['events']:,} events in {document['seconds']:.1f}s "
+              f"({document['rate'] or 0:,} events/s)", highlight=False)
+
+
 # --- serve -------------------------------------------------------------------------------
 
 

@@ -66,3 +66,19 @@ def test_replay_what_if_and_drift(fresh_database, monkeypatch):
     assert code == 1 and doc["rule"] == "invalid_field"
     with Ledger(fresh_database) as ledger:
         assert ledger.max_position() == end
+
+
+def test_replay_rebuild(fresh_database, monkeypatch):
+    monkeypatch.setenv("LEDGER_DATABASE_URL", fresh_database.url)
+    with Ledger(fresh_database) as ledger:
+        setup_company(ledger)
+        ledger.execute_one(sale("S1", 3))
+    code, before = _json(["query", "receivables", "--customer", "C1", "--json"])
+    code, doc = _json(["replay", "rebuild", "--projection", "receivables", "--json"])
+    assert code == 0, doc
+    assert doc["projections"] == [{"name": "receivables", "from_generation": 1,
+                                   "to_generation": 2}]
+    code, after = _json(["query", "receivables", "--customer", "C1", "--json"])
+    assert after == before
+    code, doc = _json(["replay", "rebuild", "--projection", "nope", "--json"])
+    assert code == 1 and doc["rule"] == "invalid_field"

@@ -32,6 +32,7 @@ class BackgroundProjector:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.projector.follow_generations()  # a rebuild may have switched tables
                 applied = self.projector.catch_up(batch_size=PAGE_EVENTS)
             except Exception:  # noqa: BLE001 - keep serving; the error is logged and retried
                 log.exception("projector: catch-up failed; retrying")

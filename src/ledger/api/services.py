@@ -52,6 +52,7 @@ class Services:
         does not hold it yet (another process may be about to write it); on time-out
         ``503 not_caught_up`` with ``Retry-After`` and the current position. A read that
         needs no waiting never waits for another's catch-up."""
+        self.projector.follow_generations()  # after a rebuild, the new tables answer
         done = self.projected()
         if wait_for is None:
             if self.background:

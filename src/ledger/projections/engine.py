@@ -10,8 +10,8 @@ Catch-up reads many events per transaction (``batch_size``); live operation uses
 ``batch_size=1``. Both paths run the same ``apply`` code and reach the same state.
 
 Tables live beside the log (the SQLite file, or the PostgreSQL schema) and are named
-``<projection>_<table>_g<generation>``, so that a rebuild (not built yet) can fill a new
-generation while the old one answers queries.
+``<projection>_<table>_g<generation>``, so that a rebuild fills a new generation while the
+old one answers queries (``GENERATIONS_TABLE`` says which one answers).
 SQL is written once with ``?`` placeholders and runs on both backends.
 """
 
@@ -29,6 +29,9 @@ from ledger.application import Ledger
 
 SOURCE = "ledger"  # the upstream application's name in tracking records
 LOCK_TABLE = "projection_lock"  # one row: every catch-up page takes it first
+# Which generation of each projection answers queries (a rebuild fills the next one, then
+# switches this row; SPEC 4 rebuild). No row: generation 1.
+GENERATIONS_TABLE = "projection_generations"
 
 
 class Sql:
@@ -151,7 +154,8 @@ class Projector:
     leaves out or amends events; the live log and the live tables are never written."""
 
     def __init__(self, ledger: Ledger, projections: Sequence[Projection], *,
-                 target: Ledger | None = None, transform: Transform | None = None) -> None:
+                 target: Ledger | None = None, transform: Transform | None = None,
+                 follow_generations: bool = False) -> None:
         self.ledger = ledger
         self.target = target if target is not None else ledger
         self.transform = transform
@@ -163,6 +167,12 @@ class Projector:
             sql.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
                         "(id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
             sql.execute(f"INSERT INTO {LOCK_TABLE} VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+            sql.execute(f"CREATE TABLE IF NOT EXISTS {GENERATIONS_TABLE} "
+                        "(name TEXT PRIMARY KEY, generation INTEGER NOT NULL)")
+            if follow_generations:
+                current = _generations(sql)
+                self.projections = [type(p)(current.get(p.name, p.generation))
+                                    for p in self.projections]
             for p in self.projections:
                 for statement in p.ddl():
                     sql.execute(statement)
@@ -189,6 +199,24 @@ class Projector:
                 sql = Sql(cursor, True, pipe)
                 yield sql
                 sql.verify()
+
+    # --- generations (SPEC 4 rebuild) -------------------------------------------------------
+
+    def generations(self) -> dict[str, int]:
+        """The generation of each projection that answers queries now."""
+        with self.transaction(commit=False) as sql:
+            return _generations(sql)
+
+    def follow_generations(self) -> bool:
+        """Switch to the generations a rebuild has made current (one small read); True if
+        any changed. Queries and catch-ups after it use the new tables."""
+        current = self.generations()
+        if all(current.get(p.name, p.generation) == p.generation for p in self.projections):
+            return False
+        with self._thread_lock:
+            self.projections = [type(p)(current.get(p.name, p.generation))
+                                for p in self.projections]
+        return True
 
     def position(self, projection: Projection) -> int:
         return self.tracker.max_tracking_id(projection.tracking_name) or 0
@@ -270,7 +298,14 @@ class Projector:
                 time.sleep(0.05)  # the position is not in the log yet (another writer)
 
 
+def _generations(sql: Sql) -> dict[str, int]:
+    return {r["name"]: int(r["generation"])
+            for r in sql.all(f"SELECT name, generation FROM {GENERATIONS_TABLE}")}
+
+
 def projector_for(ledger: Ledger, projections: Sequence[type[Projection]] | None = None) -> Projector:
+    """The live projector: each projection in the generation that answers queries now."""
     from ledger.projections import ALL_PROJECTIONS
 
-    return Projector(ledger, [cls() for cls in (projections or ALL_PROJECTIONS)])
+    return Projector(ledger, [cls() for cls in (projections or ALL_PROJECTIONS)],
+                     follow_generations=True)
