@@ -75,7 +75,7 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, month, parse_instant
 from ledger.domain.receivables import credit_pieces, join_day
-from ledger.projections.common import Dispatching
+from ledger.projections.common import Dispatching, MissingReference
 from ledger.projections.engine import Projection, Projector, Sql
 
 SALE = "ledger:Customer.SaleRecorded"
@@ -322,8 +322,9 @@ class GeneralLedger(Dispatching):
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
         held: dict[int, bool] = {}
         later: list[tuple[date, list[Line]]] = []
+        dates = self._sales_dates(sql, [a["sale_id"] for a in e.applied])
         for i, a in enumerate(e.applied):
-            invoice_date, written_off_on = self._sale_dates(sql, a["sale_id"])
+            invoice_date, written_off_on = dates[a["sale_id"]]
             day = join_day(e.received_on, invoice_date,
                            written_off_on if a["kind"] == "recovery" else None)
             if day > e.received_on:
@@ -349,11 +350,20 @@ class GeneralLedger(Dispatching):
                     "VALUES (?, ?, ?, ?, ?)", (position, kind, str(e.originator_id), day, amount))
 
     def _sale_dates(self, sql: Sql, sale_id: str) -> tuple[str, str | None]:
-        row = sql.one(f"SELECT invoice_date, written_off_on FROM {self.t('sales')} "
-                      "WHERE sale_id = ?", (sale_id,))
-        if row is None:
-            raise ValueError(f"general ledger: a fact about sale {sale_id} before the sale")
-        return row["invoice_date"], row["written_off_on"]
+        """(invoice date, latest write-off date) of a sale."""
+        return self._sales_dates(sql, [sale_id])[sale_id]
+
+    def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        wanted = sorted(set(sale_ids))
+        if not wanted:
+            return {}
+        rows = sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
+                       f"WHERE sale_id IN ({', '.join('?' * len(wanted))})", wanted)
+        found = {r["sale_id"]: (r["invoice_date"], r["written_off_on"]) for r in rows}
+        for sale_id in wanted:
+            if sale_id not in found:
+                raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
+        return found
 
     def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
                                                           dict[int, int]]:

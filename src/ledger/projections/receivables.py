@@ -12,20 +12,28 @@ Tables (``receivables_<table>_g<n>``):
   settling it, returns (open - the part that reduced it, unrecovered - the part that
   cancelled a written-off amount), payments (allocation / fifo), write-offs (open -,
   unrecovered +) and recoveries (unrecovered -);
-- ``credit``: customer-credit movements with their business dates (overpayments and
-  returns of paid sales in, credit settling a new sale out);
+- ``credit``: customer-credit movements with their business dates: lots in (overpayments
+  ``payment``, returns of paid sales ``return``), credit settling a new sale out
+  (``sale@<lot position>``, one row per lot it takes), and money held as credit until a
+  join counts (``held:...`` in, ``joined:...`` out on the later date);
 - ``policies``: adopted policy versions (the ``aging`` policy in force on the report
-  date classifies and buckets).
+  date classifies and buckets, and names the buckets).
 
 Business dates (SPEC 1): a sale's is its invoice date; a payment's its ``received_on``;
-the others' the date of their ``occurred_at`` in company time. ``--as-of D`` counts the
-sales invoiced on or before D and the movements dated on or before D, so "what was owed on
-30 June" is a sum over dated rows, never a replay. Classes and buckets come from the
-domain's own functions (``ledger.domain.receivables``), under the aging policy in force on
-the report date.
+the others' the date of their ``occurred_at`` in company time, never before the sale's.
+A fact that joins two dated facts counts from the later of their dates: a payment's
+allocation (FIFO included) from the later of ``received_on`` and the sale's date, a
+recovery from the later of ``received_on`` and the sale's latest write-off, a return's
+cancelling of a written-off amount from the later of its date and that write-off's,
+customer credit settling a sale from the later of the sale's date and each credit lot's
+(``ledger.domain.receivables.credit_pieces``); until then the money is customer credit.
+``--as-of D`` counts the sales invoiced on or before D and the movements dated on or
+before D, so "what was owed on 30 June" is a sum over dated rows, never a replay. Classes
+and buckets come from the domain's own functions (``ledger.domain.receivables``), under
+the aging policy in force on the report date.
 
-Every event is applied with INSERTs (an INSERT ... SELECT where the customer's id must be
-found from the event's aggregate id), never a read followed by a write.
+The join dates need what the projection already holds (a sale's invoice date, its
+write-offs, the customer's credit lots), read in the same transaction as the INSERTs.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from ledger.domain.receivables import (
     aging_bucket, credit_pieces, days_past_due, join_day, receivable_class,
 )
 from ledger.projections.common import (
-    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, fen_sum,
+    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
     policy_in_force, record_policy, report_date,
 )
 from ledger.projections.engine import Projection, Projector, Sql
@@ -178,7 +186,7 @@ class ReceivablesProjection(Dispatching):
 
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
         customer_id = self._customer_of(sql, e)
-        dates = {sid: self._sale_dates(sql, sid) for sid in {a["sale_id"] for a in e.applied}}
+        dates = self._sales_dates(sql, [a["sale_id"] for a in e.applied])
         rows = []
         for a in e.applied:
             _, invoice_date, written_off_on = dates[a["sale_id"]]
@@ -233,19 +241,28 @@ class ReceivablesProjection(Dispatching):
         customer_id = sql.scalar(f"SELECT customer_id FROM {self.t('customers')} WHERE origin = ?",
                                  (e.originator_id.hex,))
         if customer_id is None:
-            raise LookupError(f"receivables: customer {e.originator_id} is not registered")
+            raise MissingReference(f"receivables: customer {e.originator_id} is not registered")
         return str(customer_id)
 
     def _sale_dates(self, sql: Sql, sale_id: str) -> tuple[str, str, str | None]:
         """(customer, invoice date, latest write-off date) of a recorded sale."""
-        row = sql.one(
-            f"SELECT s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
+        return self._sales_dates(sql, [sale_id])[sale_id]
+
+    def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
+        wanted = sorted(set(sale_ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = sql.all(
+            f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
             f"FROM {self.t('movements')} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo "
-            f"FROM {self.t('sales')} s WHERE s.sale_id = ?", ("writeoff", sale_id),
+            f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})", ("writeoff", *wanted),
         )
-        if row is None:
-            raise LookupError(f"receivables: sale {sale_id} is not recorded")
-        return row["customer_id"], row["invoice_date"], row["wo"]
+        found = {r["sale_id"]: (r["customer_id"], r["invoice_date"], r["wo"]) for r in rows}
+        for sale_id in wanted:
+            if sale_id not in found:
+                raise MissingReference(f"receivables: sale {sale_id} is not recorded")
+        return found
 
     def _credit_lots(self, sql: Sql, customer_id: str) -> tuple[list[tuple[int, str, int]],
                                                                   dict[int, int]]:
