@@ -18,6 +18,7 @@ from ledger.projections import ALL_PROJECTIONS
 from ledger.projections.aging import query_aging
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
+from ledger.projections.kpis import query_kpis
 from ledger.projections.receivables import query_receivables
 from ledger.projections.reconcile import query_reconcile
 
@@ -84,6 +85,8 @@ def test_credit_that_arose_later_settles_a_back_dated_sale_only_from_its_own_dat
     assert _checks(projector, "2025-03-05")["customer_credit"] == (0, 0)
     assert _checks(projector, "2025-03-10")["customer_credit"] == (20_000, 20_000)
     assert query_aging(projector, as_of="2025-03-05")["total"] == 30_000
+    assert query_kpis(projector, as_of="2025-03-05")["total"]["open"] == 30_000
+    assert query_kpis(projector, as_of="2025-03-10")["total"]["open"] == 0
 
 
 def test_credit_lots_are_taken_oldest_first_each_from_its_own_date(ledger):

@@ -3,7 +3,7 @@
 received), returns, write-offs, recoveries, fines, payouts and month closes, recorded in
 an order unrelated to their business dates, the general ledger and every sub-ledger agree
 as of every date (SPEC 1, SPEC 3): ``reconcile(as_of=D)`` is ok, the trial balance sums to
-zero, receivables equal the aging total, and no control account or customer balance goes
+zero, receivables equal the aging total and the KPIs' open total, and no control account or customer balance goes
 negative on any date."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
+from ledger.projections.kpis import KpisProjection, query_kpis
 from ledger.projections.receivables import ReceivablesProjection, query_receivables
 from ledger.projections.reconcile import query_reconcile
 
@@ -119,6 +120,8 @@ def _check(projector: Projector, as_of: str | None) -> None:
     assert tb["debit_total"] == tb["credit_total"], as_of
     balance = {a["account"]: a["debit"] - a["credit"] for a in tb["accounts"]}
     assert balance.get("receivables", 0) == query_aging(projector, as_of=as_of)["total"], as_of
+    if as_of is not None:  # the KPIs' open receivables as of D count as the receivables do
+        assert query_kpis(projector, as_of=as_of)["total"]["open"] == balance.get("receivables", 0)
     assert balance.get("receivables", 0) >= 0, (as_of, balance)
     assert balance.get("customer_credit", 0) <= 0, (as_of, balance)
     for customer in CUSTOMERS:
@@ -135,7 +138,8 @@ def _run(backend: str, stream: list, dates: list[int], batch_size: int) -> None:
         answers = ledger.execute(bodies)
         assert len(answers) == len(bodies)
         projector = Projector(ledger, [cls() for cls in (
-            GeneralLedger, ReceivablesProjection, BudgetsProjection, CommissionsProjection)])
+            GeneralLedger, ReceivablesProjection, BudgetsProjection, CommissionsProjection,
+            KpisProjection)])
         projector.catch_up(batch_size=batch_size)
         checked = {_day(d) for d in dates if d >= 0} | {month(p).last.isoformat() for p in PERIODS}
         for as_of in [None, *sorted(checked)]:
