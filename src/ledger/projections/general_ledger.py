@@ -1,9 +1,9 @@
 """General ledger: double-entry postings for every money event (SPEC 3, General ledger).
 
-Each money event becomes one balanced journal entry: a few posting rows, each dated by
-the event's business date (SPEC 1, Time) and keyed by the event's log position, so the
-trial balance can be taken as of any business date and every row points back to the
-event that caused it.
+Each money event becomes a balanced journal entry (two when part of it counts only from a
+later date, below): a few posting rows, each dated by the business date it counts from
+(SPEC 1, Time) and keyed by the event's log position, so the trial balance can be taken
+as of any business date and every row points back to the event that caused it.
 
 Chart of accounts (``CHART``; the code only orders the trial balance):
 
