@@ -1,7 +1,7 @@
 """General ledger: double-entry postings for every money event (SPEC 3, General ledger).
 
-Each money event becomes a balanced journal entry (two when part of it counts only from a
-later date, below): a few posting rows, each dated by the business date it counts from
+Each money event becomes a balanced journal entry (more than one when parts of it count from
+later dates, below): a few posting rows, each dated by the business date it counts from
 (SPEC 1, Time) and keyed by the event's log position, so the trial balance can be taken
 as of any business date and every row points back to the event that caused it.
 
