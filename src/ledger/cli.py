@@ -260,12 +260,12 @@ def q_trial_balance(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
 
 
 @query_app.command("reconcile")
-def q_reconcile(json_output: JsonFlag = False) -> None:
-    """Each control account against its sub-ledger; exits 1 when any differs."""
+def q_reconcile(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """Each control account against its sub-ledger as of a business date; exits 1 when any differs."""
     from ledger.projections.reconcile import query_reconcile
 
     def run(projector: Any) -> dict[str, Any]:
-        document = query_reconcile(projector)
+        document = query_reconcile(projector, as_of)
         run.ok = document["ok"]  # type: ignore[attr-defined]
         return document
 

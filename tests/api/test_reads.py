@@ -77,6 +77,8 @@ ROUTES = [
     ("trial_balance", "/v1/trial-balance?as_of=2024-03-10",
      ("/v1/trial-balance", {"as-of": "2024-03-10"}), ("2024-03-10",), schemas.TrialBalance),
     ("query_reconcile", "/v1/reconcile", ("/v1/reconcile", {}), (), schemas.Reconcile),
+    ("query_reconcile", "/v1/reconcile?as_of=2024-03-10", ("/v1/reconcile", {"as-of": "2024-03-10"}),
+     ("2024-03-10",), schemas.Reconcile),
 ]
 
 

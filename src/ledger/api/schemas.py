@@ -146,6 +146,7 @@ class ReconcileCheck(Struct, kw_only=True):
 
 class Reconcile(Struct, kw_only=True):
     ok: bool
+    as_of: str | None = None
     checks: list[ReconcileCheck]
 
 

@@ -5,7 +5,9 @@ Tables (``kpis_<table>_g<n>``):
 - ``reps``: each rep with its region (a rep's sales and collections count in its region);
 - ``sales``: each sale with its rep, region, invoice and due dates and gross;
 - ``flows``: every dated fact about a sale, tagged with the sale's rep and region:
-  ``sale`` (gross, invoice date), ``credit`` (customer credit settling it), ``return``
+  ``sale`` (gross, invoice date), ``credit`` (customer credit settling it, from the later
+  of the sale's date and each credit lot's, as the receivables projection dates it: the
+  ``credit`` table keeps the customer's lots), ``return``
   (gross returned, whether it reduced the open amount, cancelled a written-off amount or
   became credit; ``open_delta`` the part that reduced the open amount), ``allocation``
   and ``fifo`` (payments settling it, ``received_on``), ``writeoff`` and ``recovery``;
@@ -35,6 +37,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import Period, parse_period
+from ledger.domain.receivables import credit_pieces, join_day
 from ledger.projections.common import (
     POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, fen_sum, parse_as_of, policy_in_force,
     ratio_text, record_policy, today,
@@ -66,10 +69,16 @@ class KpisProjection(Dispatching):
                  "rep_id TEXT NOT NULL, region TEXT, invoice_date TEXT NOT NULL, "
                  "business_date TEXT NOT NULL, amount BIGINT NOT NULL, open_delta BIGINT NOT NULL, "
                  "PRIMARY KEY (position, sale_id, kind)",
+        # each customer's credit lots and what sales took from them, so that credit
+        # settling a sale counts from the later of the lot's and the sale's dates (SPEC 1),
+        # as the receivables projection counts it
+        "credit": "position BIGINT NOT NULL, kind TEXT NOT NULL, party TEXT NOT NULL, "
+                  "day TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (position, kind)",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {
         "flows_rep": "flows(rep_id, business_date)",
+        "credit_party": "credit(party)",
     }
 
     def _rep(self, sql: Sql, position: int, e: Any) -> None:
@@ -86,12 +95,28 @@ class KpisProjection(Dispatching):
         )
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross)]
         if e.credit_applied:
-            rows.append((position, e.sale_id, "credit", e.invoice_date, e.credit_applied,
-                         -e.credit_applied))
+            party = str(e.originator_id)
+            lots, used = [], {}
+            for r in sql.all(f"SELECT position, kind, day, amount FROM {self.t('credit')} "
+                             "WHERE party = ?", (party,)):
+                if r["kind"].startswith("sale@"):
+                    used[int(r["kind"][5:])] = used.get(int(r["kind"][5:]), 0) - int(r["amount"])
+                else:
+                    lots.append((int(r["position"]), r["day"], int(r["amount"])))
+            by_day: dict[str, int] = {}
+            for lot, day, amount in credit_pieces(lots, used, e.credit_applied, e.invoice_date):
+                by_day[day] = by_day.get(day, 0) + amount
+                self._lot(sql, position, "sale" if lot is None else f"sale@{lot}", e, day, -amount)
+            rows += [(position, e.sale_id, "credit" if day == e.invoice_date else f"credit@{day}",
+                      day, amount, -amount) for day, amount in sorted(by_day.items())]
         self._flows(sql, rows)
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [(position, e.sale_id, "return", event_day(e), e.amount, -e.to_open)])
+        if e.to_credit:
+            invoice_date = sql.scalar(f"SELECT invoice_date FROM {self.t('sales')} "
+                                      "WHERE sale_id = ?", (e.sale_id,))
+            self._lot(sql, position, "return", e, join_day(event_day(e), invoice_date), e.to_credit)
 
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [
@@ -99,6 +124,12 @@ class KpisProjection(Dispatching):
              0 if a["kind"] == "recovery" else -a["amount"])
             for a in e.applied
         ])
+        if e.to_credit:
+            self._lot(sql, position, "payment", e, e.received_on, e.to_credit)
+
+    def _lot(self, sql: Sql, position: int, kind: str, e: Any, day: str, amount: int) -> None:
+        sql.execute(f"INSERT INTO {self.t('credit')} (position, kind, party, day, amount) "
+                    "VALUES (?, ?, ?, ?, ?)", (position, kind, str(e.originator_id), day, amount))
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount, -e.amount)])
