@@ -31,6 +31,7 @@ from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
 from ledger.domain.handlers.context import check_future
 from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Dispute, Rep, Sku, User
+from ledger.domain.model.records import idempotency_key
 from ledger.domain.policies import PolicyBook
 from ledger.store.transcoder import MsgspecTranscoder
 
@@ -88,6 +89,7 @@ class _Pending:
     index: int
     body: Any
     command_id: str | None = None
+    key: str | None = None  # the idempotency key: actor and command_id (SPEC 1, Identity)
     hash: str | None = None
     cmd: Command | None = None
     answer: Answer | None = None
@@ -282,8 +284,8 @@ class Ledger:
                     raise _Tainted
                 uow.touched.clear()  # a lone rejected command: drop what it changed
                 self._forget_unsaved()
-            if answer["status"] == "rejected" and p.command_id and p.hash and not answer.get("_unstored"):
-                rejections.append((p.command_id, p.hash, _answer_encoder.encode(answer)))
+            if answer["status"] == "rejected" and p.key and p.hash and not answer.get("_unstored"):
+                rejections.append((p.key, p.hash, _answer_encoder.encode(answer)))
             answer.pop("_unstored", None)
             p.answer = answer
         self._before_save()
@@ -312,8 +314,9 @@ class Ledger:
             body = p.body
             if isinstance(body, dict) and isinstance(body.get("command_id"), str):
                 p.command_id = body["command_id"]
+                p.key = idempotency_key(body.get("actor"), p.command_id)
                 p.hash = body_hash(body)
-        ids = [p.command_id for p in pendings if p.command_id]
+        ids = [p.key for p in pendings if p.key]
         return self.app.recorder.select_rejections(ids) if ids else {}  # type: ignore[attr-defined, no-any-return]
 
     def _known_absent(self, pendings: list[_Pending]) -> set[UUID]:
@@ -341,8 +344,9 @@ class Ledger:
                 return _rejected(None, name, r, unstored=True)
             return _rejected(None, name, Rejection("invalid_field", "command_id: is required",
                                                     field="command_id"), unstored=True)
-        # idempotency: the same command_id answers its first answer (SPEC 1, Identity)
-        first = self._first_answer(p.command_id, uow, seen, stored)
+        # idempotency: the same actor and command_id answer their first answer (SPEC 1)
+        key = p.key if p.key is not None else p.command_id
+        first = self._first_answer(key, p.body, uow, seen, stored)
         if first is not None:
             first_hash, first_answer = first
             if first_hash != p.hash:
@@ -353,7 +357,7 @@ class Ledger:
                 ), unstored=True)
             return {"command_id": p.command_id, "command": name, "status": "duplicate",
                     "original": first_answer}
-        seen[p.command_id] = p
+        seen[key] = p
         try:
             cmd = decode_command(p.body)
             occurred_at = cmd.occurred_at or recorded_at
@@ -370,21 +374,28 @@ class Ledger:
         answer = {"command_id": p.command_id, "command": name, "status": "applied",
                   "result": result}
         uow.add(CommandRecord(command_id=p.command_id, command=name, body_hash=p.hash or "",
-                              actor=cmd.actor, answer=_stored_answer(answer), meta=ctx.meta))
+                              actor=cmd.actor, answer=_stored_answer(answer), meta=ctx.meta,
+                              key=p.key))
         return answer
 
-    def _first_answer(self, command_id: str, uow: UnitOfWork, seen: dict[str, _Pending],
+    def _first_answer(self, key: str, body: dict[str, Any], uow: UnitOfWork,
+                      seen: dict[str, _Pending],
                       stored_rejections: dict[str, tuple[str, bytes]]) -> tuple[str, Answer] | None:
-        if command_id in seen:
-            earlier = seen[command_id]
+        if key in seen:
+            earlier = seen[key]
             assert earlier.answer is not None
             return earlier.hash or "", _stored_answer(earlier.answer)
-        stored = stored_rejections.get(command_id)
+        stored = stored_rejections.get(key)
         if stored is not None:
             return stored[0], _answer_decoder.decode(stored[1])
-        record = uow.get(CommandRecord, command_id)
+        record = uow.get(CommandRecord, key)
         if record is not None:
             return record.body_hash, record.answer
+        # a log written before the key held the actor: its records are keyed by command_id
+        # alone, and answer only their own actor
+        legacy = uow.get(CommandRecord, body["command_id"])
+        if legacy is not None and legacy.actor == body.get("actor"):
+            return legacy.body_hash, legacy.answer
         return None
 
     # --- reading ----------------------------------------------------------------------
@@ -405,6 +416,7 @@ def referenced_ids(body: dict[str, Any]) -> Iterator[UUID]:
     """Aggregate ids a command body may look up: its command record, the claims of the
     business ids it names and the parties it refers to."""
     if isinstance(body.get("command_id"), str):
+        yield CommandRecord.create_id(idempotency_key(body.get("actor"), body["command_id"]))
         yield CommandRecord.create_id(body["command_id"])
     for field_name, value in body.items():
         if not isinstance(value, str):

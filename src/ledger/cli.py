@@ -6,6 +6,10 @@ Thin: decode arguments, call the same functions the HTTP API calls, print. With
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import inspect
 import sys
 import time
 from datetime import date
@@ -118,15 +122,21 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
     from ledger.projections.engine import projector_for
     from ledger.projections.errors import QueryError
 
-    with Ledger() as ledger:
-        projector = projector_for(ledger)
-        behind = ledger.max_position() - min(projector.positions().values(), default=0)
-        if behind > 5000 and not json_output:
-            with _progress() as progress:
-                task = progress.add_task("catching up projections", total=behind)
-                projector.catch_up(progress=lambda done, total: progress.update(task, completed=done))
+    from ledger.replay.sandbox import sandbox
+
+    with Ledger() as ledger, contextlib.ExitStack() as stack:
+        stop = _as_of_stop(ledger, json_output)
+        if stop is not None:
+            projector = stack.enter_context(sandbox(ledger, stop=stop))
         else:
-            projector.catch_up()
+            projector = projector_for(ledger)
+            behind = ledger.max_position() - min(projector.positions().values(), default=0)
+            if behind > 5000 and not json_output:
+                with _progress() as progress:
+                    task = progress.add_task("catching up projections", total=behind)
+                    projector.catch_up(progress=lambda done, total: progress.update(task, completed=done))
+            else:
+                projector.catch_up()
         try:
             document = fn(projector, *args)
         except QueryError as e:
@@ -250,12 +260,12 @@ def q_trial_balance(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
 
 
 @query_app.command("reconcile")
-def q_reconcile(json_output: JsonFlag = False) -> None:
-    """Each control account against its sub-ledger; exits 1 when any differs."""
+def q_reconcile(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """Each control account against its sub-ledger as of a business date; exits 1 when any differs."""
     from ledger.projections.reconcile import query_reconcile
 
     def run(projector: Any) -> dict[str, Any]:
-        document = query_reconcile(projector)
+        document = query_reconcile(projector, as_of)
         run.ok = document["ok"]  # type: ignore[attr-defined]
         return document
 
@@ -272,6 +282,191 @@ def q_audit(entity: Annotated[str, typer.Option(help="Any entity id: customer, s
     from ledger.projections.audit import query_audit
 
     _run_query(json_output, query_audit, entity)
+
+
+# --- as-of: every query at a past log position or recorded time (SPEC 4, 5.3) -------------
+
+AtPosition = Annotated[int | None, typer.Option(
+    "--at-position", min=0, help="Answer as the query did when the log ended at position N "
+                                 "(replayed in a sandbox).")]
+AtTime = Annotated[str | None, typer.Option(
+    "--at-time", help="Answer as the query did at a recorded time (ISO 8601 with offset).")]
+_AS_OF: contextvars.ContextVar[tuple[int | None, str | None]] = contextvars.ContextVar(
+    "as_of", default=(None, None))
+
+
+def _with_as_of(fn: Any) -> Any:
+    """Give a query command ``--at-position`` and ``--at-time`` (kept for ``_run_query``)."""
+    signature = inspect.signature(fn, eval_str=True)
+    extra = [inspect.Parameter("at_position", inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation=AtPosition),
+             inspect.Parameter("at_time", inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation=AtTime)]
+
+    @functools.wraps(fn)
+    def command(*args: Any, at_position: int | None = None, at_time: str | None = None,
+                **kwargs: Any) -> Any:
+        token = _AS_OF.set((at_position, at_time))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _AS_OF.reset(token)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra])
+    command.__annotations__ = {**{p.name: p.annotation for p in signature.parameters.values()},
+                               "at_position": AtPosition, "at_time": AtTime}
+    return command
+
+
+for _info in query_app.registered_commands:
+    _info.callback = _with_as_of(_info.callback)
+
+
+def _as_of_stop(ledger: Ledger, json_output: bool) -> int | None:
+    """The position an as-of query replays to, or None for the live projections."""
+    from ledger.domain.calendar import parse_instant
+    from ledger.replay.sandbox import position_at_time
+
+    at_position, at_time = _AS_OF.get()
+    problem = None
+    if at_position is not None and at_time is not None:
+        problem = ("at_time", "--at-position and --at-time: give one, not both")
+    elif at_position is not None and at_position > ledger.max_position():
+        problem = ("at_position", f"--at-position {at_position} is beyond the log's end "
+                                  f"({ledger.max_position()})")
+    elif at_time is not None:
+        try:
+            return position_at_time(ledger, parse_instant(at_time))
+        except ValueError as e:
+            problem = ("at_time", f"--at-time: {e}")
+    if problem is not None:
+        field, message = problem
+        if json_output:
+            _print_json({"rule": "invalid_field", "message": message,
+                         "details": {"field": field}})
+        else:
+            err.print(f"[bold red]invalid_field[/]: {message}")
+        raise typer.Exit(1)
+    return at_position
+
+
+# --- replay ------------------------------------------------------------------------------
+
+replay_app = typer.Typer(help="Replay tooling (SPEC 4): what-if, drift. Reads the log, never "
+                              "writes it.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+
+
+def _replay_failed(json_output: bool, problem: dict[str, Any]) -> None:
+    if json_output:
+        _print_json(problem)
+    else:
+        err.print(f"[bold red]{problem['rule']}[/]: {problem['message']}")
+    raise typer.Exit(1)
+
+
+@replay_app.command("what-if")
+def replay_what_if(
+    exclude: Annotated[list[int] | None, typer.Option(
+        "--exclude", help="Leave out the event at this log position (repeatable).")] = None,
+    amend: Annotated[list[str] | None, typer.Option(
+        "--amend", help='POSITION=JSON: replace fields of the event at POSITION, e.g. '
+                        '\'57={"amount": 90000}\' (repeatable).')] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Re-run the projections in a sandbox with events left out or amended and list each
+    figure that changes; the log and the live projections are untouched.
+
+    Example: ledger replay what-if --exclude 1234 --json"""
+    from ledger.projections.engine import projector_for
+    from ledger.replay.whatif import WhatIfError, parse_amend, what_if
+
+    with Ledger() as ledger:
+        try:
+            amended = dict(parse_amend(text) for text in (amend or []))
+            document = what_if(ledger, projector_for(ledger), exclude=exclude or [],
+                               amend=amended)
+        except WhatIfError as e:
+            _replay_failed(json_output, e.as_dict())
+            return
+    if json_output:
+        _print_json(document)
+        return
+    changes = document["changes"]
+    out.print(f"{len(changes)} figure(s) change at log position {document['position']}",
+              highlight=False)
+    for c in changes:
+        out.print(f"{c['projection']:<12} {c['key']:<24} {c['field']:<20} "
+                  f"{c['live']:>14,} -> {c['what_if']:>14,} ({c['difference']:+,})",
+                  highlight=False)
+
+
+@replay_app.command("drift")
+def replay_drift(json_output: JsonFlag = False) -> None:
+    """Rebuild every projection in a sandbox and compare it with the live tables; exits 1
+    on any difference."""
+    from ledger.projections.engine import projector_for
+    from ledger.replay.drift import drift
+
+    with Ledger() as ledger:
+        live = projector_for(ledger)
+        live.catch_up()
+        document = drift(ledger, live)
+    if json_output:
+        _print_json(document)
+    else:
+        verdict = "no drift" if document["ok"] else f"{len(document['differences'])} table(s) differ"
+        out.print(f"{verdict} (live projections at position {document['position']})",
+                  highlight=False)
+        for d in document["differences"]:
+            out.print(f"  {d['projection']}.{d['table']}: {d['missing']} row(s) missing, "
+                      f"{d['unexpected']} unexpected", highlight=False)
+    if not document["ok"]:
+        raise typer.Exit(1)
+
+
+@replay_app.command("rebuild")
+def replay_rebuild(
+    projection: Annotated[list[str] | None, typer.Option(
+        "--projection", help="Rebuild only this projection (repeatable); default: all.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Recompute projections from position 0 into a new generation of their tables, while
+    queries keep answering from the current one; then switch over and drop the old one."""
+    from rich.progress import TimeRemainingColumn
+
+    from ledger.replay.rebuild import RebuildError, rebuild
+
+    with Ledger() as ledger:
+        total = ledger.max_position()
+        try:
+            if json_output:
+                document = rebuild(ledger, projection)
+            else:
+                with Progress(TextColumn("{task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TextColumn("{task.fields[rate]} events/s"),
+                              TimeRemainingColumn(), console=err, transient=True) as progress:
+                    task = progress.add_task("rebuilding", total=total, rate="-")
+                    started = time.perf_counter()
+
+                    def advance(done: int, _total: int) -> None:
+                        spent = time.perf_counter() - started
+                        progress.update(task, completed=done,
+                                        rate=f"{done / spent:,.0f}" if spent else "-")
+
+                    document = rebuild(ledger, projection, progress=advance)
+        except RebuildError as e:
+            _replay_failed(json_output, e.as_dict())
+            return
+    if json_output:
+        _print_json(document)
+        return
+    for p in document["projections"]:
+        out.print(f"{p['name']}: generation {p['from_generation']} -> {p['to_generation']}",
+                  highlight=False)
+    out.print(f"rebuilt from {document['events']:,} events in {document['seconds']:.1f}s "
+              f"({document['rate'] or 0:,} events/s)", highlight=False)
 
 
 # --- serve -------------------------------------------------------------------------------
@@ -291,6 +486,80 @@ def serve_command(
     except ApiKeysError as e:
         err.print(f"[bold red]cannot serve[/]: {e}")
         raise typer.Exit(1) from None
+
+
+# --- keys --------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys of `ledger serve`: stored hashed, shown once.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+KeysFile = Annotated[str | None, typer.Option(
+    "--file", help="The keys file (default: $LEDGER_API_KEYS_FILE).")]
+
+
+def _keys_file(path: str | None) -> str:
+    import os
+
+    from ledger.api.auth import KEYS_FILE_ENV
+
+    found = path or os.environ.get(KEYS_FILE_ENV)
+    if not found:
+        err.print(f"no keys file: pass --file PATH or set {KEYS_FILE_ENV}")
+        raise typer.Exit(2)
+    return found
+
+
+@keys_app.command("add")
+def keys_add(user: Annotated[str, typer.Argument(help="The registered user the key speaks for.")],
+             file: KeysFile = None) -> None:
+    """Make a new random key for USER: printed once, alone on stdout; only its SHA-256 is
+    stored. Example: `ledger keys add svc-orders --file keys.json`."""
+    from ledger.api import keyfile
+
+    path = _keys_file(file)
+    try:
+        key, entry = keyfile.add(path, user)
+    except keyfile.KeyFileError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    sys.stdout.write(key + "\n")
+    err.print(f"key {entry.id} for {user} added to {path}; it is not shown again")
+
+
+@keys_app.command("list")
+def keys_list(file: KeysFile = None, json_output: JsonFlag = False) -> None:
+    """The keys of the file: id, user, created, revoked (never the keys)."""
+    from ledger.api import keyfile
+
+    path = _keys_file(file)
+    try:
+        rows = [{k: v for k, v in r.items() if k != "sha256"}
+                for r in keyfile.as_rows(keyfile.load(path))]
+    except keyfile.KeyFileError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    if json_output:
+        _print_json({"keys": rows})
+        return
+    for r in rows:
+        out.print(f"{r['id']}  {r['user_id']}  created {r['created_at']}"
+                  + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else ""), highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`ledger keys list`).")],
+                file: KeysFile = None) -> None:
+    """Revoke a key; a running `ledger serve` stops accepting it within a second."""
+    from ledger.api import keyfile
+
+    path = _keys_file(file)
+    try:
+        entry = keyfile.revoke(path, key_id)
+    except keyfile.KeyFileError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    err.print(f"key {entry.id} of {entry.user_id} revoked at {entry.revoked_at}")
 
 
 # --- demo --------------------------------------------------------------------------------

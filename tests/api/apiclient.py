@@ -9,7 +9,7 @@ from support import USERS
 
 from ledger.application import Ledger
 
-KEYS = {f"key-{user}": user for user in [*USERS, "admin", "ghost"]}
+KEYS = {f"key-{user}": user for user in [*USERS, "admin", "ghost", "other_rep"]}
 
 
 def bearer(user: str) -> dict[str, str]:

@@ -106,18 +106,21 @@ def test_auditor_reads(api: Api):
 
 def test_keys_from_the_file_named_by_the_environment(tmp_path):
     path = tmp_path / "keys.json"
-    path.write_text(json.dumps({"k1": "sa", "k2": "aud"}))
+    k1, k2 = "k1" * 16, "k2" * 16  # keys of at least 32 characters count
+    path.write_text(json.dumps({k1: "sa", k2: "aud"}))
+    path.chmod(0o600)
     keys = ApiKeys.from_env({KEYS_FILE_ENV: str(path)})
-    assert keys.user_for("k1") == "sa"
-    assert keys.user_for("k2") == "aud"
-    assert keys.user_for("k3") is None
-    assert keys.user_for("K1") is None
+    assert keys.user_for(k1) == "sa"
+    assert keys.user_for(k2) == "aud"
+    assert keys.user_for("k3" * 16) is None
+    assert keys.user_for(k1.upper()) is None
 
 
 @pytest.mark.parametrize("text", ["[]", '{"k": 1}', '{"": "sa"}', '{"k": ""}', "not json"])
 def test_a_bad_keys_file_is_refused(tmp_path, text):
     path = tmp_path / "keys.json"
     path.write_text(text)
+    path.chmod(0o600)
     with pytest.raises(ApiKeysError):
         ApiKeys.from_file(path)
 

@@ -161,3 +161,20 @@ def test_a_list_for_an_auditor_refuses_all_but_open_dispute(api: Api):
 ])
 def test_answer_status(answer, status):
     assert answer_status(answer) == status
+
+
+def test_an_auditors_command_id_does_not_block_the_services_command(api: Api):
+    """SPEC 1: the idempotency key is (actor, command_id). An auditor's rejected RecordSale
+    under ``order-834b8a`` leaves the service's real command under that id free, and the
+    auditor's repeat answers only the auditor's own first answer."""
+    body = {**sale("S1"), "command_id": "order-834b8a"}
+    body.pop("actor")
+    r = api.post(body, user="aud")
+    assert r.status_code == 403 and r.json()["rule"] == "not_authorized"
+    r = api.post(body, user="svc")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "applied"
+    assert r.json()["result"]["sale_id"] == "S1"
+    r = api.post(body, user="aud")
+    assert r.json()["status"] == "duplicate"
+    assert r.json()["original"]["rule"] == "not_authorized"

@@ -20,6 +20,11 @@ ROUTES = {
     ("get", "/v1/reconcile"),
     ("get", "/v1/audit/{entity_id}"),
     ("get", "/v1/audit"),
+    ("get", "/v1/users"),
+    ("get", "/v1/users/{user_id}"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
 }
 
 
@@ -47,7 +52,8 @@ def test_openapi_documents_models_parameters_and_auth(api: Api):
     assert {"$ref": "#/components/schemas/RecordSale"} in body["oneOf"][0]["anyOf"]
 
     aging = doc["paths"]["/v1/aging"]["get"]
-    assert {p["name"] for p in aging["parameters"]} == {"as_of", "as-of", "wait_for"}
+    assert {p["name"] for p in aging["parameters"]} == {"as_of", "as-of", "wait_for", "limit",
+                                                     "cursor", "at_position", "at_time"}
     assert aging["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Aging"}
     assert aging["responses"]["422"]["content"]["application/json"]["schema"] == {

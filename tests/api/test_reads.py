@@ -4,6 +4,9 @@ with the log, or wait for a position (read-your-writes)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 from typing import Any
 
 import msgspec
@@ -74,6 +77,8 @@ ROUTES = [
     ("trial_balance", "/v1/trial-balance?as_of=2024-03-10",
      ("/v1/trial-balance", {"as-of": "2024-03-10"}), ("2024-03-10",), schemas.TrialBalance),
     ("query_reconcile", "/v1/reconcile", ("/v1/reconcile", {}), (), schemas.Reconcile),
+    ("query_reconcile", "/v1/reconcile?as_of=2024-03-10", ("/v1/reconcile", {"as-of": "2024-03-10"}),
+     ("2024-03-10",), schemas.Reconcile),
 ]
 
 
@@ -173,12 +178,55 @@ def test_a_read_without_wait_for_catches_up(api: Api):
     assert int(r.headers[POSITION_HEADER]) == api.ledger.max_position()
 
 
-def test_wait_for_beyond_the_log_is_422(api: Api):
+def test_wait_for_beyond_the_log_waits_then_answers_503_with_retry_after(api: Api):
+    """A position another process may be about to write is waited for, bounded by the
+    wait time-out; then 503 ``not_caught_up`` with Retry-After and the positions."""
+    api.client.app.state.services.wait_timeout = 0.3
     end = api.ledger.max_position()
+    started = time.monotonic()
     r = api.get("/v1/trial-balance", wait_for=end + 1)
-    assert r.status_code == 422
-    assert r.json()["rule"] == "invalid_field"
-    assert r.json()["details"] == {"field": "wait_for", "position": end + 1, "log_position": end}
+    assert time.monotonic() - started >= 0.3
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "1"
+    assert r.json()["rule"] == "not_caught_up"
+    assert r.json()["details"] == {"position": end + 1, "projected_position": end,
+                                   "log_position": end}
+
+
+def test_wait_for_a_position_written_while_waiting_answers_it(api: Api):
+    api.client.app.state.services.wait_timeout = 10.0
+    end = api.ledger.max_position()
+
+    def write_later() -> None:
+        time.sleep(0.3)
+        api.ledger.execute_one(sale("S1"))
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        r = api.get("/v1/trial-balance", wait_for=end + 3)  # a sale writes three events
+    finally:
+        writer.join()
+    assert r.status_code == 200, r.text
+    assert int(r.headers[POSITION_HEADER]) >= end + 3
+    assert r.json()["debit_total"] == 10_000
+
+
+def test_a_read_that_needs_no_waiting_does_not_wait_for_a_catch_up(api: Api):
+    """With a background projector a read without wait_for answers from what is projected
+    at once, even while a long catch-up holds the projector."""
+    services = api.client.app.state.services
+    api.get("/v1/trial-balance")  # projected up to here
+    services.background = True
+    before = api.ledger.max_position()
+    api.post(sale("S1"))
+    with services.projector._thread_lock:  # a catch-up in progress elsewhere
+        started = time.monotonic()
+        r = api.get("/v1/trial-balance")
+        assert time.monotonic() - started < 5
+    assert r.status_code == 200
+    assert int(r.headers[POSITION_HEADER]) == before
+    assert r.json()["debit_total"] == 0
 
 
 def test_concurrent_reads_and_writes_apply_each_event_once(api: Api):

@@ -70,8 +70,61 @@ def test_same_command_id_with_a_different_body_is_invalid_field(ledger):
     # the same for a command whose first answer was a rejection
     bad = sale("S2", actor="mgr")
     refused(ledger, bad, "not_authorized")
-    refused(ledger, {**bad, "actor": "sa"}, "invalid_field", field="command_id")
+    refused(ledger, {**bad, "invoice_no": "INV-S2b"}, "invalid_field", field="command_id")
     assert "S2" not in customer_state(ledger, "C1").receivables
+
+
+def test_the_idempotency_key_is_the_actor_and_the_command_id(ledger):
+    """SPEC 1: no user can occupy another's ids. An auditor's rejected RecordSale under a
+    command_id does not block the service's real command under the same id, and tells the
+    auditor nothing about it."""
+    setup_company(ledger)
+    body = sale("S1", 2, actor="sa")
+    spoof = {**body, "actor": "aud"}
+    first = refused(ledger, spoof, "not_authorized")
+    real = applied(ledger, body)
+    assert real["command_id"] == spoof["command_id"]
+    assert customer_state(ledger, "C1").receivables["S1"].gross == 20_000
+    # each actor's repeat answers its own first answer
+    assert ledger.execute_one(dict(spoof)) == {
+        "command_id": spoof["command_id"], "command": "RecordSale", "status": "duplicate",
+        "original": first}
+    again = ledger.execute_one(dict(body))
+    assert again["status"] == "duplicate" and again["original"]["status"] == "applied"
+    # and the auditor's different body under the same id is still refused as a reuse
+    refused(ledger, {**spoof, "invoice_no": "X"}, "invalid_field", field="command_id")
+
+
+def test_two_actors_may_use_the_same_command_id_in_one_batch(ledger):
+    setup_company(ledger)
+    a = sale("S1", 1, actor="sa")
+    b = {**sale("S2", 1, actor="svc"), "command_id": a["command_id"]}
+    answers = ledger.execute([a, b, dict(a), dict(b)])
+    assert [x["status"] for x in answers] == ["applied", "applied", "duplicate", "duplicate"]
+    assert answers[3]["original"]["result"]["sale_id"] == "S2"
+    assert customer_state(ledger, "C1").open_total == 20_000
+
+
+def test_a_record_keyed_by_command_id_alone_still_answers_its_actor(ledger):
+    """Logs written before the key held the actor keep their command records under the
+    command_id alone: a repeat by the same actor is still a duplicate; another actor's
+    command under that id is judged on its own."""
+    from ledger.domain.commands import body_hash
+    from ledger.domain.model import CommandRecord
+
+    setup_company(ledger)
+    body = sale("S1", 1)
+    old_answer = {"command_id": body["command_id"], "command": "RecordSale",
+                  "status": "applied", "result": {"sale_id": "S1"}}
+    record = CommandRecord(command_id=body["command_id"], command="RecordSale",
+                           body_hash=body_hash(body), actor="sa", answer=old_answer, meta={},
+                           key=body["command_id"])
+    ledger.app.save(record)
+    assert ledger.execute_one(dict(body)) == {
+        "command_id": body["command_id"], "command": "RecordSale", "status": "duplicate",
+        "original": old_answer}
+    other = {**sale("S2", 1, actor="svc"), "command_id": body["command_id"]}
+    assert applied(ledger, other)["result"]["sale_id"] == "S2"
 
 
 def test_repeats_inside_one_batch(ledger):

@@ -22,8 +22,9 @@ def pay(payment_id: str, amount: int, *, day: str = "2024-04-01", customer: str 
 
 def reverse(target: dict, reversal_id: str = "V1", *, approved_by: str = "dir",
             actor: str = "fin", day: str = "2024-04-10", reason: str = "recorded by mistake"):
+    extra = {} if target["actor"] == actor else {"target_actor": target["actor"]}
     return cmd("Reverse", actor, reversal_id=reversal_id, target_command_id=target["command_id"],
-               reason=reason, approved_by=approved_by, **at(day))
+               reason=reason, approved_by=approved_by, **extra, **at(day))
 
 
 def _opens(ledger) -> dict[str, tuple[int, str]]:
@@ -162,6 +163,27 @@ def test_approver_may_not_be_the_actor(ledger):
     p1 = pay("P1", 1_000)
     applied(ledger, p1)
     refused(ledger, reverse(p1, actor="fd", approved_by="fd"), "segregation_of_duties")
+
+
+def test_the_target_is_the_command_of_its_actor(ledger):
+    """The idempotency key is the actor and the command_id (SPEC 1): a reversal finds the
+    command of its own actor, or of ``target_actor`` when another user recorded it."""
+    setup_company(ledger)
+    all_applied(ledger, [cmd("RegisterUser", "admin", user_id="fd", name="FD",
+                             roles=["finance"])])
+    applied(ledger, sale("S1", 1))
+    p1 = pay("P1", 1_000)
+    applied(ledger, p1)
+    assert p1["actor"] == "fin"
+    body = cmd("Reverse", "fd", reversal_id="V1", target_command_id=p1["command_id"],
+               reason="recorded by mistake", approved_by="dir", **at("2024-04-10"))
+    answer = refused(ledger, body, "unknown_reference")
+    assert answer["details"] == {"kind": "command", "ref": p1["command_id"],
+                                 "field": "target_command_id"}
+    answer = applied(ledger, {**body, "command_id": body["command_id"] + "-b",
+                              "target_actor": "fin"})
+    assert answer["result"]["payment"] == "P1"
+    assert answer["result"]["credit_removed"] == 0
 
 
 # --- fines, spends, payouts --------------------------------------------------------------

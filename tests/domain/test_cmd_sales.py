@@ -378,8 +378,15 @@ def test_vat_of_a_full_return_of_a_multi_line_sale_equals_the_sales_vat(ledger):
                             approved_by="mgr", reason="part"))["result"]["vat"]
         for i, amount in enumerate((10_001, 20_000, 6_553))
     ]
-    # first part: X 10,001 x 30,000/36,554 x 0.13/1.13 = 944.3 -> 944, Y ... x 0.06/1.06 = 77.5 -> 77
-    assert vats[0] == 1_021
+    # Each line's cumulative returned VAT is rounded once; a return's VAT is the change in
+    # that figure (SPEC 2.2: split across the lines in proportion to their gross):
+    # after 10,001: X 10,001 x 30,000/36,554 x 0.13/1.13 = 944.27 -> 944,
+    #               Y 10,001 x 5,000/36,554 x 0.06/1.06 = 77.43 -> 77; cumulative 1,021
+    # after 30,001: X 2,832.61 -> 2,833, Y 232.28 -> 232; cumulative 3,065: 3,065 - 1,021 = 2,044
+    # after 36,554: X 3,451.33 -> 3,451, Y 283.02 -> 283; cumulative 3,734: 3,734 - 3,065 = 669
+    # (rounding each return on its own would give 1,888 + 155 = 2,043 and 619 + 51 = 670:
+    # the same sum, other parts)
+    assert vats == [1_021, 2_044, 669]
     assert sum(vats) == 3_734
 
 

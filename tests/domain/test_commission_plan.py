@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -539,18 +541,89 @@ def test_statement_does_not_depend_on_order(facts, rnd):
     assert statement_of(facts) == first
 
 
+# Plan 2014-cn-1 written out from SPEC 2.5 by hand (not read from the plan, and none of
+# the engine's helpers): rate tiers, bonus groups (晨星 min, bonus, 开星 min, bonus), the
+# base 0.9 / 1.17, the override of 5% for SM and above.
+HAND_TIERS = ((yuan(20_000), Fraction(20, 100)), (yuan(15_000), Fraction(15, 100)),
+              (yuan(13_000), Fraction(10, 100)), (0, Fraction(0)))
+HAND_GROUPS = {
+    **dict.fromkeys(("SR", "SE", "SSE"), (yuan(15_000), yuan(1_500), yuan(20_000), yuan(1_000))),
+    **dict.fromkeys(("SM", "SSM"), (yuan(20_000), yuan(4_000), yuan(30_000), yuan(2_000))),
+    **dict.fromkeys(("SD", "SSD", "TE"), (yuan(30_000), yuan(4_000), yuan(40_000), yuan(2_000))),
+}
+HAND_BASE = Fraction(9, 10) / Fraction(117, 100)
+
+
+def _half_up(q: Fraction) -> int:
+    assert q >= 0
+    return math.floor(q + Fraction(1, 2))
+
+
+def _by_hand(facts) -> dict:
+    """The statement's figures worked from SPEC 2.5 alone."""
+    sales, returns = facts["sales"], facts["returns"]
+    personal = sum(s.gross for s in sales) - sum(r.amount for r in returns)
+    rate = next(r for floor_, r in HAND_TIERS if personal >= floor_)
+    early = {s.sale_id for s in sales if s.day.day <= 20}
+    by_20th = (sum(s.gross for s in sales if s.sale_id in early)
+               - sum(r.amount for r in returns if r.sale_id in early))
+    ms_min, ms_bonus, os_min, os_bonus = HAND_GROUPS[facts["rank"]]
+    override = (_half_up(sum(a for _, a in facts["trainees"]) * Fraction(5, 100))
+                if facts["rank"] in ("SM", "SSM", "SD", "SSD", "TE") else 0)
+    figures = {
+        "personal_sales": personal, "rate": rate,
+        "commission": _half_up(personal * HAND_BASE * rate),
+        "morning_star_bonus": ms_bonus if by_20th >= ms_min else 0,
+        "opening_star_bonus": os_bonus if personal >= os_min else 0,
+        "override": override,
+        "clawback": sum(_half_up(c.amount * HAND_BASE * Fraction(c.sale_rate))
+                        for c in facts["clawbacks"]),
+        "fines": sum(f.amount for f in facts["fines"]),
+    }
+    figures["total"] = (figures["commission"] + figures["morning_star_bonus"]
+                        + figures["opening_star_bonus"] + figures["override"]
+                        - figures["clawback"] - figures["fines"])
+    return figures
+
+
 @given(months())
 def test_total_identity_and_shares(facts):
+    """Every figure against the same figure worked by hand from SPEC 2.5 (``_by_hand``),
+    never against the engine's own helpers; the shares add up to the commission."""
     s = statement_of(facts)
+    hand = _by_hand(facts)
+    assert {k: getattr(s, k) for k in hand if k != "rate"} == {k: v for k, v in hand.items() if k != "rate"}
+    assert Fraction(s.rate) == hand["rate"]
     assert s.total == (s.commission + s.morning_star_bonus + s.opening_star_bonus + s.override
                        - s.clawback - s.fines + s.adjustments)
-    assert s.personal_sales == personal_sales(facts["sales"], facts["returns"]) >= 0
-    assert s.commission == commission_amount(PLAN, s.personal_sales)
-    assert s.clawback == sum(clawback_amount(PLAN, c.amount, c.sale_rate) for c in facts["clawbacks"])
-    assert s.fines == sum(f.amount for f in facts["fines"])
+    assert s.adjustments == 0
+    assert (s.payable_on, s.override_payable_on) == (date(2014, 5, 10), date(2014, 5, 10))
     assert sum(line["share"] for line in s.lines if line["type"] == "sale") == s.commission
     assert s.morning_star_sales <= s.personal_sales
     assert all(isinstance(v, int) for v in (s.commission, s.override, s.clawback, s.total))
+
+
+def test_total_identity_by_hand_on_a_month_with_same_month_returns():
+    """One month worked through by hand: an SM sells 12,000 on the 5th (3,000 of it returned
+    on the 25th) and 9,000 on the 22nd; trained reps sold 40,000; a 2,000 return of a
+    February sale at 15%; a 100 fine.
+    personal 18,000 -> 15%: 18,000 x 0.9 / 1.17 x 0.15 = 2,076.923 -> 2,076.92;
+    晨星 (SM: 20,000 by the 20th): 12,000 - 3,000 = 9,000, no; 开星 (SM: 30,000): no;
+    override 40,000 x 5% = 2,000.00; clawback 2,000 x 0.9 / 1.17 x 0.15 = 230.769 -> 230.77;
+    total 2,076.92 + 2,000 - 230.77 - 100 = 3,746.15."""
+    facts = {
+        "rank": "SM",
+        "sales": [sale("a", 5, 12_000), sale("b", 22, 9_000)],
+        "returns": [ReturnLine("ra", "a", date(2014, 3, 25), yuan(3_000))],
+        "trainees": [("t1", yuan(25_000)), ("t2", yuan(15_000))],
+        "clawbacks": [Clawback("c1", "return", "old", "2014-02", yuan(2_000), Decimal("0.15"))],
+        "fines": [Fine("f1", date(2014, 3, 9), yuan(100))],
+    }
+    s = statement_of(facts)
+    assert (s.personal_sales, s.rate, s.commission) == (1_800_000, Decimal("0.15"), 207_692)
+    assert (s.morning_star_bonus, s.opening_star_bonus, s.override) == (0, 0, 200_000)
+    assert (s.clawback, s.fines, s.total) == (23_077, 10_000, 374_615)
+    assert _by_hand(facts)["total"] == 374_615
 
 
 @given(st.integers(0, yuan(100_000)), st.integers(0, yuan(100_000)))

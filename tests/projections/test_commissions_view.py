@@ -144,11 +144,15 @@ def test_payouts_clawbacks_and_late_adjustments(ledger):
     payable = sum(a["balance"] for a in accounts.values())
     tb = {a["account"]: a for a in trial_balance(projector)["accounts"]}
     assert tb["commission_payable"]["credit"] == payable
-    assert tb["other_income"]["credit"] == 5_000  # F1, booked with March's accrual
+    assert tb["other_income"]["credit"] == 5_000  # F1
+    # F1 posts on its own date (SPEC 3); March's accrual credits the statements' totals
+    # plus the fine they count (R2's 552,692 is after F1's 5,000)
+    assert [(p["day"], p["account"], p["debit"], p["credit"]) for p in postings(projector, ref="F1")] == [
+        ("2024-03-21", "commission_payable", 5_000, 0), ("2024-03-21", "other_income", 0, 5_000)]
     march = postings(projector, ref="2024-03")
     assert {p["day"] for p in march} == {"2024-03-31"}
     assert sum(p["credit"] - p["debit"] for p in march if p["account"] == "commission_payable") == (
-        1_461_538 + 552_692 + 3 * 557_692 + 323_077)
+        1_461_538 + 552_692 + 3 * 557_692 + 323_077 + 5_000)
 
 
 def test_a_late_sale_returned_next_month_claws_back_at_the_revised_rate(ledger):

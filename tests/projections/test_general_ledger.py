@@ -10,7 +10,8 @@ import pytest
 
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import (
-    GeneralLedger, UnbalancedEntry, accrual_entry, payment_entry, postings, trial_balance,
+    GeneralLedger, UnbalancedEntry, accrual_entry, fine_entry, payment_entry, postings,
+    statement_fines, trial_balance,
 )
 
 
@@ -112,9 +113,11 @@ def test_same_postings_whatever_the_batch_size(ledger):
     assert trial_balance(one_by_one)["debit_total"] == gl_scenario.FINAL_TOTAL
 
 
-def test_accrual_credits_commission_payable_by_the_statement_total():
-    # a late adjustment of -1,000: a late fine of 2,000 (other income) and 1,000 more
-    # commission for the closed month (expense)
+def test_accrual_credits_commission_payable_by_the_statement_total_plus_its_fines():
+    # a late adjustment of -1,000: a late fine of 2,000 and 1,000 more commission for the
+    # closed month. The fines (5,000 of the month, 2,000 late) were posted on their own
+    # dates (fine_entry), so the accrual leaves them out: it credits commission_payable by
+    # total + 7,000, and the adjustment's non-fine part (+1,000) goes to expense
     late = {"type": "adjustment", "ref_id": "late:2024-02", "period": "2024-02", "amount": -1_000,
             "booked": {"fines": 0, "total": 50_000}, "revised": {"fines": 2_000, "total": 49_000}}
     statement = SimpleNamespace(commission=307_692, morning_star_bonus=150_000,
@@ -124,11 +127,13 @@ def test_accrual_credits_commission_payable_by_the_statement_total():
     assert lines == [
         ("commission_expense", 597_692, 0), ("commission_payable", 0, 597_692),
         ("commission_payable", 7_692, 0), ("commission_expense", 0, 7_692),
-        ("commission_payable", 7_000, 0), ("other_income", 0, 7_000),
         ("commission_expense", 1_000, 0), ("commission_payable", 0, 1_000),
     ]
     payable = sum(c - d for a, d, c in lines if a == "commission_payable")
-    assert payable == statement.total
+    assert payable == statement.total + 7_000
+    assert statement_fines(statement.fines, statement.lines) == 7_000
+    fine = SimpleNamespace(amount=5_000)
+    assert fine_entry(fine) == [("commission_payable", 5_000, 0), ("other_income", 0, 5_000)]
 
 
 def test_an_entry_that_does_not_balance_stops_the_projection():

@@ -179,11 +179,28 @@ def test_fine_reversal_of_a_closed_month_is_an_adjustment_of_the_next_close(ledg
     assert (april["closed"], april["total"]) == (True, 2_000)
     (adj,) = [line for line in april["lines"] if line["type"] == "adjustment"]
     assert (adj["booked"]["fines"], adj["revised"]["fines"]) == (2_000, 0)
-    # the general ledger: March's fine to other income, April's adjustment back out
+    # the general ledger: the fine and its reversal both on the fine's date (as the
+    # statements count the reversed fine: a late fact of March), so other income never
+    # shows it; the accruals are neutral to fines (April's credits its total less the
+    # fine's change its adjustment carries)
     accounts = _accounts(trial_balance(projector))
     assert accounts["other_income"] == (0, 0)
     assert accounts["commission_payable"] == (0, 707_692)
-    assert _accounts(trial_balance(projector, as_of="2024-03-31"))["other_income"] == (0, 2_000)
+    assert [(r["day"], r["event"], r["account"], r["debit"], r["credit"])
+            for r in postings(projector, ref="F1")] == [
+        ("2024-03-21", "Fined", "commission_payable", 2_000, 0),
+        ("2024-03-21", "Fined", "other_income", 0, 2_000),
+        ("2024-03-21", "FineReversed", "commission_payable", 0, 2_000),
+        ("2024-03-21", "FineReversed", "other_income", 2_000, 0),
+    ]
+    march_end = _accounts(trial_balance(projector, as_of="2024-03-31"))
+    assert march_end["other_income"] == (0, 0)
+    # March's accrual credits its total plus its fine (705,692 + 2,000); April's credits
+    # its total (the adjustment's +2,000) less the fine's change (-2,000): nothing
+    assert march_end["commission_payable"] == (0, 707_692)
+    for day in ("2024-03-20", "2024-03-21", "2024-03-31", "2024-04-15", "2024-04-30"):
+        report = query_reconcile(projector, as_of=day)
+        assert report["ok"] is True, (day, report)
     assert _checks(projector)["commission_payable"] == (707_692, 707_692, 0)
     entries = query_audit(projector, "F1")["entries"]
     assert [e["event"] for e in entries] == ["Rep.Fined", "Rep.FineReversed"]

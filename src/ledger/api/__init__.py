@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ledger.api import keyfile
 from ledger.api.app import create_app
 from ledger.api.auth import ApiKeys, ApiKeysError
 from ledger.api.server import serve
 
-__all__ = ["ApiKeys", "ApiKeysError", "create_app", "serve"]
+__all__ = ["ApiKeys", "ApiKeysError", "create_app", "keyfile", "serve"]

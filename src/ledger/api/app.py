@@ -4,16 +4,23 @@ apps over two ledgers live side by side (the tests do it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from ledger.api import observability
+from ledger.api.background import BackgroundProjector
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
-from ledger.api.routers import audit, budgets, commands, general_ledger, receivables, reps
+from ledger.api.routers import audit, budgets, commands, general_ledger, receivables, reps, users
 from ledger.api.schemas import components
 from ledger.api.services import Services
 from ledger.application import Ledger
@@ -21,6 +28,8 @@ from ledger.projections.engine import Projector, projector_for
 from ledger.projections.errors import QueryError
 
 ProjectorFactory = Callable[[Ledger], Projector]
+
+GZIP_MIN_BYTES = 1024  # answers at least this long are gzipped for clients that accept it
 
 DESCRIPTION = """\
 The marketing ledger's HTTP API (SPEC 5.4). Every request carries an API key,
@@ -38,12 +47,39 @@ Amounts are integers in fen; dates `YYYY-MM-DD`. Errors that are not a command's
 
 def create_app(ledger: Ledger, keys: ApiKeys,
                projector_factory: ProjectorFactory = projector_for,
-               *, wait_timeout: float = 10.0) -> FastAPI:
+               *, wait_timeout: float = 10.0, cors_origins: Sequence[str] = (),
+               background_projector: bool = False) -> FastAPI:
+    """The API over ``ledger``. ``cors_origins``: the browser origins allowed to call it
+    (none by default). ``background_projector``: a thread keeps the projections caught up
+    while the app runs (``ledger serve``), so reads do not pay for a backlog."""
+    # No trailing-slash redirect (it would build its Location from the Host header) and no
+    # /docs page (it loads scripts from a CDN): the contract is /openapi.json.
+    services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
+                        wait_timeout=wait_timeout, background=background_projector)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = BackgroundProjector(services.projector) if background_projector else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(title="ledger", version="1", description=DESCRIPTION,
-                  default_response_class=MsgspecResponse)
-    app.state.services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
-                                  wait_timeout=wait_timeout)
-    for module in (commands, receivables, budgets, reps, general_ledger, audit):
+                  default_response_class=MsgspecResponse, redirect_slashes=False,
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.services = services
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "X-Ledger-Position", "X-Next-Cursor"])
+    observability.install(app)
+    for module in (commands, receivables, budgets, reps, general_ledger, audit, users):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -55,6 +91,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     def api_error(_: Request, e: ApiError) -> MsgspecResponse:
         return MsgspecResponse(error_body(e.rule, e.message, dict(e.details)), status_code=e.status,
                                headers=e.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, e: StarletteHTTPException) -> MsgspecResponse:
+        """Unknown routes, wrong methods and the framework's other refusals, as the API's
+        own error document (SPEC 5.4: every error is ``{rule, message, details}``)."""
+        rule, message = _HTTP_RULES.get(e.status_code, ("http_error", str(e.detail)))
+        details: dict[str, Any] = {"method": request.method, "path": request.url.path}
+        return MsgspecResponse(error_body(rule, message, details), status_code=e.status_code,
+                               headers=getattr(e, "headers", None))
 
     @app.exception_handler(QueryError)
     def query_error(_: Request, e: QueryError) -> MsgspecResponse:
@@ -71,6 +116,12 @@ def _add_error_handlers(app: FastAPI) -> None:
                      "message": err.get("msg")} for err in errors]
         return MsgspecResponse(error_body("invalid_field", message,
                                           {"field": field, "errors": problems}), status_code=422)
+
+
+_HTTP_RULES = {
+    404: ("unknown_route", "no such route; the API's routes are listed at /openapi.json"),
+    405: ("method_not_allowed", "this route does not take that method; see /openapi.json"),
+}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

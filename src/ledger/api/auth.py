@@ -2,24 +2,25 @@
 one user of the ledger, whose roles are the ledger's own (``User`` aggregates; the built-in
 ``admin`` has role ``admin``).
 
-Keys come from a JSON file ``{"<key>": "<user_id>", ...}`` named by ``LEDGER_API_KEYS_FILE``.
-They are held as SHA-256 digests, so a lookup's timing says nothing about a key's text.
+Keys come from the keys file named by ``LEDGER_API_KEYS_FILE`` (``ledger.api.keyfile``: only
+their SHA-256 digests are stored), so a lookup's timing says nothing about a key's text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import msgspec
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ledger.api import keyfile
 from ledger.application import Ledger
 from ledger.domain import authority
 from ledger.domain.model.users import BootstrapAdmin, User
@@ -32,35 +33,84 @@ class ApiKeysError(ValueError):
 
 
 class ApiKeys:
-    """Which user each API key speaks for."""
+    """Which user each API key speaks for. Held as SHA-256 digests only.
+
+    Built from a mapping of clear keys (tests, embedding) or from a keys file
+    (``ledger.api.keyfile``), which is read again when it changes (checked at most once a
+    second, and at once on ``reload()``, which ``ledger serve`` calls on SIGHUP), so keys
+    are added and revoked without a restart. A changed file that cannot be read keeps the
+    keys already loaded (and says why in ``last_error``)."""
+
+    RELOAD_CHECK_SECONDS = 1.0
 
     def __init__(self, keys: Mapping[str, str]) -> None:
-        self._users: dict[bytes, str] = {}
+        users: dict[bytes, str] = {}
         for key, user_id in keys.items():
             if not isinstance(key, str) or not key or not isinstance(user_id, str) or not user_id:
                 raise ApiKeysError("API keys: every key and user id must be a non-empty string")
-            self._users[_digest(key)] = user_id
+            users[_digest(key)] = user_id
+        self._users = users
+        self._path: Path | None = None
+        self._stamp: tuple[float, int] | None = None
+        self._checked = 0.0
+        self.last_error: str | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> ApiKeys:
-        try:
-            document = msgspec.json.decode(Path(path).read_bytes())
-        except (OSError, msgspec.DecodeError) as e:
-            raise ApiKeysError(f"API keys file {str(path)!r}: {e}") from None
-        if not isinstance(document, dict):
-            raise ApiKeysError(f"API keys file {str(path)!r}: expected a JSON object "
-                               '{"<key>": "<user_id>", ...}')
-        return cls(document)
+        keys = cls({})
+        keys._path = Path(path)
+        keys._load(strict=True)
+        return keys
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ApiKeys:
         path = environ.get(KEYS_FILE_ENV)
         if not path:
-            raise ApiKeysError(f"no API keys: set {KEYS_FILE_ENV} to a JSON file "
-                               '{"<key>": "<user_id>", ...}')
+            raise ApiKeysError(f"no API keys: set {KEYS_FILE_ENV} to a keys file "
+                               "(make one with `ledger keys add USER --file PATH`)")
         return cls.from_file(path)
 
+    def _load(self, *, strict: bool) -> None:
+        path = self._path
+        if path is None:
+            return
+        try:
+            st = path.stat()
+            loaded = keyfile.active(keyfile.load(path))
+        except (OSError, keyfile.KeyFileError) as e:
+            if strict:
+                raise ApiKeysError(str(e)) from None
+            self.last_error = str(e)
+            return
+        if strict and not loaded:
+            raise ApiKeysError(f"API keys file {str(path)!r} holds no usable key "
+                               f"(keys are at least {keyfile.MIN_KEY_LENGTH} characters; "
+                               "make one with `ledger keys add USER`)")
+        self._users = {bytes.fromhex(h): u for h, u in loaded.items()}
+        self._stamp = (st.st_mtime, st.st_size)
+        self.last_error = None
+
+    def reload(self) -> None:
+        """Read the keys file again now (SIGHUP)."""
+        self._load(strict=False)
+
+    def _maybe_reload(self) -> None:
+        if self._path is None:
+            return
+        now = time.monotonic()
+        if now - self._checked < self.RELOAD_CHECK_SECONDS:
+            return
+        self._checked = now
+        try:
+            st = self._path.stat()
+        except OSError as e:
+            self.last_error = str(e)
+            return
+        if (st.st_mtime, st.st_size) != self._stamp:
+            self._load(strict=False)
+
     def user_for(self, key: str) -> str | None:
+        self._maybe_reload()
         return self._users.get(_digest(key))
 
     def __len__(self) -> int:
@@ -117,6 +167,7 @@ def authenticate(
     user_id = services.keys.user_for(credentials.credentials)
     if user_id is None:
         raise ApiError(401, "not_authenticated", "unknown API key", headers=challenge)
+    request.state.user_id = user_id  # for the access log (never the key itself)
     roles = registered_roles(services.ledger, user_id)
     if roles is None:
         raise ApiError(403, "not_authorized", f"the API key's user {user_id!r} is not registered",

@@ -146,6 +146,7 @@ class ReconcileCheck(Struct, kw_only=True):
 
 class Reconcile(Struct, kw_only=True):
     ok: bool
+    as_of: str | None = None
     checks: list[ReconcileCheck]
 
 
@@ -168,8 +169,17 @@ class Audit(Struct, kw_only=True):
     entries: list[AuditEntry]
 
 
+class User(Struct, kw_only=True):
+    user_id: str
+    roles: list[str]
+
+
+class Users(Struct, kw_only=True):
+    users: list[User]
+
+
 DOCUMENTED: tuple[Any, ...] = (Error, CommandAnswer, Commission, Receivables, Aging, Budget,
-                               Ranks, TrialBalance, Reconcile, Audit, AnyCommand)
+                               Ranks, TrialBalance, Reconcile, Audit, User, Users, AnyCommand)
 
 
 def ref(model: type) -> dict[str, str]:
@@ -188,7 +198,8 @@ def components() -> tuple[dict[str, Any], dict[str, Any]]:
 
 ERRORS = {
     401: json_content(ref(Error), "Missing or unknown API key (`not_authenticated`)."),
-    403: json_content(ref(Error), "The key's user is not registered (`not_authorized`)."),
+    403: json_content(ref(Error), "The key's user is not registered, or its roles may not "
+                                  "make this request (`not_authorized`; SPEC 5.4 Reads)."),
 }
 READ_ERRORS = {
     **ERRORS,

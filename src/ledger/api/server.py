@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from ledger.api.app import create_app
 from ledger.api.auth import ApiKeys
 from ledger.application import Ledger
@@ -15,5 +17,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, keys_file: str | None = Non
     import uvicorn
 
     keys = ApiKeys.from_file(keys_file) if keys_file else ApiKeys.from_env()
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: keys.reload())
     with Ledger() as ledger:
-        uvicorn.run(create_app(ledger, keys), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(ledger, keys, background_projector=True), host=host, port=port, log_level="info")

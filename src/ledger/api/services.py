@@ -3,16 +3,31 @@ on ``app.state``: the ledger, the API keys and the projector that keeps the read
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+import time
+from urllib.parse import urlencode
+from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from ledger.api.auth import ApiError, ApiKeys, Caller
+from eventsourcing.application import AggregateNotFoundError
+
+from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
+from ledger.api.pagination import (
+    DEFAULT_LIMIT, MAX_LIMIT, NEXT_CURSOR_HEADER, paginate,
+)
 from ledger.application import Ledger
+from ledger.domain.calendar import parse_instant
+from ledger.domain.model import Rep
+from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
+from ledger.replay.sandbox import position_at_time, sandbox
+
+
+CATCH_UP_PAGE = 500  # events per step when a read catches up against its deadline
+LOG_POLL_SECONDS = 0.02  # how often a read waiting for a position not yet in the log looks
 
 
 @dataclass
@@ -21,30 +36,51 @@ class Services:
     keys: ApiKeys
     projector: Projector
     wait_timeout: float = 10.0
-    # One catch-up at a time in this process: two concurrent catch-ups over different
-    # stretches of the log could both apply the events they share.
-    _catching_up: threading.Lock = field(default_factory=threading.Lock)
+    # With a background projector a read never catches up itself unless it asks to wait
+    # for a position (wait_for); without one (tests, the embedded default) a read brings
+    # the projections up to the log's end first.
+    background: bool = False
+
+    def projected(self) -> int:
+        """The log position every projection has reached."""
+        return min(self.projector.positions().values(), default=0)
 
     def fresh(self, wait_for: int | None) -> int:
-        """Bring the projections up to date before a read, and return the log position
-        every projection has reached. With ``wait_for`` (read-your-writes) wait until the
-        projections hold that position; otherwise catch up with the whole log (the
-        embedded SQLite has no background projector)."""
-        with self._catching_up:
-            if wait_for is None:
-                self.projector.catch_up()
-            else:
-                end = self.ledger.max_position()
-                if wait_for > end:
-                    raise ApiError(422, "invalid_field",
-                                   f"wait_for: position {wait_for} is beyond the log's end ({end})",
-                                   field="wait_for", position=wait_for, log_position=end)
-                try:
-                    self.projector.wait(wait_for, timeout=self.wait_timeout)
-                except TimeoutError as e:
-                    raise ApiError(503, "not_caught_up", str(e), headers={"Retry-After": "1"},
-                                   position=wait_for) from None
-            return min(self.projector.positions().values(), default=0)
+        """Bring the projections far enough for a read and return the position every
+        projection has reached. ``wait_for`` (read-your-writes): wait, at most
+        ``wait_timeout`` seconds, until the projections hold that position, even if the log
+        does not hold it yet (another process may be about to write it); on time-out
+        ``503 not_caught_up`` with ``Retry-After`` and the current position. A read that
+        needs no waiting never waits for another's catch-up."""
+        self.projector.follow_generations()  # after a rebuild, the new tables answer
+        done = self.projected()
+        if wait_for is None:
+            if self.background:
+                return done
+            target = self.ledger.max_position()
+        else:
+            target = wait_for
+        if done >= target:
+            return done
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            end = self.ledger.max_position()
+            if end > done:
+                # one bounded step at a time, so the deadline is kept
+                self.projector.catch_up(stop=min(end, target, done + CATCH_UP_PAGE))
+            done = self.projected()
+            if done >= target:
+                return done
+            if time.monotonic() >= deadline:
+                if wait_for is None:
+                    return done  # answer from what is projected; the lag is in the header
+                raise ApiError(503, "not_caught_up",
+                               f"wait_for: the projections reached position {done}, not "
+                               f"{wait_for}, within {self.wait_timeout:g}s; retry",
+                               headers={"Retry-After": "1"}, position=wait_for,
+                               projected_position=done, log_position=end)
+            if end <= done:
+                time.sleep(LOG_POLL_SECONDS)
 
 
 def services(request: Request) -> Services:
@@ -61,20 +97,109 @@ class Reading:
 
     projector: Projector
     position: int
+    limit: int | None = None
+    cursor: str | None = None
+    url: str = ""
 
     def respond(self, document: Any) -> MsgspecResponse:
-        return MsgspecResponse(document, headers={POSITION_HEADER: str(self.position)})
+        document, following = paginate(document, self.limit, self.cursor)
+        headers = {POSITION_HEADER: str(self.position)}
+        if following is not None:
+            headers[NEXT_CURSOR_HEADER] = following
+            headers["Link"] = f'<{self.url}>; rel="next"'.replace(
+                "{cursor}", following)
+        return MsgspecResponse(document, headers=headers)
 
 
 def reading(
+    request: Request,
     svc: Svc,
     caller: Caller,
     wait_for: Annotated[int | None, Query(
         ge=0, description="Read-your-writes: answer only once the projections hold this log "
                           "position (the `position` a command's answer carried)."
     )] = None,
-) -> Reading:
-    return Reading(svc.projector, svc.fresh(wait_for))
+    limit: Annotated[int | None, Query(
+        ge=1, le=MAX_LIMIT, description="Page size of the answer's list (audit entries, "
+                                        f"receivable items, statement lines, expenses); "
+                                        f"default {DEFAULT_LIMIT}.")] = None,
+    cursor: Annotated[str | None, Query(
+        min_length=1, max_length=200,
+        description="The `next_cursor` of the previous page.")] = None,
+    at_position: Annotated[int | None, Query(
+        ge=0, description="As-of a log position (SPEC 4): the answer this read gave when the "
+                          "log ended there, replayed in a sandbox.")] = None,
+    at_time: Annotated[str | None, Query(
+        min_length=10, max_length=64, json_schema_extra={"format": "date-time"},
+        description="As-of a recorded time (ISO 8601 with an offset): the answer this read "
+                    "gave then.")] = None,
+) -> Iterator[Reading]:
+    authorize_read(request, svc, caller)
+    # the next page's link is relative: never built from the Host header
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])
+    url = f"{request.url.path}?{query + '&' if query else ''}cursor={{cursor}}"
+    stop = as_of_position(svc.ledger, at_position, at_time)
+    if stop is None:
+        yield Reading(svc.projector, svc.fresh(wait_for), limit, cursor, url)
+        return
+    with sandbox(svc.ledger, stop=stop) as then:
+        yield Reading(then, stop, limit, cursor, url)
+
+
+def as_of_position(ledger: Ledger, at_position: int | None, at_time: str | None) -> int | None:
+    """The log position an as-of read replays to (None: a read of the live projections)."""
+    if at_position is not None and at_time is not None:
+        raise ApiError(422, "invalid_field", "at_position and at_time: give one, not both",
+                       field="at_time")
+    end = ledger.max_position()
+    if at_position is not None:
+        if at_position > end:
+            raise ApiError(422, "invalid_field",
+                           f"at_position: {at_position} is beyond the log's end ({end})",
+                           field="at_position", position=at_position, log_position=end)
+        return at_position
+    if at_time is not None:
+        # an unencoded "+08:00" arrives as " 08:00"
+        text = at_time[:-6] + "+" + at_time[-5:] if at_time[-6:-5] == " " else at_time
+        try:
+            moment = parse_instant(text)
+        except ValueError as e:
+            raise ApiError(422, "invalid_field", f"at_time: {e}", field="at_time") from None
+        return position_at_time(ledger, moment)
+    return None
+
+
+# The routers whose reads are about one rep (statement, ranks, trips) and about users: a
+# route's first tag says which (SPEC 5.4 Reads); every other read is about the ledger.
+_KIND_OF_TAG = {"reps": ReadKind.REP, "users": ReadKind.USERS}
+
+
+def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
+    """403 ``not_authorized`` for a read the caller's roles do not cover (SPEC 5.4)."""
+    route = request.scope.get("route")
+    tags = getattr(route, "tags", None) or [""]
+    kind = _KIND_OF_TAG.get(str(tags[0]), ReadKind.LEDGER)
+    own_rep = False
+    rep_id = request.path_params.get("rep_id") or request.query_params.get("rep")
+    if kind is ReadKind.REP and rep_id and "sales_rep" in caller.roles:
+        own_rep = rep_user(svc.ledger, rep_id) == caller.user_id
+    if not may_read(caller.roles, kind, own_rep=own_rep):
+        what = {ReadKind.REP: f"rep {rep_id!r}" if rep_id else "this rep",
+                ReadKind.USERS: "users", ReadKind.LEDGER: "the ledger's figures"}[kind]
+        raise ApiError(403, "not_authorized",
+                       f"user {caller.user_id!r} with roles {sorted(caller.roles)} may not read "
+                       f"{what} (a sales_rep reads only their own rep's statements, ranks and "
+                       "trips; admin reads users only)",
+                       user=caller.user_id, roles=sorted(caller.roles), read=kind.value)
+
+
+def rep_user(ledger: Ledger, rep_id: str) -> str | None:
+    """The user id of a rep's own user (None for an unknown rep or a rep without one)."""
+    try:
+        rep = ledger.app.repository.get(Rep.create_id(rep_id))
+    except AggregateNotFoundError:
+        return None
+    return getattr(rep, "user_id", None)
 
 
 Read = Annotated[Reading, Depends(reading)]

@@ -229,6 +229,7 @@ class ResolveDispute(Command, tag="ResolveDispute", kw_only=True):
     outcome: Literal["upheld", "rejected"]
     reason: Text
     correction_command_id: Id | None = None
+    correction_actor: Id | None = None  # who recorded it; default: the resolving actor
 
 
 # --- corrections (SPEC 2.7) -----------------------------------------------------------------
@@ -239,6 +240,9 @@ class Reverse(Command, tag="Reverse", kw_only=True):
     target_command_id: Id
     reason: Text
     approved_by: Id
+    # who recorded the target command (the idempotency key is the actor and the
+    # command_id, SPEC 1); default: the reversal's own actor
+    target_actor: Id | None = None
 
 
 COMMAND_TYPES: tuple[type[Command], ...] = (

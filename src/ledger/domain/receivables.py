@@ -203,14 +203,27 @@ def receivable_class(dpd: int, at_risk: bool, policy: dict[str, Any]) -> str:
     return "doubtful"
 
 
+def bucket_names(policy: dict[str, Any]) -> tuple[str, ...]:
+    """The aging buckets' names under the policy's ``bucket_limits`` L1 < ... < Ln
+    (SPEC 2.3): ``not_due``, ``1-L1``, ``L1+1-L2``, ..., ``Ln+``; the default limits
+    give ``BUCKETS``."""
+    limits = [int(x) for x in policy["bucket_limits"]]
+    names, low = ["not_due"], 1
+    for limit in limits:
+        names.append(f"{low}-{limit}")
+        low = limit + 1
+    names.append(f"{limits[-1]}+")
+    return tuple(names)
+
+
 def aging_bucket(dpd: int, policy: dict[str, Any]) -> str:
+    names = bucket_names(policy)
     if dpd <= 0:
-        return "not_due"
-    limits = policy["bucket_limits"]
-    for name, limit in zip(BUCKETS[1:], limits, strict=False):
+        return names[0]
+    for name, limit in zip(names[1:], policy["bucket_limits"], strict=False):
         if dpd <= limit:
             return name
-    return BUCKETS[-1]
+    return names[-1]
 
 
 def doubtful_limit(as_of: date, policy: dict[str, Any]) -> date:
@@ -226,3 +239,58 @@ def doubtful_total(items: list[Receivable], as_of: date, at_risk: bool, policy: 
         return sum(r.open for r in items if r.open > 0)
     limit = doubtful_limit(as_of, policy)
     return sum(r.open for r in items if r.due_on < limit and r.open > 0)
+
+
+# --- joins: a fact that joins two dated facts counts from the later date (SPEC 1) ----------
+
+
+def join_day(*days: str | None) -> str:
+    """The business date from which a join counts: the latest of its facts' dates
+    (ISO dates, so the text order is the date order); None is no date."""
+    return max(d for d in days if d is not None)
+
+
+def credit_pieces(lots: list[tuple[int, str, int]], used: dict[int, int], amount: int,
+                  sale_day: str) -> list[tuple[int | None, str, int]]:
+    """How customer credit applied to a new sale (``credit_applied``) is dated (SPEC 1,
+    SPEC 2.3): the credit is taken from the customer's credit lots (the overpayments and
+    the returns of paid sales, each with its business date and log position) oldest
+    first, by date then position, each lot less what earlier sales took from it
+    (``used``: lot position -> fen); each piece counts from the later of the lot's date
+    and the sale's. Returns ``[(lot position, day, fen)]``; credit beyond the known lots
+    (none in a consistent log) counts from the sale's date with lot None."""
+    pieces: list[tuple[int | None, str, int]] = []
+    left = amount
+    for position, day, lot in sorted(lots, key=lambda x: (x[1], x[0])):
+        if left <= 0:
+            break
+        take = min(left, lot - used.get(position, 0))
+        if take > 0:
+            pieces.append((position, join_day(day, sale_day), take))
+            left -= take
+    if left > 0:
+        pieces.append((None, sale_day, left))
+    return pieces
+
+
+def credit_removal(lots: list[tuple[int, str, int]], used: dict[int, int], own: int | None,
+                   amount: int) -> list[tuple[int | None, int]]:
+    """Which credit lots a payment's reversal (SPEC 2.7) takes its ``credit_removed`` from:
+    first what is left of the payment's own lot (``own``, its log position), then, if
+    sales have taken from it since, the other lots in the order ``credit_pieces`` takes
+    them (date, then position), so that later sales take credit only from what is left.
+    ``used``: lot position -> fen taken so far. Returns ``[(lot position, fen)]``; an
+    amount beyond the known lots (none in a consistent log) has lot None."""
+    pieces: list[tuple[int | None, int]] = []
+    left = amount
+    ordered = sorted(lots, key=lambda x: (x[0] != own, x[1], x[0]))
+    for position, _day, lot in ordered:
+        if left <= 0:
+            break
+        take = min(left, lot - used.get(position, 0))
+        if take > 0:
+            pieces.append((position, take))
+            left -= take
+    if left > 0:
+        pieces.append((None, left))
+    return pieces

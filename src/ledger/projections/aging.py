@@ -11,7 +11,9 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
-from ledger.domain.receivables import BUCKETS, CLASSES, aging_bucket, days_past_due, receivable_class
+from ledger.domain.receivables import (
+    CLASSES, aging_bucket, bucket_names, days_past_due, receivable_class,
+)
 from ledger.projections.common import decimal_text, fen_sum, report_date
 from ledger.projections.engine import Projector
 from ledger.projections.receivables import (
@@ -26,7 +28,8 @@ def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[s
     into ``receivable``, ``in_collection`` and ``doubtful`` (an at-risk customer's open
     amounts are doubtful) and reports in ``bad_debt`` what has been written off and not
     recovered (nor cancelled by a return of the goods). Every class and bucket is present,
-    0 when empty.
+    0 when empty; the buckets are named by the ``bucket_limits`` of the aging policy in
+    force on the report date (SPEC 2.3).
     """
     p = projection_of(projector, ReceivablesProjection)
     day, upto = report_date(projector, as_of)
@@ -35,7 +38,7 @@ def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[s
         at_risk = at_risk_customers(sql, p, upto)
         policy = aging_policy(sql, p, day)
     classes = dict.fromkeys(CLASSES, 0)
-    buckets = dict.fromkeys(BUCKETS, 0)
+    buckets = dict.fromkeys(bucket_names(policy), 0)
     for s in sales:
         classes["bad_debt"] += s.written_off
         if s.open > 0:

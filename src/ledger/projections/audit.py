@@ -122,8 +122,9 @@ class AuditProjection(Dispatching):
         "reps": "rep_id TEXT PRIMARY KEY, user_id TEXT",
         "sales": "sale_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, rep_id TEXT NOT NULL",
         "expenses": "expense_id TEXT PRIMARY KEY, submitted_by TEXT NOT NULL",
-        "commands": "command_id TEXT PRIMARY KEY, command TEXT NOT NULL, actor TEXT NOT NULL, "
-                    "answer TEXT NOT NULL, position BIGINT NOT NULL",
+        "commands": "command_id TEXT NOT NULL, command TEXT NOT NULL, actor TEXT NOT NULL, "
+                    "answer TEXT NOT NULL, position BIGINT NOT NULL, "
+                    "PRIMARY KEY (command_id, actor)",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {

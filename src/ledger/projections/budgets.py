@@ -7,7 +7,10 @@ Tables (``budgets_<table>_g<n>``):
 - ``adjustments``: each approved adjustment (delta, approver, reason, business date);
 - ``expenses``: one row per expense with its status (``submitted``, ``approved``,
   ``spent``, ``rejected``), requested, approved and spent amounts, approver, invoice,
-  dates and the rejection reason.
+  dates and the rejection reason;
+- ``spend_reversals``: each reversed spend (SPEC 2.7) with the date it was paid and the
+  reversal's business date, so the spend counts as of the dates in between (the
+  reconciliation as of a date) though the expense is approved again.
 
 The figures are the domain's (``ledger.domain.budgeting.Figures``): allocated =
 allocation + adjustments; committed = approved amounts of approved expenses; spent = the
@@ -53,6 +56,9 @@ class BudgetsProjection(Dispatching):
                     "late_activity INTEGER NOT NULL, spent BIGINT NOT NULL, invoice_no TEXT, "
                     "paid_on TEXT, rejected_by TEXT, rejected_on TEXT, reason TEXT, "
                     "position BIGINT NOT NULL",  # the submission's log position: filing order
+        "spend_reversals": "position BIGINT PRIMARY KEY, expense_id TEXT NOT NULL, "
+                           "budget_id TEXT NOT NULL, amount BIGINT NOT NULL, "
+                           "paid_on TEXT NOT NULL, reversed_on TEXT NOT NULL",
     }
     indexes: ClassVar[dict[str, str]] = {
         "expenses_budget": "expenses(budget_id, status)",
@@ -119,7 +125,14 @@ class BudgetsProjection(Dispatching):
 
     def _spend_reversed(self, sql: Sql, position: int, e: Any) -> None:
         """A spend's reversal (SPEC 2.7): the expense is approved again, its commitment
-        back, nothing spent."""
+        back, nothing spent; the spend kept with its dates."""
+        sql.execute(
+            f"INSERT INTO {self.t('spend_reversals')} (position, expense_id, budget_id, amount, "
+            f"paid_on, reversed_on) SELECT ?, expense_id, budget_id, ?, ?, ? "
+            f"FROM {self.t('expenses')} WHERE expense_id = ?",
+            (position, e.amount, e.paid_on, event_day(e), e.expense_id),
+        )
+        expect_rows(sql, 1, f"expense {e.expense_id}")
         sql.execute(
             f"UPDATE {self.t('expenses')} SET status = ?, spent = 0, invoice_no = NULL, "
             "paid_on = NULL WHERE expense_id = ?",

@@ -10,8 +10,8 @@ Catch-up reads many events per transaction (``batch_size``); live operation uses
 ``batch_size=1``. Both paths run the same ``apply`` code and reach the same state.
 
 Tables live beside the log (the SQLite file, or the PostgreSQL schema) and are named
-``<projection>_<table>_g<generation>``, so that a rebuild (not built yet) can fill a new
-generation while the old one answers queries.
+``<projection>_<table>_g<generation>``, so that a rebuild fills a new generation while the
+old one answers queries (``GENERATIONS_TABLE`` says which one answers).
 SQL is written once with ``?`` placeholders and runs on both backends.
 """
 
@@ -29,6 +29,9 @@ from ledger.application import Ledger
 
 SOURCE = "ledger"  # the upstream application's name in tracking records
 LOCK_TABLE = "projection_lock"  # one row: every catch-up page takes it first
+# Which generation of each projection answers queries (a rebuild fills the next one, then
+# switches this row; SPEC 4 rebuild). No row: generation 1.
+GENERATIONS_TABLE = "projection_generations"
 
 
 class Sql:
@@ -137,19 +140,39 @@ class Projection:
         raise NotImplementedError
 
 
-class Projector:
-    """Keeps a set of projections up to date with the ledger's log."""
+# What a replay may do to each event before the projections see it: return the event
+# (perhaps amended) or None to leave it out (what-if, SPEC 4).
+Transform = Callable[[int, Any], Any | None]
 
-    def __init__(self, ledger: Ledger, projections: Sequence[Projection]) -> None:
+
+class Projector:
+    """Keeps a set of projections up to date with the ledger's log.
+
+    The events come from ``ledger``'s log; the tables and their tracking live in
+    ``target``'s store (default: the ledger's own). A sandbox (replay, SPEC 4) is a
+    projector whose target is a throwaway store, optionally with a ``transform`` that
+    leaves out or amends events; the live log and the live tables are never written."""
+
+    def __init__(self, ledger: Ledger, projections: Sequence[Projection], *,
+                 target: Ledger | None = None, transform: Transform | None = None,
+                 follow_generations: bool = False) -> None:
         self.ledger = ledger
+        self.target = target if target is not None else ledger
+        self.transform = transform
         self.projections = list(projections)
-        self.tracker = ledger.app.factory.tracking_recorder()
-        self.is_postgres = ledger.database.is_postgres
+        self.tracker = self.target.app.factory.tracking_recorder()
+        self.is_postgres = self.target.database.is_postgres
         self._thread_lock = threading.Lock()
         with self.transaction() as sql:
             sql.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
                         "(id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
             sql.execute(f"INSERT INTO {LOCK_TABLE} VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+            sql.execute(f"CREATE TABLE IF NOT EXISTS {GENERATIONS_TABLE} "
+                        "(name TEXT PRIMARY KEY, generation INTEGER NOT NULL)")
+            if follow_generations:
+                current = _generations(sql)
+                self.projections = [type(p)(current.get(p.name, p.generation))
+                                    for p in self.projections]
             for p in self.projections:
                 for statement in p.ddl():
                     sql.execute(statement)
@@ -176,6 +199,24 @@ class Projector:
                 sql = Sql(cursor, True, pipe)
                 yield sql
                 sql.verify()
+
+    # --- generations (SPEC 4 rebuild) -------------------------------------------------------
+
+    def generations(self) -> dict[str, int]:
+        """The generation of each projection that answers queries now."""
+        with self.transaction(commit=False) as sql:
+            return _generations(sql)
+
+    def follow_generations(self) -> bool:
+        """Switch to the generations a rebuild has made current (one small read); True if
+        any changed. Queries and catch-ups after it use the new tables."""
+        current = self.generations()
+        if all(current.get(p.name, p.generation) == p.generation for p in self.projections):
+            return False
+        with self._thread_lock:
+            self.projections = [type(p)(current.get(p.name, p.generation))
+                                for p in self.projections]
+        return True
 
     def position(self, projection: Projection) -> int:
         return self.tracker.max_tracking_id(projection.tracking_name) or 0
@@ -215,6 +256,9 @@ class Projector:
                 )
                 page_end = notes[-1].id if len(notes) == batch_size else end
                 events = [(n.id, n.topic, app.mapper.to_domain_event(n)) for n in notes]
+                if self.transform is not None:
+                    events = [(position, topic, changed) for position, topic, event in events
+                              if (changed := self.transform(position, event)) is not None]
                 with self.transaction(pipeline=True) as sql:
                     sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
                     # positions again, under the lock: another catch-up may have moved them
@@ -254,7 +298,14 @@ class Projector:
                 time.sleep(0.05)  # the position is not in the log yet (another writer)
 
 
+def _generations(sql: Sql) -> dict[str, int]:
+    return {r["name"]: int(r["generation"])
+            for r in sql.all(f"SELECT name, generation FROM {GENERATIONS_TABLE}")}
+
+
 def projector_for(ledger: Ledger, projections: Sequence[type[Projection]] | None = None) -> Projector:
+    """The live projector: each projection in the generation that answers queries now."""
     from ledger.projections import ALL_PROJECTIONS
 
-    return Projector(ledger, [cls() for cls in (projections or ALL_PROJECTIONS)])
+    return Projector(ledger, [cls() for cls in (projections or ALL_PROJECTIONS)],
+                     follow_generations=True)

@@ -1,9 +1,9 @@
 """General ledger: double-entry postings for every money event (SPEC 3, General ledger).
 
-Each money event becomes one balanced journal entry: a few posting rows, each dated by
-the event's business date (SPEC 1, Time) and keyed by the event's log position, so the
-trial balance can be taken as of any business date and every row points back to the
-event that caused it.
+Each money event becomes a balanced journal entry (more than one when parts of it count from
+later dates, below): a few posting rows, each dated by the business date it counts from
+(SPEC 1, Time) and keyed by the event's log position, so the trial balance can be taken
+as of any business date and every row points back to the event that caused it.
 
 Chart of accounts (``CHART``; the code only orders the trial balance):
 
@@ -25,45 +25,57 @@ code   account                       kind       holds
 5300   ``marketing_expense:<cat>``   expense    expense spends, by budget category
 =====  ============================  =========  ===========================================
 
-Posting rules, one entry per event (amounts in fen; a zero line is not written):
+Posting rules (amounts in fen; a zero line is not written). Each entry is dated on its
+fact's business date; a fact that joins two dated facts (a payment's allocation to a sale,
+FIFO included; a recovery on a written-off amount; customer credit applied to a sale; a
+return cancelling a written-off amount) counts only from the later of their dates, and the
+money is customer credit until then (SPEC 1), so such an event may post a second entry on
+that later date:
 
 - ``Customer.SaleRecorded`` (invoice date): Dr receivables gross; Cr revenue gross - VAT;
   Cr vat_payable VAT; and when customer credit settles the new sale (``credit_applied``):
-  Dr customer_credit, Cr receivables.
-- ``Customer.ReturnRecorded`` (business date): Dr revenue amount - VAT; Dr vat_payable
-  VAT; Cr receivables ``to_open``; Cr bad_debt_expense ``to_written_off`` (the part that
-  cancelled a written-off amount not yet recovered: it reverses that write-off's
-  expense); Cr customer_credit ``to_credit`` (the part of the sale already paid).
+  Dr customer_credit, Cr receivables, on the later of the sale's date and the date of
+  each credit lot it takes (the customer's lots, oldest first: ``credit_pieces``).
+- ``Customer.ReturnRecorded`` (business date, not before the sale's): Dr revenue amount -
+  VAT; Dr vat_payable VAT; Cr receivables ``to_open``; Cr bad_debt_expense
+  ``to_written_off`` (the part that cancelled a written-off amount not yet recovered: it
+  reverses that write-off's expense; on the sale's latest write-off date when later, Cr
+  customer_credit until then); Cr customer_credit ``to_credit`` (the part of the sale
+  already paid).
 - ``Customer.PaymentRecorded`` (``received_on``): Dr cash amount; Cr receivables the
   ``allocation`` and ``fifo`` applications; Cr bad_debt_recovery_income the ``recovery``
-  applications; Cr customer_credit ``to_credit`` (beyond all open items).
-- ``Customer.ReceivableWrittenOff`` (business date): Dr bad_debt_expense, Cr receivables.
+  applications; Cr customer_credit ``to_credit`` (beyond all open items). An application
+  to a sale dated later (a recovery: a write-off dated later) is Cr customer_credit on
+  ``received_on`` and Dr customer_credit, Cr receivables (recovery income) on that date.
+- ``Customer.ReceivableWrittenOff`` (business date, not before the sale's): Dr
+  bad_debt_expense, Cr receivables.
 - ``Budget.ExpenseSpent`` (``paid_on``): Dr marketing_expense:<the budget's category>,
   Cr cash. The category comes from ``Budget.Allocated`` (kept in the ``budgets`` table).
+- ``Rep.Fined`` (``fined_on``): Dr commission_payable, Cr other_income, on the fine's own
+  date (SPEC 3), not with the month's accrual.
 - ``Rep.CommissionAccrued`` (the month's last day): Dr commission_expense, Cr
   commission_payable: commission + morning_star_bonus + opening_star_bonus + override;
-  clawback: Dr commission_payable, Cr commission_expense; fines: Dr commission_payable,
-  Cr other_income; late adjustments (facts of closed months, SPEC 5.3): their change in
-  fines as fines, the rest Dr commission_expense, Cr commission_payable when positive, the
-  reverse when negative. The entry credits commission_payable by exactly the statement's
-  ``total``.
+  clawback: Dr commission_payable, Cr commission_expense; the rest of the statement's
+  total (late adjustments other than fines) Dr commission_expense, Cr commission_payable
+  when positive, the reverse when negative. The entry credits commission_payable by the
+  statement's ``total`` plus the fines it counts (its month's and the late ones its
+  adjustment lines carry), since those were posted on their own dates.
 - ``Rep.CommissionPaid`` (``paid_on``): Dr commission_payable, Cr cash.
-- Reversals (SPEC 2.7), dated on the reversal's business date (its ``occurred_at`` in
-  company time: the correction is booked when it is made, so a closed period's postings
-  never change), ``ref`` the reversed fact's id: ``Customer.PaymentReversed``, the
-  payment's entry reversed (Cr cash; Dr receivables, bad_debt_recovery_income,
-  customer_credit); ``Budget.SpendReversed``, Dr cash, Cr marketing_expense:<category>;
-  ``Rep.PayoutReversed``, Dr cash, Cr commission_payable. ``Rep.FineReversed`` posts
-  nothing itself: like the fine, it reaches the ledger with the accrual of the fine's
-  month (the fine is no longer in it) or, when that month is closed, as the next close's
-  late adjustment (Dr other_income, Cr commission_payable).
+- Reversals (SPEC 2.7), ``ref`` the reversed fact's id, dated on the reversal's business
+  date R (its ``occurred_at`` in company time: as of the day before, the fact stands):
+  ``Customer.PaymentReversed``, each entry the payment posted (on ``received_on`` and
+  on the later dates of its joins) with debits and credits swapped, on the later of its
+  date and R, so the payment nets to nothing from R on, whatever its joins' dates;
+  ``Budget.SpendReversed``, Dr cash, Cr marketing_expense:<category>;
+  ``Rep.PayoutReversed``, Dr cash, Cr commission_payable. ``Rep.FineReversed``: Dr
+  other_income, Cr commission_payable on the fine's own date (``fined_on``), the date
+  the commissions sub-ledger counts a reversed fine on (it leaves its month, or is a late
+  fact of it when the month is closed; the accruals are neutral to fines, above), so the
+  fine and its reversal net to nothing on every date.
 
-**Fines post with the accrual** of the statement that carries them (the month of the
-fine's business date, SPEC 2.5), dated that month's last day, not on the fine's own date.
-So commission_payable always equals the sum of the closed statements' totals less the
-payouts, which is what the commissions sub-ledger shows (``reconcile``); a fine in a month
-not yet closed shows in that month's open statement ("figures so far") and reaches the
-general ledger when the month closes, together with the commission it reduces.
+So commission_payable as of D = the totals plus fines of the statements of the months
+ended by D, less the fines dated by D not reversed, less the payouts dated by D plus the
+payouts reversed by D: what the commissions sub-ledger shows as of D (``reconcile``).
 """
 
 from __future__ import annotations
@@ -73,7 +85,8 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, month, parse_instant
-from ledger.projections.common import Dispatching
+from ledger.domain.receivables import credit_pieces, credit_removal, join_day
+from ledger.projections.common import Dispatching, MissingReference
 from ledger.projections.engine import Projection, Projector, Sql
 
 SALE = "ledger:Customer.SaleRecorded"
@@ -84,9 +97,11 @@ BUDGET_ALLOCATED = "ledger:Budget.Allocated"
 EXPENSE_SPENT = "ledger:Budget.ExpenseSpent"
 COMMISSION_ACCRUED = "ledger:Rep.CommissionAccrued"
 COMMISSION_PAID = "ledger:Rep.CommissionPaid"
+FINED = "ledger:Rep.Fined"
 PAYMENT_REVERSED = "ledger:Customer.PaymentReversed"
 SPEND_REVERSED = "ledger:Budget.SpendReversed"
 PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
+FINE_REVERSED = "ledger:Rep.FineReversed"
 
 CASH = "cash"
 RECEIVABLES = "receivables"
@@ -142,28 +157,54 @@ def cr(account: str, amount: int) -> Line:
 # --- the posting rules: pure functions from an event to its journal entry ----------------
 
 
-def sale_entry(e: Any) -> list[Line]:
+def sale_entry(e: Any, credit_now: int | None = None) -> list[Line]:
+    """The sale on its invoice date; ``credit_now`` is the part of ``credit_applied`` that
+    counts on that date (all of it when None: the rest posts on its own dates,
+    ``credit_settles_entry``)."""
+    credit = e.credit_applied if credit_now is None else credit_now
     return [
         dr(RECEIVABLES, e.gross), cr(REVENUE, e.gross - e.vat), cr(VAT_PAYABLE, e.vat),
-        dr(CUSTOMER_CREDIT, e.credit_applied), cr(RECEIVABLES, e.credit_applied),
+        dr(CUSTOMER_CREDIT, credit), cr(RECEIVABLES, credit),
     ]
 
 
-def return_entry(e: Any) -> list[Line]:
+def credit_settles_entry(amount: int) -> list[Line]:
+    """Customer credit settling a sale, dated the later of the credit's and the sale's
+    dates (SPEC 1, SPEC 3)."""
+    return [dr(CUSTOMER_CREDIT, amount), cr(RECEIVABLES, amount)]
+
+
+def return_entry(e: Any, held: int = 0) -> list[Line]:
+    """``held``: the part of ``to_written_off`` that counts only from a later write-off's
+    date, customer credit until then (``joined_entry``)."""
     return [
         dr(REVENUE, e.amount - e.vat), dr(VAT_PAYABLE, e.vat),
-        cr(RECEIVABLES, e.to_open), cr(BAD_DEBT_EXPENSE, e.to_written_off),
-        cr(CUSTOMER_CREDIT, e.to_credit),
+        cr(RECEIVABLES, e.to_open), cr(BAD_DEBT_EXPENSE, e.to_written_off - held),
+        cr(CUSTOMER_CREDIT, e.to_credit + held),
     ]
 
 
-def payment_entry(e: Any) -> list[Line]:
-    settled = sum(a["amount"] for a in e.applied if a["kind"] != "recovery")
-    recovered = sum(a["amount"] for a in e.applied if a["kind"] == "recovery")
+def payment_entry(e: Any, held: dict[int, bool] | None = None) -> list[Line]:
+    """The payment on its ``received_on``; ``held`` marks (by index in ``applied``) the
+    applications that count only from a later date (a sale or write-off dated after the
+    payment: SPEC 1): customer credit until then (``joined_entry``)."""
+    held = held or {}
+    now = [a for i, a in enumerate(e.applied) if not held.get(i)]
+    settled = sum(a["amount"] for a in now if a["kind"] != "recovery")
+    recovered = sum(a["amount"] for a in now if a["kind"] == "recovery")
+    later = sum(a["amount"] for i, a in enumerate(e.applied) if held.get(i))
     return [
         dr(CASH, e.amount), cr(RECEIVABLES, settled), cr(RECOVERY_INCOME, recovered),
-        cr(CUSTOMER_CREDIT, e.to_credit),
+        cr(CUSTOMER_CREDIT, e.to_credit + later),
     ]
+
+
+def joined_entry(kind: str, amount: int) -> list[Line]:
+    """Money held as customer credit reaching its sale on the later date (SPEC 1): a
+    settlement (``allocation``, ``fifo``), a ``recovery``, or a return's cancelling of a
+    written-off amount (``return``)."""
+    account = {"recovery": RECOVERY_INCOME, "return": BAD_DEBT_EXPENSE}.get(kind, RECEIVABLES)
+    return [dr(CUSTOMER_CREDIT, amount), cr(account, amount)]
 
 
 def write_off_entry(e: Any) -> list[Line]:
@@ -174,25 +215,35 @@ def spend_entry(e: Any, category: str) -> list[Line]:
     return [dr(expense_account(category), e.amount), cr(CASH, e.amount)]
 
 
-def accrual_entry(e: Any) -> list[Line]:
-    """A month's statement: the entry credits commission_payable by exactly its total.
-
-    A late adjustment line carries the closed month's figures as booked and as revised;
-    the part of it that is a change in fines goes to other_income like the month's own
-    fines, the rest (commission, bonuses, override, clawback) to commission_expense."""
-    earned = e.commission + e.morning_star_bonus + e.opening_star_bonus + e.override
-    late_fines = sum(
-        (line["revised"] or {}).get("fines", 0) - (line["booked"] or {}).get("fines", 0)
-        for line in e.lines if line.get("type") == "adjustment" and line.get("revised")
+def statement_fines(fines: int, lines: list[dict[str, Any]]) -> int:
+    """The fines a statement counts: the month's own and the change in fines its late
+    adjustment lines carry (a closed month's figures as booked and as revised)."""
+    return fines + sum(
+        (line.get("revised") or {}).get("fines", 0) - (line.get("booked") or {}).get("fines", 0)
+        for line in lines if line.get("type") == "adjustment" and line.get("revised")
     )
-    fines = e.fines + late_fines
-    adjusted = e.adjustments + late_fines
+
+
+def accrual_entry(e: Any) -> list[Line]:
+    """A month's statement, dated the month's last day. Its fines were posted on their own
+    dates (``fine_entry``), so the entry credits commission_payable by the statement's
+    ``total`` plus the fines it counts: earned (commission, bonuses, override) Dr
+    commission_expense, clawback back to commission_expense, and the rest of the total
+    (late adjustments other than fines, and whatever else the total carries) Dr
+    commission_expense, Cr commission_payable (the reverse when negative)."""
+    earned = e.commission + e.morning_star_bonus + e.opening_star_bonus + e.override
+    payable = e.total + statement_fines(e.fines, e.lines)
+    rest = payable - earned + e.clawback
     return [
         dr(COMMISSION_EXPENSE, earned), cr(COMMISSION_PAYABLE, earned),
         dr(COMMISSION_PAYABLE, e.clawback), cr(COMMISSION_EXPENSE, e.clawback),
-        dr(COMMISSION_PAYABLE, fines), cr(OTHER_INCOME, fines),
-        dr(COMMISSION_EXPENSE, adjusted), cr(COMMISSION_PAYABLE, adjusted),
+        dr(COMMISSION_EXPENSE, rest), cr(COMMISSION_PAYABLE, rest),
     ]
+
+
+def fine_entry(e: Any) -> list[Line]:
+    """A fine, on its own date (SPEC 3): Dr commission_payable, Cr other_income."""
+    return [dr(COMMISSION_PAYABLE, e.amount), cr(OTHER_INCOME, e.amount)]
 
 
 def payout_entry(e: Any) -> list[Line]:
@@ -204,16 +255,9 @@ def reversed_entry(lines: list[Line]) -> list[Line]:
     return [(account, credit, debit) for account, debit, credit in lines]
 
 
-def payment_reversal_entry(e: Any) -> list[Line]:
-    """The reverse of the payment's entry: Cr cash; Dr receivables (the settlements it
-    reopens), Dr bad_debt_recovery_income (its recoveries), Dr customer_credit (the credit
-    it created)."""
-    settled = sum(a["amount"] for a in e.reopened if a["kind"] != "recovery")
-    recovered = sum(a["amount"] for a in e.reopened if a["kind"] == "recovery")
-    return reversed_entry([
-        dr(CASH, e.amount), cr(RECEIVABLES, settled), cr(RECOVERY_INCOME, recovered),
-        cr(CUSTOMER_CREDIT, e.credit_removed),
-    ])
+def fine_reversal_entry(e: Any) -> list[Line]:
+    """A fine's reversal (SPEC 2.7): Dr other_income, Cr commission_payable."""
+    return reversed_entry(fine_entry(e))
 
 
 class UnbalancedEntry(ValueError):
@@ -231,9 +275,11 @@ class GeneralLedger(Dispatching):
         EXPENSE_SPENT: "_spent",
         COMMISSION_ACCRUED: "_accrued",
         COMMISSION_PAID: "_paid",
+        FINED: "_fined",
         PAYMENT_REVERSED: "_payment_reversed",
         SPEND_REVERSED: "_spend_reversed",
         PAYOUT_REVERSED: "_payout_reversed",
+        FINE_REVERSED: "_fine_reversed",
     }
     tables: ClassVar[dict[str, str]] = {
         # one row per posting line; (position, seq) names the event and the line
@@ -245,9 +291,16 @@ class GeneralLedger(Dispatching):
         ),
         # a budget's category, for the expense account of its spends
         "budgets": "budget_key TEXT PRIMARY KEY, budget_id TEXT NOT NULL, category TEXT NOT NULL",
+        # the dates a join counts from (SPEC 1): each sale's invoice date and latest
+        # write-off date, and each customer's credit lots and what sales took from them
+        "sales": "sale_id TEXT PRIMARY KEY, party TEXT NOT NULL, invoice_date TEXT NOT NULL, "
+                 "written_off_on TEXT",
+        "credit": "position BIGINT NOT NULL, kind TEXT NOT NULL, party TEXT NOT NULL, "
+                  "day TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (position, kind)",
     }
     indexes: ClassVar[dict[str, str]] = {
         "postings_day": "postings(day)", "postings_account": "postings(account, day)",
+        "credit_party": "credit(party)", "postings_ref": "postings(ref)",
     }
 
     def __init__(self, generation: int = 1) -> None:
@@ -257,16 +310,101 @@ class GeneralLedger(Dispatching):
         self._categories: dict[str, str] = {}
 
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
-        self._post(sql, position, date.fromisoformat(e.invoice_date), e, e.sale_id, sale_entry(e))
+        party = str(e.originator_id)
+        sql.execute(f"INSERT INTO {self.t('sales')} (sale_id, party, invoice_date, written_off_on) "
+                    "VALUES (?, ?, ?, NULL)", (e.sale_id, party, e.invoice_date))
+        if not e.credit_applied:
+            self._post(sql, position, date.fromisoformat(e.invoice_date), e, e.sale_id, sale_entry(e))
+            return
+        # customer credit settles the sale from the later of each credit lot's date and
+        # the sale's (SPEC 1)
+        pieces = credit_pieces(*self._credit_lots(sql, party), e.credit_applied, e.invoice_date)
+        sql.executemany(
+            f"INSERT INTO {self.t('credit')} (position, kind, party, day, amount) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(position, "sale" if lot is None else f"sale@{lot}", party, day, -amount)
+             for lot, day, amount in pieces],
+        )
+        now = sum(amount for _, day, amount in pieces if day == e.invoice_date)
+        later: dict[str, int] = {}
+        for _, day, amount in pieces:
+            if day != e.invoice_date:
+                later[day] = later.get(day, 0) + amount
+        self._post_many(sql, position, e, e.sale_id, [
+            (date.fromisoformat(e.invoice_date), sale_entry(e, now)),
+            *((date.fromisoformat(day), credit_settles_entry(amount))
+              for day, amount in sorted(later.items())),
+        ])
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
-        self._post(sql, position, event_day(e), e, e.return_id, return_entry(e))
+        invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
+        day = join_day(event_day(e).isoformat(), invoice_date)
+        later = join_day(day, written_off_on)
+        held = e.to_written_off if later > day else 0
+        entries = [(date.fromisoformat(day), return_entry(e, held))]
+        if held:
+            entries.append((date.fromisoformat(later), joined_entry("return", held)))
+        self._post_many(sql, position, e, e.return_id, entries)
+        if e.to_credit:
+            self._lot(sql, position, "return", e, day, e.to_credit)
 
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
-        self._post(sql, position, date.fromisoformat(e.received_on), e, e.payment_id, payment_entry(e))
+        held: dict[int, bool] = {}
+        later: list[tuple[date, list[Line]]] = []
+        dates = self._sales_dates(sql, [a["sale_id"] for a in e.applied])
+        for i, a in enumerate(e.applied):
+            invoice_date, written_off_on = dates[a["sale_id"]]
+            day = join_day(e.received_on, invoice_date,
+                           written_off_on if a["kind"] == "recovery" else None)
+            if day > e.received_on:
+                held[i] = True
+                later.append((date.fromisoformat(day), joined_entry(a["kind"], a["amount"])))
+        self._post_many(sql, position, e, e.payment_id,
+                        [(date.fromisoformat(e.received_on), payment_entry(e, held)), *later])
+        if e.to_credit:
+            self._lot(sql, position, "payment", e, e.received_on, e.to_credit)
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
-        self._post(sql, position, event_day(e), e, e.writeoff_id, write_off_entry(e))
+        invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
+        day = join_day(event_day(e).isoformat(), invoice_date)
+        sql.execute(f"UPDATE {self.t('sales')} SET written_off_on = ? WHERE sale_id = ?",
+                    (join_day(day, written_off_on), e.sale_id))
+        self._post(sql, position, date.fromisoformat(day), e, e.writeoff_id, write_off_entry(e))
+
+    def _fined(self, sql: Sql, position: int, e: Any) -> None:
+        self._post(sql, position, date.fromisoformat(e.fined_on), e, e.fine_id, fine_entry(e))
+
+    def _lot(self, sql: Sql, position: int, kind: str, e: Any, day: str, amount: int) -> None:
+        sql.execute(f"INSERT INTO {self.t('credit')} (position, kind, party, day, amount) "
+                    "VALUES (?, ?, ?, ?, ?)", (position, kind, str(e.originator_id), day, amount))
+
+    def _sale_dates(self, sql: Sql, sale_id: str) -> tuple[str, str | None]:
+        """(invoice date, latest write-off date) of a sale."""
+        return self._sales_dates(sql, [sale_id])[sale_id]
+
+    def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        wanted = sorted(set(sale_ids))
+        if not wanted:
+            return {}
+        rows = sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
+                       f"WHERE sale_id IN ({', '.join('?' * len(wanted))})", wanted)
+        found = {r["sale_id"]: (r["invoice_date"], r["written_off_on"]) for r in rows}
+        for sale_id in wanted:
+            if sale_id not in found:
+                raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
+        return found
+
+    def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
+                                                          dict[int, int]]:
+        lots, used = [], {}
+        for r in sql.all(f"SELECT position, kind, day, amount FROM {self.t('credit')} "
+                         "WHERE party = ?", (party,)):
+            if r["kind"].startswith(("sale@", "reversal@")):  # taken by a sale or a reversal
+                lot = int(r["kind"].split("@", 1)[1])
+                used[lot] = used.get(lot, 0) - int(r["amount"])
+            elif r["kind"] in ("payment", "return"):
+                lots.append((int(r["position"]), r["day"], int(r["amount"])))
+        return lots, used
 
     def _allocated(self, sql: Sql, position: int, e: Any) -> None:
         key = str(e.originator_id)
@@ -290,12 +428,45 @@ class GeneralLedger(Dispatching):
     # reversed fact's id, so its entry and its reversal read together
 
     def _payment_reversed(self, sql: Sql, position: int, e: Any) -> None:
-        self._post(sql, position, event_day(e), e, e.payment_id, payment_reversal_entry(e))
+        """The payment's own postings (its entry on ``received_on`` and the joins it
+        posted on later dates) with debits and credits swapped, each entry on the later of
+        its date and the reversal's (from then on the payment nets to nothing; a join
+        still to come nets to nothing when it comes); the credit it created leaves the
+        customer's lots on the reversal's date (its own lot first: ``credit_removal``)."""
+        day = event_day(e).isoformat()
+        rows = sql.all(f"SELECT position, day, account, debit, credit FROM {self.t('postings')} "
+                       "WHERE ref = ? AND event = ? ORDER BY position, seq",
+                       (e.payment_id, "PaymentRecorded"))
+        if not rows:
+            raise MissingReference(f"general ledger: payment {e.payment_id} is not recorded")
+        entries: dict[str, list[Line]] = {}
+        for r in rows:
+            entries.setdefault(max(r["day"], day), []).append(
+                (r["account"], int(r["credit"]), int(r["debit"])))
+        self._post_many(sql, position, e, e.payment_id,
+                        [(date.fromisoformat(d), lines) for d, lines in sorted(entries.items())])
+        if e.credit_removed:
+            party = str(e.originator_id)
+            lots, used = self._credit_lots(sql, party)
+            sql.executemany(
+                f"INSERT INTO {self.t('credit')} (position, kind, party, day, amount) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(position, "reversal" if lot is None else f"reversal@{lot}", party, day, -amount)
+                 for lot, amount in credit_removal(lots, used, int(rows[0]["position"]),
+                                                   e.credit_removed)],
+            )
 
     def _spend_reversed(self, sql: Sql, position: int, e: Any) -> None:
         category = self._category(sql, str(e.originator_id))
         self._post(sql, position, event_day(e), e, e.expense_id,
                    reversed_entry(spend_entry(e, category)))
+
+    def _fine_reversed(self, sql: Sql, position: int, e: Any) -> None:
+        """On the fine's own date, as the commissions sub-ledger counts a reversed fine
+        (out of its month, or a late fact of it when the month is closed): the fine and
+        its reversal net to nothing on every date."""
+        self._post(sql, position, date.fromisoformat(e.fined_on), e, e.fine_id,
+                   fine_reversal_entry(e))
 
     def _payout_reversed(self, sql: Sql, position: int, e: Any) -> None:
         self._post(sql, position, event_day(e), e, e.payout_id, reversed_entry(payout_entry(e)))
@@ -314,19 +485,28 @@ class GeneralLedger(Dispatching):
               lines: Iterable[Line]) -> None:
         """One balanced entry, dated ``day``; ``party`` is the event's aggregate (the
         customer, budget or rep)."""
+        self._post_many(sql, position, e, ref, [(day, lines)])
+
+    def _post_many(self, sql: Sql, position: int, e: Any, ref: str,
+                   entries: Iterable[tuple[date, Iterable[Line]]]) -> None:
+        """The event's balanced entries, each on its own date (a join counts from the
+        later date: SPEC 1); the lines of all of them numbered in one sequence."""
         event, party = type(e).__name__, str(e.originator_id)
-        rows = [line for line in lines if line[1] or line[2]]
-        debit, credit = sum(r[1] for r in rows), sum(r[2] for r in rows)
-        if debit != credit:
-            raise UnbalancedEntry(
-                f"{event} {ref} at position {position}: debits {debit} != credits {credit}: {rows}"
-            )
+        out = []
+        for day, lines in entries:
+            rows = [line for line in lines if line[1] or line[2]]
+            debit, credit = sum(r[1] for r in rows), sum(r[2] for r in rows)
+            if debit != credit:
+                raise UnbalancedEntry(
+                    f"{event} {ref} at position {position}: debits {debit} != credits {credit}: {rows}"
+                )
+            out += [(day.isoformat(), *row) for row in rows]
         sql.executemany(
             f"INSERT INTO {self.t('postings')} "
             "(position, seq, day, account, debit, credit, event, ref, party) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(position, seq, day.isoformat(), account, d, c, event, ref, party)
-             for seq, (account, d, c) in enumerate(rows)],
+            [(position, seq, day, account, d, c, event, ref, party)
+             for seq, (day, account, d, c) in enumerate(out)],
         )
 
 

@@ -5,10 +5,15 @@ Tables (``kpis_<table>_g<n>``):
 - ``reps``: each rep with its region (a rep's sales and collections count in its region);
 - ``sales``: each sale with its rep, region, invoice and due dates and gross;
 - ``flows``: every dated fact about a sale, tagged with the sale's rep and region:
-  ``sale`` (gross, invoice date), ``credit`` (customer credit settling it), ``return``
+  ``sale`` (gross, invoice date), ``credit`` (customer credit settling it, from the later
+  of the sale's date and each credit lot's, as the receivables projection dates it: the
+  ``credit`` table keeps the customer's lots), ``return``
   (gross returned, whether it reduced the open amount, cancelled a written-off amount or
   became credit; ``open_delta`` the part that reduced the open amount), ``allocation``
   and ``fifo`` (payments settling it, ``received_on``), ``writeoff`` and ``recovery``;
+  a payment's reversal (SPEC 2.7) repeats the payment's flows negated on its own date
+  (and takes the credit the payment created out of the ``credit`` lots);
+- ``payments``: each payment's log position;
 - ``policies``: the ``aging`` policy gives DSO's window.
 
 Definitions (``query_kpis``), for a period [from, to] and the report date ``to``:
@@ -35,8 +40,10 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import Period, parse_period
+from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, fen_sum, parse_as_of, policy_in_force,
+    POLICY_ADOPTED, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
+    parse_as_of, policy_in_force,
     ratio_text, record_policy, today,
 )
 from ledger.projections.engine import Projector, Sql
@@ -67,10 +74,18 @@ class KpisProjection(Dispatching):
                  "rep_id TEXT NOT NULL, region TEXT, invoice_date TEXT NOT NULL, "
                  "business_date TEXT NOT NULL, amount BIGINT NOT NULL, open_delta BIGINT NOT NULL, "
                  "PRIMARY KEY (position, sale_id, kind)",
+        # each customer's credit lots and what sales took from them, so that credit
+        # settling a sale counts from the later of the lot's and the sale's dates (SPEC 1),
+        # as the receivables projection counts it
+        "credit": "position BIGINT NOT NULL, kind TEXT NOT NULL, party TEXT NOT NULL, "
+                  "day TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (position, kind)",
+        # each payment's log position (what its reversal undoes)
+        "payments": "payment_id TEXT PRIMARY KEY, position BIGINT NOT NULL",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {
         "flows_rep": "flows(rep_id, business_date)",
+        "credit_party": "credit(party)",
     }
 
     def _rep(self, sql: Sql, position: int, e: Any) -> None:
@@ -87,12 +102,21 @@ class KpisProjection(Dispatching):
         )
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross)]
         if e.credit_applied:
-            rows.append((position, e.sale_id, "credit", e.invoice_date, e.credit_applied,
-                         -e.credit_applied))
+            lots, used = self._credit_lots(sql, str(e.originator_id))
+            by_day: dict[str, int] = {}
+            for lot, day, amount in credit_pieces(lots, used, e.credit_applied, e.invoice_date):
+                by_day[day] = by_day.get(day, 0) + amount
+                self._lot(sql, position, "sale" if lot is None else f"sale@{lot}", e, day, -amount)
+            rows += [(position, e.sale_id, "credit" if day == e.invoice_date else f"credit@{day}",
+                      day, amount, -amount) for day, amount in sorted(by_day.items())]
         self._flows(sql, rows)
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [(position, e.sale_id, "return", event_day(e), e.amount, -e.to_open)])
+        if e.to_credit:
+            invoice_date = sql.scalar(f"SELECT invoice_date FROM {self.t('sales')} "
+                                      "WHERE sale_id = ?", (e.sale_id,))
+            self._lot(sql, position, "return", e, join_day(event_day(e), invoice_date), e.to_credit)
 
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [
@@ -100,18 +124,55 @@ class KpisProjection(Dispatching):
              0 if a["kind"] == "recovery" else -a["amount"])
             for a in e.applied
         ])
+        if e.to_credit:
+            self._lot(sql, position, "payment", e, e.received_on, e.to_credit)
+        sql.execute(f"INSERT INTO {self.t('payments')} (payment_id, position) VALUES (?, ?)",
+                    (e.payment_id, position))
+
+    def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
+                                                          dict[int, int]]:
+        """The customer's credit lots and what sales (``sale@``) and payments' reversals
+        (``reversal@``) took from each so far."""
+        lots, used = [], {}
+        for r in sql.all(f"SELECT position, kind, day, amount FROM {self.t('credit')} "
+                         "WHERE party = ?", (party,)):
+            if "@" in r["kind"]:
+                lot = int(r["kind"].split("@", 1)[1])
+                used[lot] = used.get(lot, 0) - int(r["amount"])
+            elif r["kind"] in ("payment", "return"):
+                lots.append((int(r["position"]), r["day"], int(r["amount"])))
+        return lots, used
+
+    def _lot(self, sql: Sql, position: int, kind: str, e: Any, day: str, amount: int) -> None:
+        sql.execute(f"INSERT INTO {self.t('credit')} (position, kind, party, day, amount) "
+                    "VALUES (?, ?, ?, ?, ?)", (position, kind, str(e.originator_id), day, amount))
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
         self._flows(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount, -e.amount)])
 
     def _payment_reversed(self, sql: Sql, position: int, e: Any) -> None:
-        """A payment's reversal (SPEC 2.7): its flows negated, on the reversal's date, so
-        collections and recoveries of that period drop by what it had counted."""
+        """A payment's reversal (SPEC 2.7): the payment's flows negated, on the later of
+        their date and the reversal's (so collections and recoveries of the reversal's
+        period drop by what the payment counted, and its sales are open again from then
+        on), and the credit it created taken out of the lots on the reversal's date (its
+        own lot first, as the receivables projection takes it)."""
+        day = event_day(e)
+        paid_at = sql.scalar(f"SELECT position FROM {self.t('payments')} WHERE payment_id = ?",
+                             (e.payment_id,))
+        if paid_at is None:
+            raise MissingReference(f"kpis: payment {e.payment_id} is not recorded")
         self._flows(sql, [
-            (position, a["sale_id"], a["kind"], event_day(e), -a["amount"],
-             0 if a["kind"] == "recovery" else a["amount"])
-            for a in e.reopened
+            (position, r["sale_id"], r["kind"], max(r["business_date"], day), -int(r["amount"]),
+             -int(r["open_delta"]))
+            for r in sql.all(f"SELECT sale_id, kind, business_date, amount, open_delta "
+                             f"FROM {self.t('flows')} WHERE position = ? ORDER BY sale_id, kind",
+                             (paid_at,))
         ])
+        if e.credit_removed:
+            lots, used = self._credit_lots(sql, str(e.originator_id))
+            for lot, amount in credit_removal(lots, used, int(paid_at), e.credit_removed):
+                self._lot(sql, position, "reversal" if lot is None else f"reversal@{lot}", e,
+                          day, -amount)
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)

@@ -12,21 +12,34 @@ Tables (``receivables_<table>_g<n>``):
   settling it, returns (open - the part that reduced it, unrecovered - the part that
   cancelled a written-off amount), payments (allocation / fifo), write-offs (open -,
   unrecovered +) and recoveries (unrecovered -); a payment's reversal (SPEC 2.7) repeats
-  each of the payment's rows with its kind and the amount negated, on the reversal's date;
-- ``credit``: customer-credit movements with their business dates (overpayments and
-  returns of paid sales in, credit settling a new sale out);
+  each of the payment's rows with its kind and the amount negated, on the later of the
+  row's date and the reversal's;
+- ``credit``: customer-credit movements with their business dates: lots in (overpayments
+  ``payment``, returns of paid sales ``return``), credit settling a new sale out
+  (``sale@<lot position>``, one row per lot it takes), and money held as credit until a
+  join counts (``held:...`` in, ``joined:...`` out on the later date); a payment's
+  reversal negates its ``held:``/``joined:`` rows (``reversed:...``, on the later of the
+  row's date and the reversal's) and takes the credit it created out of the lots on the
+  reversal's date (``reversal@<lot position>``, its own lot first: ``credit_removal``);
+- ``payments``: each payment's log position (what a reversal undoes);
 - ``policies``: adopted policy versions (the ``aging`` policy in force on the report
-  date classifies and buckets).
+  date classifies and buckets, and names the buckets).
 
 Business dates (SPEC 1): a sale's is its invoice date; a payment's its ``received_on``;
-the others' the date of their ``occurred_at`` in company time. ``--as-of D`` counts the
-sales invoiced on or before D and the movements dated on or before D, so "what was owed on
-30 June" is a sum over dated rows, never a replay. Classes and buckets come from the
-domain's own functions (``ledger.domain.receivables``), under the aging policy in force on
-the report date.
+the others' the date of their ``occurred_at`` in company time, never before the sale's.
+A fact that joins two dated facts counts from the later of their dates: a payment's
+allocation (FIFO included) from the later of ``received_on`` and the sale's date, a
+recovery from the later of ``received_on`` and the sale's latest write-off, a return's
+cancelling of a written-off amount from the later of its date and that write-off's,
+customer credit settling a sale from the later of the sale's date and each credit lot's
+(``ledger.domain.receivables.credit_pieces``); until then the money is customer credit.
+``--as-of D`` counts the sales invoiced on or before D and the movements dated on or
+before D, so "what was owed on 30 June" is a sum over dated rows, never a replay. Classes
+and buckets come from the domain's own functions (``ledger.domain.receivables``), under
+the aging policy in force on the report date.
 
-Every event is applied with INSERTs (an INSERT ... SELECT where the customer's id must be
-found from the event's aggregate id), never a read followed by a write.
+The join dates need what the projection already holds (a sale's invoice date, its
+write-offs, the customer's credit lots), read in the same transaction as the INSERTs.
 """
 
 from __future__ import annotations
@@ -38,9 +51,11 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.model.customers import Customer
-from ledger.domain.receivables import aging_bucket, days_past_due, receivable_class
+from ledger.domain.receivables import (
+    aging_bucket, credit_pieces, credit_removal, days_past_due, join_day, receivable_class,
+)
 from ledger.projections.common import (
-    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, fen_sum,
+    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
     policy_in_force, record_policy, report_date,
 )
 from ledger.projections.engine import Projection, Projector, Sql
@@ -94,6 +109,7 @@ class ReceivablesProjection(Dispatching):
         "credit": "position BIGINT NOT NULL, kind TEXT NOT NULL, customer_id TEXT NOT NULL, "
                   "business_date TEXT NOT NULL, amount BIGINT NOT NULL, "
                   "PRIMARY KEY (position, kind)",
+        "payments": "payment_id TEXT PRIMARY KEY, position BIGINT NOT NULL",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {
@@ -147,49 +163,96 @@ class ReceivablesProjection(Dispatching):
         expect_rows(sql, 1, f"sale {e.sale_id}")
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross, 0)]
         if e.credit_applied:
-            rows.append((position, e.sale_id, "credit", e.invoice_date, e.credit_applied,
-                         -e.credit_applied, 0))
-            self._credit(sql, position, "sale", e, e.invoice_date, -e.credit_applied)
+            # the credit counts against the sale from the later of its lot's date and the
+            # sale's (SPEC 1): one movement per date, one credit row per lot
+            customer_id = self._customer_of(sql, e)
+            pieces = credit_pieces(*self._credit_lots(sql, customer_id), e.credit_applied,
+                                   e.invoice_date)
+            by_day: dict[str, int] = {}
+            for lot, day, amount in pieces:
+                by_day[day] = by_day.get(day, 0) + amount
+                self._credit_row(sql, position, "sale" if lot is None else f"sale@{lot}",
+                                 customer_id, day, -amount)
+            for day, amount in sorted(by_day.items()):
+                kind = "credit" if day == e.invoice_date else f"credit@{day}"
+                rows.append((position, e.sale_id, kind, day, amount, -amount, 0))
         self._movements(sql, rows)
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
-        day = event_day(e)
-        self._movements(sql, [(position, e.sale_id, "return", day, e.amount, -e.to_open,
-                               -e.to_written_off)])
+        customer_id, invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
+        day = join_day(event_day(e), invoice_date)
+        rows = [(position, e.sale_id, "return", day, e.amount, -e.to_open, 0)]
+        if e.to_written_off:
+            # cancelling a written-off amount joins the return and the write-off (SPEC 1)
+            later = join_day(day, written_off_on)
+            rows.append((position, e.sale_id, "return_written_off", later, e.to_written_off, 0,
+                         -e.to_written_off))
+            self._held(sql, position, f"{e.sale_id}:return", customer_id, day, later,
+                       e.to_written_off)
+        self._movements(sql, rows)
         if e.to_credit:
-            self._credit(sql, position, "return", e, day, e.to_credit)
+            self._credit_row(sql, position, "return", customer_id, day, e.to_credit)
 
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
+        customer_id = self._customer_of(sql, e)
+        dates = self._sales_dates(sql, [a["sale_id"] for a in e.applied])
         rows = []
         for a in e.applied:
+            _, invoice_date, written_off_on = dates[a["sale_id"]]
+            # an allocation (FIFO included) counts from the later of the payment's and the
+            # sale's dates, a recovery from the later of the payment's and the write-off's
+            # (SPEC 1): until then the money is customer credit
             if a["kind"] == "recovery":
-                rows.append((position, a["sale_id"], "recovery", e.received_on, a["amount"], 0,
+                day = join_day(e.received_on, invoice_date, written_off_on)
+                rows.append((position, a["sale_id"], "recovery", day, a["amount"], 0,
                              -a["amount"]))
             else:  # allocation or fifo: settles open
-                rows.append((position, a["sale_id"], a["kind"], e.received_on, a["amount"],
+                day = join_day(e.received_on, invoice_date)
+                rows.append((position, a["sale_id"], a["kind"], day, a["amount"],
                              -a["amount"], 0))
+            self._held(sql, position, f"{a['sale_id']}:{a['kind']}", customer_id, e.received_on,
+                       day, a["amount"])
         self._movements(sql, rows)
         if e.to_credit:
-            self._credit(sql, position, "payment", e, e.received_on, e.to_credit)
+            self._credit_row(sql, position, "payment", customer_id, e.received_on, e.to_credit)
+        sql.execute(f"INSERT INTO {self.t('payments')} (payment_id, position) VALUES (?, ?)",
+                    (e.payment_id, position))
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
-        self._movements(sql, [(position, e.sale_id, "writeoff", event_day(e), e.amount,
-                               -e.amount, e.amount)])
+        _, invoice_date, _ = self._sale_dates(sql, e.sale_id)
+        self._movements(sql, [(position, e.sale_id, "writeoff",
+                               join_day(event_day(e), invoice_date), e.amount, -e.amount,
+                               e.amount)])
 
     def _payment_reversed(self, sql: Sql, position: int, e: Any) -> None:
-        """A payment's reversal (SPEC 2.7), dated on the reversal's business date: each
-        application of the payment again with its kind and the amount negated (the sale's
-        open or unrecovered amount comes back), and the customer credit it created out."""
+        """A payment's reversal (SPEC 2.7) undoes exactly the rows the payment wrote, from
+        the reversal's business date R on (the day before, the payment still stands): each
+        movement and each ``held:``/``joined:`` credit row again with its amounts negated,
+        on the later of its date and R (a join still to count nets to nothing when it
+        does), and the credit the payment created taken out of the lots on R."""
         day = event_day(e)
-        rows = []
-        for a in e.reopened:
-            if a["kind"] == "recovery":
-                rows.append((position, a["sale_id"], "recovery", day, -a["amount"], 0, a["amount"]))
-            else:
-                rows.append((position, a["sale_id"], a["kind"], day, -a["amount"], a["amount"], 0))
-        self._movements(sql, rows)
+        paid_at = sql.scalar(f"SELECT position FROM {self.t('payments')} WHERE payment_id = ?",
+                             (e.payment_id,))
+        if paid_at is None:
+            raise MissingReference(f"receivables: payment {e.payment_id} is not recorded")
+        self._movements(sql, [
+            (position, r["sale_id"], r["kind"], max(r["business_date"], day), -int(r["amount"]),
+             -int(r["open_delta"]), -int(r["unrecovered_delta"]))
+            for r in sql.all(f"SELECT sale_id, kind, business_date, amount, open_delta, "
+                             f"unrecovered_delta FROM {self.t('movements')} WHERE position = ? "
+                             "ORDER BY sale_id, kind", (paid_at,))
+        ])
+        customer_id = self._customer_of(sql, e)
+        for r in sql.all(f"SELECT kind, business_date, amount FROM {self.t('credit')} "
+                         "WHERE position = ? ORDER BY kind", (paid_at,)):
+            if r["kind"] != "payment":  # held:... and joined:...
+                self._credit_row(sql, position, f"reversed:{r['kind']}", customer_id,
+                                 max(r["business_date"], day), -int(r["amount"]))
         if e.credit_removed:
-            self._credit(sql, position, "payment_reversal", e, day, -e.credit_removed)
+            lots, used = self._credit_lots(sql, customer_id)
+            for lot, amount in credit_removal(lots, used, int(paid_at), e.credit_removed):
+                self._credit_row(sql, position, "reversal" if lot is None else f"reversal@{lot}",
+                                 customer_id, day, -amount)
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)
@@ -200,13 +263,62 @@ class ReceivablesProjection(Dispatching):
             "open_delta, unrecovered_delta) VALUES (?, ?, ?, ?, ?, ?, ?)", rows,
         )
 
-    def _credit(self, sql: Sql, position: int, kind: str, e: Any, day: str, amount: int) -> None:
+    def _credit_row(self, sql: Sql, position: int, kind: str, customer_id: str, day: str,
+                    amount: int) -> None:
         sql.execute(
             f"INSERT INTO {self.t('credit')} (position, kind, customer_id, business_date, amount) "
-            f"SELECT ?, ?, customer_id, ?, ? FROM {self.t('customers')} WHERE origin = ?",
-            (position, kind, day, amount, e.originator_id.hex),
+            "VALUES (?, ?, ?, ?, ?)", (position, kind, customer_id, day, amount),
         )
-        expect_rows(sql, 1, f"customer credit of customer {e.originator_id}")
+
+    def _held(self, sql: Sql, position: int, ref: str, customer_id: str, first: str, later: str,
+              amount: int) -> None:
+        """Money of a join that counts only from ``later`` is customer credit from
+        ``first`` until then (SPEC 1)."""
+        if later > first:
+            self._credit_row(sql, position, f"held:{ref}", customer_id, first, amount)
+            self._credit_row(sql, position, f"joined:{ref}", customer_id, later, -amount)
+
+    def _customer_of(self, sql: Sql, e: Any) -> str:
+        customer_id = sql.scalar(f"SELECT customer_id FROM {self.t('customers')} WHERE origin = ?",
+                                 (e.originator_id.hex,))
+        if customer_id is None:
+            raise MissingReference(f"receivables: customer {e.originator_id} is not registered")
+        return str(customer_id)
+
+    def _sale_dates(self, sql: Sql, sale_id: str) -> tuple[str, str, str | None]:
+        """(customer, invoice date, latest write-off date) of a recorded sale."""
+        return self._sales_dates(sql, [sale_id])[sale_id]
+
+    def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
+        wanted = sorted(set(sale_ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = sql.all(
+            f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
+            f"FROM {self.t('movements')} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo "
+            f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})", ("writeoff", *wanted),
+        )
+        found = {r["sale_id"]: (r["customer_id"], r["invoice_date"], r["wo"]) for r in rows}
+        for sale_id in wanted:
+            if sale_id not in found:
+                raise MissingReference(f"receivables: sale {sale_id} is not recorded")
+        return found
+
+    def _credit_lots(self, sql: Sql, customer_id: str) -> tuple[list[tuple[int, str, int]],
+                                                                  dict[int, int]]:
+        """The customer's credit lots (overpayments, returns of paid sales) and what the
+        sales took from each so far."""
+        lots, used = [], {}
+        for r in sql.all(f"SELECT position, kind, business_date, amount FROM {self.t('credit')} "
+                         "WHERE customer_id = ? AND (kind IN (?, ?) OR kind LIKE ? OR kind LIKE ?)",
+                         (customer_id, "payment", "return", "sale@%", "reversal@%")):
+            if "@" in r["kind"]:  # taken by a sale, or by a payment's reversal
+                lot = int(r["kind"].split("@", 1)[1])
+                used[lot] = used.get(lot, 0) - int(r["amount"])
+            else:
+                lots.append((int(r["position"]), r["business_date"], int(r["amount"])))
+        return lots, used
 
 
 # --- reading ---------------------------------------------------------------------------------

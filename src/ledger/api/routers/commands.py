@@ -80,12 +80,13 @@ def _request_body() -> dict[str, Any]:
                           "JSON (`invalid_field`)."),
     },
 )
-def post_commands(svc: Svc, caller: Caller, payload: Payload) -> MsgspecResponse:
+def post_commands(request: Request, svc: Svc, caller: Caller, payload: Payload) -> MsgspecResponse:
     bodies = payload if isinstance(payload, list) else [payload]
     if len(bodies) > MAX_COMMANDS:
         raise ApiError(422, "invalid_field", f"at most {MAX_COMMANDS} commands per request",
                        field="$", count=len(bodies), max=MAX_COMMANDS)
     answers = submit(svc.ledger, caller, bodies)
+    request.app.state.metrics.count_answers(answers)
     position = last_position(answers)
     headers = {POSITION_HEADER: str(position)} if position is not None else None
     if isinstance(payload, list):

@@ -25,5 +25,5 @@ def trial_balance(read: Read, as_of: AsOf) -> MsgspecResponse:
 @router.get("/reconcile", summary="Control accounts against their sub-ledgers",
             response_class=MsgspecResponse,
             responses=read_responses(Reconcile, "`ledger query reconcile --json`.", lookup=False))
-def reconcile(read: Read) -> MsgspecResponse:
-    return read.respond(query_reconcile(read.projector))
+def reconcile(read: Read, as_of: AsOf) -> MsgspecResponse:
+    return read.respond(query_reconcile(read.projector, as_of))

@@ -42,7 +42,8 @@ from ledger.domain.calendar import month_of
 from ledger.domain.commands import Reverse
 from ledger.domain.errors import Rejection, invalid, unknown
 from ledger.domain.handlers.context import Context, require_text
-from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Rep
+from ledger.domain.model import Budget, Claim, Closings, Customer, Rep
+from ledger.domain.model.records import applied_command
 from ledger.domain.policies import DEFAULT_POLICIES
 
 # the business id a reversible command's answer names, and the claim kind that holds it
@@ -81,7 +82,7 @@ def reverse(ctx: Context) -> dict[str, Any]:
     require_text(cmd.reason, "reason")
     # unknown_reference: the actor, the target command, the approver
     ctx.actor()
-    target = ctx.uow.get(CommandRecord, cmd.target_command_id)
+    target = applied_command(ctx.uow, cmd.target_command_id, cmd.target_actor or cmd.actor)
     if target is None:
         raise unknown("command", cmd.target_command_id, "target_command_id")
     approver = ctx.user(cmd.approved_by, "approved_by")

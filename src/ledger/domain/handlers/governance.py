@@ -7,7 +7,8 @@ from typing import Any
 from ledger.domain.commands import AdoptPolicy, OpenDispute, ResolveDispute
 from ledger.domain.errors import Rejection, duplicate, unknown
 from ledger.domain.handlers.context import Context, month_field, require_text
-from ledger.domain.model import Budget, Claim, CommandRecord, Customer, Dispute, Rep
+from ledger.domain.model import Budget, Claim, Customer, Dispute, Rep
+from ledger.domain.model.records import applied_command
 from ledger.domain.policies import PolicyBook, validate_policy_values
 
 
@@ -60,8 +61,8 @@ def resolve_dispute(ctx: Context) -> dict[str, Any]:
     ctx.actor()
     dispute = ctx.require(Dispute, cmd.dispute_id, "dispute_id")
     # the correcting command, when named, must be an applied command (SPEC 2.7)
-    if cmd.correction_command_id is not None and \
-            ctx.uow.get(CommandRecord, cmd.correction_command_id) is None:
+    if cmd.correction_command_id is not None and applied_command(
+            ctx.uow, cmd.correction_command_id, cmd.correction_actor or cmd.actor) is None:
         raise unknown("applied command", cmd.correction_command_id, "correction_command_id")
     actor = ctx.authorize()
     if actor.user_id == dispute.opened_by:

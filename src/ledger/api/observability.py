@@ -1,0 +1,157 @@
+"""Operations (issue 13, SPEC 5.4): ``/healthz``, ``/readyz``, ``/metrics`` in the
+Prometheus text format, a request id on every answer and one JSON access-log line per
+request.
+
+Each app has its own metrics registry (two apps in one process, as the tests build, do not
+share counters). The access log never holds an API key, a body or a customer's name: the
+user id, method, route template, status, latency and request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from ledger.api.auth import Caller
+from ledger.api.encoding import MsgspecResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+READY_MAX_LAG_EVENTS = 10_000  # /readyz answers 503 past this projection lag
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+access_log = logging.getLogger("ledger.access")
+_json = msgspec.json.Encoder()
+
+
+class Metrics:
+    """The app's Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.commands = Counter(
+            "ledger_commands", "Commands answered, by command and outcome (applied, "
+            "duplicate, or the rejecting rule).", ["command", "outcome"], registry=self.registry)
+        self.latency = Histogram(
+            "ledger_http_request_duration_seconds", "Request latency by route template.",
+            ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.lag_events = Gauge(
+            "ledger_projection_lag_events", "Log events not yet applied by the slowest "
+            "projection.", registry=self.registry)
+        self.lag_seconds = Gauge(
+            "ledger_projection_lag_seconds", "Age of the oldest event not yet applied by the "
+            "slowest projection (0 when caught up).", registry=self.registry)
+        self.log_position = Gauge("ledger_log_position", "The log's last position.",
+                                  registry=self.registry)
+        self.pool = Gauge("ledger_database_pool_connections", "Database pool connections by "
+                          "state (PostgreSQL only).", ["state"], registry=self.registry)
+
+    def count_answers(self, answers: list[dict[str, Any]]) -> None:
+        for answer in answers:
+            status = answer.get("status")
+            outcome = str(answer.get("rule")) if status == "rejected" else str(status)
+            self.commands.labels(str(answer.get("command")), outcome).inc()
+
+
+def lag(services: Any) -> tuple[int, int, float]:
+    """(log position, events behind, seconds behind) of the slowest projection."""
+    ledger = services.ledger
+    end = ledger.max_position()
+    done = min(services.projector.positions().values(), default=end)
+    behind = max(0, end - done)
+    seconds = 0.0
+    if behind:
+        notes = ledger.app.recorder.select_notifications(start=done + 1, limit=1)
+        if notes:
+            event = ledger.app.mapper.to_domain_event(notes[0])
+            stamp = getattr(event, "timestamp", None)
+            if stamp is not None:
+                seconds = max(0.0, time.time() - stamp.timestamp())
+    return end, behind, seconds
+
+
+def _pool_stats(services: Any) -> dict[str, int]:
+    datastore = getattr(services.ledger.app.recorder, "datastore", None)
+    pool = getattr(datastore, "pool", None)
+    stats = getattr(pool, "get_stats", None)
+    if stats is None:
+        return {}
+    raw = stats()
+    size = int(raw.get("pool_size", 0))
+    available = int(raw.get("pool_available", 0))
+    return {"in_use": size - available, "idle": available,
+            "waiting": int(raw.get("requests_waiting", 0))}
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up", response_class=MsgspecResponse)
+def healthz() -> MsgspecResponse:
+    return MsgspecResponse({"status": "ok"})
+
+
+@router.get("/readyz", summary="The database answers and the projections are not far behind",
+            response_class=MsgspecResponse, responses={503: {"description": "Not ready."}})
+def readyz(request: Request) -> MsgspecResponse:
+    services = request.app.state.services
+    try:
+        end, behind, seconds = lag(services)
+    except Exception as e:  # noqa: BLE001 - any failure to read the store means not ready
+        return MsgspecResponse({"status": "unavailable", "database": "unreachable",
+                                "error": type(e).__name__}, status_code=503)
+    ready = behind <= READY_MAX_LAG_EVENTS
+    return MsgspecResponse({"status": "ok" if ready else "lagging", "database": "ok",
+                            "log_position": end, "lag_events": behind,
+                            "lag_seconds": round(seconds, 3), "max_lag_events": READY_MAX_LAG_EVENTS},
+                           status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics (any valid API key)",
+            response_class=Response)
+def metrics(request: Request, caller: Caller) -> Response:
+    services = request.app.state.services
+    m: Metrics = request.app.state.metrics
+    end, behind, seconds = lag(services)
+    m.log_position.set(end)
+    m.lag_events.set(behind)
+    m.lag_seconds.set(seconds)
+    for state, value in _pool_stats(services).items():
+        m.pool.labels(state).set(value)
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI) -> None:
+    """Metrics, the operations routes and the request-id and access-log middleware."""
+    app.state.metrics = Metrics()
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def request_id_and_access_log(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        response.headers[REQUEST_ID_HEADER] = request_id
+        app.state.metrics.latency.labels(request.method, template,
+                                         str(response.status_code)).observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(_json.encode({
+                "request_id": request_id, "user": getattr(request.state, "user_id", None),
+                "method": request.method, "route": template, "status": response.status_code,
+                "latency_ms": round(elapsed * 1000, 3)}).decode())
+        return response

@@ -1,0 +1,25 @@
+"""Registered users and their roles (SPEC 5.4: ``admin`` reads users only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ledger.api.encoding import MsgspecResponse
+from ledger.api.schemas import User, Users, read_responses
+from ledger.api.services import Read
+from ledger.projections.users import query_user, query_users
+
+router = APIRouter(prefix="/v1", tags=["users"])
+
+
+@router.get("/users", summary="Every registered user and their roles",
+            response_class=MsgspecResponse, responses=read_responses(Users, "The users.",
+                                                                       lookup=False))
+def users(read: Read) -> MsgspecResponse:
+    return read.respond(query_users(read.projector))
+
+
+@router.get("/users/{user_id}", summary="One user and their roles",
+            response_class=MsgspecResponse, responses=read_responses(User, "The user."))
+def user(user_id: str, read: Read) -> MsgspecResponse:
+    return read.respond(query_user(read.projector, user_id))

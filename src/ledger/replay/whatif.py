@@ -1,0 +1,110 @@
+"""What-if (SPEC 4, 5.3 ``replay what-if``): the projections re-run in a sandbox with
+events left out (``--exclude POSITION``) or amended (``--amend POSITION=JSON``: the JSON
+object's fields replace the stored event's fields of those names), or under another
+commission plan (``--plan VERSION|FILE``: adopted, in the sandbox only, from the first
+month's 1st); the changed figures are listed against the live projections. The real log
+and the live tables are only read."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import msgspec
+
+from ledger.application import Ledger
+from ledger.projections.engine import Projector
+from ledger.replay.figures import differences, figures, rep_months
+from ledger.replay.sandbox import sandbox
+
+
+class WhatIfError(ValueError):
+    """A what-if that cannot be run: ``rule`` (``invalid_field``, ``unknown_reference``),
+    message and the field."""
+
+    def __init__(self, rule: str, message: str, field: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "details": {"field": self.field}}
+
+
+def parse_amend(text: str) -> tuple[int, dict[str, Any]]:
+    """``POSITION=JSON`` -> (position, fields)."""
+    number, sep, body = text.partition("=")
+    try:
+        position = int(number)
+        fields = msgspec.json.decode(body) if sep else None
+    except (ValueError, msgspec.DecodeError):
+        raise WhatIfError("invalid_field", f"--amend {text!r}: expected POSITION=JSON",
+                          "amend") from None
+    if not isinstance(fields, dict) or not fields or position < 1:
+        raise WhatIfError("invalid_field",
+                          f"--amend {text!r}: expected POSITION=JSON with a JSON object", "amend")
+    return position, fields
+
+
+def amend_event(event: Any, fields: Mapping[str, Any], position: int) -> Any:
+    names = {f.name for f in dataclasses.fields(event)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise WhatIfError("invalid_field",
+                          f"--amend {position}: the event {type(event).__qualname__} has no "
+                          f"field {', '.join(unknown)} (it has {', '.join(sorted(names))})",
+                          "amend")
+    return dataclasses.replace(event, **fields)
+
+
+def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
+            amend: Mapping[int, dict[str, Any]] | None = None,
+            plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{changes: [{projection, key, field, live, what_if, difference}], excluded,
+    amended, position}``. ``live`` is caught up first, so both sides read the same log."""
+    end = ledger.max_position()
+    amend = dict(amend or {})
+    for position in [*exclude, *amend]:
+        if not 1 <= position <= end:
+            raise WhatIfError("unknown_reference",
+                              f"position {position} is not in the log (1..{end})", "position")
+    excluded = set(exclude)
+    transform_errors: list[WhatIfError] = []
+
+    def transform(position: int, event: Any) -> Any | None:
+        if position in excluded:
+            return None
+        if position in amend:
+            try:
+                return amend_event(event, amend[position], position)
+            except WhatIfError as e:
+                transform_errors.append(e)
+                return event
+        return event
+
+    live.catch_up(stop=end)
+    with sandbox(ledger, stop=end, transform=transform) as alt:
+        if transform_errors:
+            raise transform_errors[0]
+        if plan is not None:
+            _adopt_plan(alt, plan)
+        months = rep_months(live)
+        for rep_id, periods in rep_months(alt).items():
+            months.setdefault(rep_id, set()).update(periods)
+        before = figures(live, months)
+        after = figures(alt, months)
+    return {"position": end, "excluded": sorted(excluded), "amended": sorted(amend),
+            "changes": differences(before, after)}
+
+
+def _adopt_plan(projector: Projector, plan: dict[str, Any]) -> None:
+    """Adopt a commission plan in the sandbox's own tables: the sandbox projections read
+    plans from their policy rows (see projections.common)."""
+    raise WhatIfError("invalid_field", "--plan is not supported yet", "plan")
+
+
+def first_day(period: str) -> date:
+    return date.fromisoformat(f"{period}-01")
