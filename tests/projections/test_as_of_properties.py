@@ -1,6 +1,8 @@
 """Property (hypothesis), on SQLite and PostgreSQL: over random streams of sales, payments
 (allocated or FIFO, received before or after the sales they settle, recorded later than
-received), returns, write-offs, recoveries, fines, payouts and month closes, recorded in
+received), returns, write-offs, recoveries, fines, payouts, expense spends, month closes
+and reversals (SPEC 2.7: of a payment, a fine, a payout or a spend, dated on or after what
+it reverses), recorded in
 an order unrelated to their business dates, the general ledger and every sub-ledger agree
 as of every date (SPEC 1, SPEC 3): ``reconcile(as_of=D)`` is ok, the trial balance sums to
 zero, receivables equal the aging total and the KPIs' open total, and no control account or customer balance goes
@@ -51,6 +53,11 @@ ops = st.one_of(
     st.tuples(st.just("fine"), st.sampled_from(REPS), st.integers(1, 50_000), days),
     st.tuples(st.just("payout"), st.sampled_from(REPS), st.integers(1, 100_000), days),
     st.tuples(st.just("close")),
+    # an expense of the budget B1 spent on `day` (submitted and approved the days before)
+    st.tuples(st.just("spend"), st.integers(1, 500_000), st.integers(2, 110)),
+    # a reversal of one of the payments, fines, payouts or spends so far, dated `delay`
+    # days after it (a payment's: after the payment, not necessarily after its joins)
+    st.tuples(st.just("reverse"), st.integers(0, 20), st.integers(0, 40)),
 )
 cases = {
     "stream": st.lists(ops, min_size=4, max_size=22),
@@ -67,10 +74,37 @@ class Stream:
         self.all_sales: list[tuple[str, int]] = []
         self.closed = 0
         self.n = 0
+        self.reversible: list[tuple[dict[str, Any], int]] = []  # (command, its day)
+
+    def bodies(self, op: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """The commands of one op (a spend is three: submit, approve, spend)."""
+        if op[0] == "spend":
+            self.n += 1
+            n, (amount, day) = self.n, op[1:]
+            spend = cmd("RecordExpenseSpend", "fin", expense_id=f"E{n}", amount=amount,
+                        invoice_no=f"I-{n}", paid_on=_day(day), **at(_day(day)))
+            self.reversible.append((spend, day))
+            return [cmd("SubmitExpense", "sa", expense_id=f"E{n}", budget_id="B1", amount=amount,
+                        description="ads", planned_on=_day(day), **at(_day(day - 2))),
+                    cmd("ApproveExpense", "mgr", expense_id=f"E{n}", **at(_day(day - 1))),
+                    spend]
+        body = self.body(op)
+        if body is not None and body["command"] in ("RecordPayment", "FineRep", "PayCommission"):
+            self.reversible.append((body, int(op[3])))  # its day: op[3] for all three
+        return [] if body is None else [body]
 
     def body(self, op: tuple[Any, ...]) -> dict[str, Any] | None:
         self.n += 1
         n, kind, args = self.n, op[0], op[1:]
+        if kind == "reverse":
+            if not self.reversible:
+                return None
+            index, delay = args
+            target, day = self.reversible[index % len(self.reversible)]
+            return cmd("Reverse", "fin", reversal_id=f"V{n}",
+                       target_command_id=target["command_id"], reason="recorded by mistake",
+                       approved_by="mgr" if target["command"] == "FineRep" else "dir",
+                       **at(_day(day + delay)))
         if kind == "sale":
             customer, rep, quantity, day = args
             self.sales[customer].append((f"S{n}", quantity * 10_000))
@@ -134,7 +168,10 @@ def _run(backend: str, stream: list, dates: list[int], batch_size: int) -> None:
     with fresh_ledger(backend) as ledger:
         setup_company(ledger, credit_limit=10_000_000_000)
         maker = Stream()
-        bodies = [b for b in (maker.body(op) for op in stream) if b is not None]
+        bodies = [cmd("AllocateBudget", "fin", budget_id="B1", department="mkt",
+                      category="advertising", period="2024", amount=3_000_000,
+                      approved_by="dir", **at("2023-12-01"))]
+        bodies += [b for op in stream for b in maker.bodies(op)]
         answers = ledger.execute(bodies)
         assert len(answers) == len(bodies)
         projector = Projector(ledger, [cls() for cls in (

@@ -42,6 +42,14 @@ class Receivable:
     returned_to_open: int = 0
     returned_written_off: int = 0
     returned_for_commission: int = 0  # what earlier returns counted for commissions
+    # the date the open amount counts from, when a payment's reversal reopened it after
+    # the invoice date (SPEC 1, 2.7: a fact taking from it joins the reopening)
+    reopened_on: date | None = None
+
+    @property
+    def open_from(self) -> date:
+        return self.invoice_date if self.reopened_on is None else max(self.invoice_date,
+                                                                       self.reopened_on)
 
     @property
     def open(self) -> int:

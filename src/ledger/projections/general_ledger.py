@@ -292,11 +292,16 @@ class GeneralLedger(Dispatching):
         # a budget's category, for the expense account of its spends
         "budgets": "budget_key TEXT PRIMARY KEY, budget_id TEXT NOT NULL, category TEXT NOT NULL",
         # the dates a join counts from (SPEC 1): each sale's invoice date and latest
-        # write-off date, and each customer's credit lots and what sales took from them
+        # write-off date (or, when later, the date a payment's reversal reopened its open,
+        # its written-off amount), and each customer's credit lots and what sales took
         "sales": "sale_id TEXT PRIMARY KEY, party TEXT NOT NULL, invoice_date TEXT NOT NULL, "
                  "written_off_on TEXT",
         "credit": "position BIGINT NOT NULL, kind TEXT NOT NULL, party TEXT NOT NULL, "
                   "day TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (position, kind)",
+        # each payment's applications with the date each counts from, so that its reversal
+        # moves the date its sales' open (written-off) amounts count from (``sales``)
+        "applications": "position BIGINT NOT NULL, sale_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                        "day TEXT NOT NULL, PRIMARY KEY (position, sale_id, kind)",
     }
     indexes: ClassVar[dict[str, str]] = {
         "postings_day": "postings(day)", "postings_account": "postings(account, day)",
@@ -359,6 +364,8 @@ class GeneralLedger(Dispatching):
             if day > e.received_on:
                 held[i] = True
                 later.append((date.fromisoformat(day), joined_entry(a["kind"], a["amount"])))
+            sql.execute(f"INSERT INTO {self.t('applications')} (position, sale_id, kind, day) "
+                        "VALUES (?, ?, ?, ?)", (position, a["sale_id"], a["kind"], day))
         self._post_many(sql, position, e, e.payment_id,
                         [(date.fromisoformat(e.received_on), payment_entry(e, held)), *later])
         if e.to_credit:
@@ -445,6 +452,13 @@ class GeneralLedger(Dispatching):
                 (r["account"], int(r["credit"]), int(r["debit"])))
         self._post_many(sql, position, e, e.payment_id,
                         [(date.fromisoformat(d), lines) for d, lines in sorted(entries.items())])
+        # a sale's reopened amount counts from the reversal's date: a fact taking from it
+        # later joins the reversal (``_sales_dates``, as the receivables projection dates it)
+        for r in sql.all(f"SELECT sale_id, kind, day FROM {self.t('applications')} "
+                         "WHERE position = ?", (rows[0]["position"],)):
+            column = "written_off_on" if r["kind"] == "recovery" else "invoice_date"
+            sql.execute(f"UPDATE {self.t('sales')} SET {column} = ? WHERE sale_id = ? "
+                        f"AND {column} < ?", (max(r["day"], day), r["sale_id"], max(r["day"], day)))
         if e.credit_removed:
             party = str(e.originator_id)
             lots, used = self._credit_lots(sql, party)

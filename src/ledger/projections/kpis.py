@@ -161,13 +161,25 @@ class KpisProjection(Dispatching):
                              (e.payment_id,))
         if paid_at is None:
             raise MissingReference(f"kpis: payment {e.payment_id} is not recorded")
-        self._flows(sql, [
-            (position, r["sale_id"], r["kind"], max(r["business_date"], day), -int(r["amount"]),
-             -int(r["open_delta"]))
-            for r in sql.all(f"SELECT sale_id, kind, business_date, amount, open_delta "
-                             f"FROM {self.t('flows')} WHERE position = ? ORDER BY sale_id, kind",
-                             (paid_at,))
-        ])
+        flows = sql.all(f"SELECT sale_id, kind, rep_id, region, invoice_date, business_date, "
+                        f"amount, open_delta FROM {self.t('flows')} WHERE position = ? "
+                        "ORDER BY sale_id, kind", (paid_at,))
+        # each flow negated with the date its sale's open amount counted from then (so it
+        # counts from the later of the reversal's date and the payment's join, as the
+        # receivables projection dates it)
+        sql.executemany(
+            f"INSERT INTO {self.t('flows')} (position, sale_id, kind, rep_id, region, "
+            "invoice_date, business_date, amount, open_delta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(position, r["sale_id"], r["kind"], r["rep_id"], r["region"], r["invoice_date"],
+              max(r["business_date"], day), -int(r["amount"]), -int(r["open_delta"]))
+             for r in flows])
+        # the reopened amount counts from the reversal's date: a fact taking from it later
+        # joins the reversal (the flows take their sale's date from ``sales``)
+        for r in flows:
+            if r["kind"] != "recovery":
+                reopened = max(r["business_date"], r["invoice_date"], day)
+                sql.execute(f"UPDATE {self.t('sales')} SET invoice_date = ? WHERE sale_id = ? "
+                            "AND invoice_date < ?", (reopened, r["sale_id"], reopened))
         if e.credit_removed:
             lots, used = self._credit_lots(sql, str(e.originator_id))
             for lot, amount in credit_removal(lots, used, int(paid_at), e.credit_removed):

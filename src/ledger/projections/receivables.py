@@ -286,20 +286,36 @@ class ReceivablesProjection(Dispatching):
         return str(customer_id)
 
     def _sale_dates(self, sql: Sql, sale_id: str) -> tuple[str, str, str | None]:
-        """(customer, invoice date, latest write-off date) of a recorded sale."""
+        """(customer, the date the sale's open amount counts from, the date its written-off
+        amount counts from) of a recorded sale."""
         return self._sales_dates(sql, [sale_id])[sale_id]
 
     def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
+        """Per sale: its customer; its invoice date, or the date a payment's reversal last
+        reopened a settlement of it when later; its latest write-off date, or the date a
+        payment's reversal last took back a recovery of it when later. A fact that takes
+        from the open (the written-off) amount joins the fact that made it and counts from
+        the later date (SPEC 1): so a fact dated before a reversal that reopened the amount
+        it takes counts from the reversal's date, and no amount goes negative on any date.
+        (A reversal's rows are the payment's kinds with a negative amount.)"""
         wanted = sorted(set(sale_ids))
         if not wanted:
             return {}
         marks = ", ".join("?" * len(wanted))
+        movements = self.t("movements")
         rows = sql.all(
             f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
-            f"FROM {self.t('movements')} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo "
-            f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})", ("writeoff", *wanted),
+            f"FROM {movements} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo, "
+            f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
+            "AND m.kind IN (?, ?) AND m.amount < 0) AS reopened, "
+            f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
+            "AND m.kind = ? AND m.amount < 0) AS unrecovered_again "
+            f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
+            ("writeoff", "allocation", "fifo", "recovery", *wanted),
         )
-        found = {r["sale_id"]: (r["customer_id"], r["invoice_date"], r["wo"]) for r in rows}
+        found = {r["sale_id"]: (r["customer_id"], join_day(r["invoice_date"], r["reopened"]),
+                                None if r["wo"] is None else join_day(r["wo"], r["unrecovered_again"]))
+                 for r in rows}
         for sale_id in wanted:
             if sale_id not in found:
                 raise MissingReference(f"receivables: sale {sale_id} is not recorded")

@@ -177,14 +177,17 @@ def _reverse_payment(ctx: Context, customer: Customer, payment_id: str,
                      common: dict[str, Any]) -> dict[str, Any]:
     payment = customer.payments[payment_id]
     to_credit = payment["to_credit"]
-    if customer.credit < to_credit:
+    # the credit it created must be all there: not taken by a sale since (its own lot, as
+    # the projections date credit: ``credit_pieces``), nor otherwise spent
+    used = max(customer.credit_lot_used(payment_id), to_credit - customer.credit)
+    if used > 0:
         raise Rejection(
             "exceeds_open_amount",
-            f"payment {payment_id!r} created {to_credit} fen of customer credit, but customer "
-            f"{customer.customer_id!r} has only {customer.credit} fen left: "
-            f"{to_credit - customer.credit} fen of it was used since",
+            f"payment {payment_id!r} created {to_credit} fen of customer credit, and "
+            f"{used} fen of it was used since (customer {customer.customer_id!r} has "
+            f"{customer.credit} fen of credit)",
             payment_id=payment_id, credit_created=to_credit, credit_balance=customer.credit,
-            used=to_credit - customer.credit,
+            used=used,
         )
     settled: dict[str, int] = {}
     for a in payment["applied"]:

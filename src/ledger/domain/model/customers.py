@@ -15,7 +15,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import aggregate_id
-from ledger.domain.receivables import Receivable, doubtful_limit, doubtful_total
+from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.receivables import (
+    Receivable, credit_pieces, credit_removal, doubtful_limit, doubtful_total, join_day,
+)
 
 
 class Customer(Aggregate):
@@ -49,6 +52,12 @@ class Customer(Aggregate):
         # payment_id -> what the payment did (``received_on``, ``applied``, ``to_credit``),
         # and ``reversed`` once a ``Reverse`` undid it (SPEC 2.7)
         self.payments: dict[str, dict[str, Any]] = {}
+        # the credit lots (overpayments, returns of paid sales) as the projections date
+        # them: (number in the customer's order, business date, fen), and what sales and
+        # payments' reversals took from each (``credit_pieces``, ``credit_removal``), so a
+        # reversal knows whether the credit its payment created was used since (SPEC 2.7)
+        self.credit_lots: list[tuple[int, str, int]] = []
+        self.credit_used: dict[int, int] = {}
 
     # --- reading ---------------------------------------------------------------------
 
@@ -110,6 +119,21 @@ class Customer(Aggregate):
         self._changed(self.receivables[sale_id], 0)
         insort(self._by_due, (date.fromisoformat(due_on), sale_id))
         self.credit -= credit_applied
+        if credit_applied:
+            for lot, _day, amount in credit_pieces(self.credit_lots, self.credit_used,
+                                                   credit_applied, invoice_date):
+                if lot is not None:
+                    self.credit_used[lot] = self.credit_used.get(lot, 0) + amount
+
+    def _credit_lot(self, day: str, amount: int) -> int:
+        number = len(self.credit_lots)
+        self.credit_lots.append((number, day, amount))
+        return number
+
+    def credit_lot_used(self, payment_id: str) -> int:
+        """How much of the credit lot payment ``payment_id`` created was taken since."""
+        lot = self.payments[payment_id].get("lot")
+        return 0 if lot is None else self.credit_used.get(lot, 0)
 
     class ReturnRecorded(Aggregate.Event):
         """A return of (part of) a sale, split by ``split_return``: ``to_open`` reduced
@@ -155,6 +179,9 @@ class Customer(Aggregate):
         item.returned_written_off += to_written_off
         self._changed(item, before)  # the unrecovered amount may have gone to 0 too
         self.credit += to_credit
+        if to_credit:
+            day = business_date(parse_instant(meta["occurred_at"])).isoformat()
+            self._credit_lot(join_day(day, item.open_from.isoformat()), to_credit)
 
     @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
     def record_payment(self, payment_id: str, amount: int, received_on: str,
@@ -170,7 +197,14 @@ class Customer(Aggregate):
         self.credit += to_credit
         self.payments[payment_id] = {"amount": amount, "received_on": received_on,
                                      "applied": applied, "to_credit": to_credit,
-                                     "reversed": False}
+                                     "reversed": False,
+                                     # the date each settlement counts from (SPEC 1)
+                                     "joins": {a["sale_id"]: join_day(
+                                         received_on,
+                                         self.receivables[a["sale_id"]].open_from.isoformat())
+                                         for a in applied if a["kind"] != "recovery"},
+                                     "lot": self._credit_lot(received_on, to_credit)
+                                     if to_credit else None}
 
     @event("PaymentReversed", topic="ledger:Customer.PaymentReversed")
     def reverse_payment(self, reversal_id: str, payment_id: str, target_command_id: str,
@@ -180,6 +214,8 @@ class Customer(Aggregate):
         """A payment undone (SPEC 2.7): each application it made is taken back (a
         settlement reopens the sale with its original due date, a recovery is unrecovered
         again) and the customer credit it created is removed."""
+        day = business_date(parse_instant(meta["occurred_at"])).isoformat()
+        joins = self.payments.get(payment_id, {}).get("joins", {})
         for a in reopened:
             item = self.receivables[a["sale_id"]]
             before = item.open
@@ -187,12 +223,21 @@ class Customer(Aggregate):
                 item.recovered -= a["amount"]
             else:
                 item.settled -= a["amount"]
+                # the reopened amount counts from the reversal's date (or the settlement's,
+                # when later): a fact taking from it joins the reopening (SPEC 1)
+                reopened_on = date.fromisoformat(join_day(day, joins.get(a["sale_id"])))
+                if item.reopened_on is None or item.reopened_on < reopened_on:
+                    item.reopened_on = reopened_on
             self._changed(item, before)
             key = (item.due_on, item.sale_id)
             i = bisect_left(self._by_due, key)
             if item.sale_id in self.active and (i == len(self._by_due) or self._by_due[i] != key):
                 self._by_due.insert(i, key)
         self.credit -= credit_removed
+        own = self.payments.get(payment_id, {}).get("lot")
+        for lot, amount in credit_removal(self.credit_lots, self.credit_used, own, credit_removed):
+            if lot is not None:
+                self.credit_used[lot] = self.credit_used.get(lot, 0) + amount
         if payment_id in self.payments:
             self.payments[payment_id]["reversed"] = True
 
