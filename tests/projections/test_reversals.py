@@ -307,3 +307,110 @@ def test_histories_with_reversals_balance_and_reconcile_sqlite(history, closes, 
 def test_histories_with_reversals_balance_and_reconcile_postgres(history, closes, batch_size):
     require_postgres()
     rec._any_history("postgres", history, closes, batch_size)
+
+
+# --- reversals under the later-date joins (SPEC 1) -------------------------------------
+
+
+def _reconciled_on(projector, days: list[str]) -> None:
+    for day in days:
+        report = query_reconcile(projector, as_of=day)
+        assert report["ok"] is True, (day, report)
+        tb = trial_balance(projector, as_of=day)
+        assert tb["debit_total"] == tb["credit_total"], day
+
+
+def test_reversal_of_a_recovery_held_until_a_later_write_off(ledger):
+    """A recovery received on 1 March on a sale written off on 20 March counts from 20
+    March (customer credit until then); its payment reversed on 10 March: the held credit
+    goes on 10 March and the join of 20 March nets to nothing, in receivables, KPIs and
+    the general ledger, and every date reconciles."""
+    setup_company(ledger)
+    all_applied(ledger, [
+        sale("S1", 1, day="2024-01-10"),
+        cmd("WriteOffReceivable", "fin", writeoff_id="W1", sale_id="S1", amount=10_000,
+            approved_by="dir", reason="uncollectable", **at("2024-03-20")),
+    ])
+    p1 = cmd("RecordPayment", "fin", payment_id="P1", customer_id="C1", amount=4_000,
+             received_on="2024-03-01", allocations=[{"sale_id": "S1", "amount": 4_000}],
+             **at("2024-03-01"))
+    all_applied(ledger, [p1])
+    projector = _projector(ledger)
+    assert query_receivables(projector, "C1", as_of="2024-03-05")["customer_credit"] == 4_000
+    assert query_receivables(projector, "C1")["recovered"] == 4_000
+    all_applied(ledger, [_reverse(p1, "V1", "2024-03-10")])
+    projector.catch_up()
+    figures = {day: query_receivables(projector, "C1", as_of=day)
+               for day in ("2024-03-05", "2024-03-10", "2024-03-25")}
+    # the day before the reversal the payment stands: held as credit
+    assert (figures["2024-03-05"]["customer_credit"], figures["2024-03-05"]["recovered"]) == (
+        4_000, 0)
+    assert (figures["2024-03-10"]["customer_credit"], figures["2024-03-10"]["recovered"]) == (0, 0)
+    assert (figures["2024-03-25"]["customer_credit"], figures["2024-03-25"]["written_off"],
+            figures["2024-03-25"]["recovered"]) == (0, 10_000, 0)
+    assert [(r["day"], r["account"], r["debit"], r["credit"])
+            for r in postings(projector, ref="P1") if r["event"] == "PaymentReversed"] == [
+        ("2024-03-10", "cash", 0, 4_000), ("2024-03-10", "customer_credit", 4_000, 0),
+        ("2024-03-20", "customer_credit", 0, 4_000),
+        ("2024-03-20", "bad_debt_recovery_income", 4_000, 0)]
+    march = _accounts(trial_balance(projector, as_of="2024-03-31"))
+    assert (march["cash"], march["customer_credit"], march["bad_debt_recovery_income"]) == (
+        (0, 0), (0, 0), (0, 0))
+    assert query_kpis(projector, "2024-03")["total"]["recoveries"] == 0
+    _reconciled_on(projector, ["2024-03-01", "2024-03-09", "2024-03-10", "2024-03-19",
+                               "2024-03-20", "2024-04-30"])
+
+
+def test_reversal_takes_back_its_own_credit_lot_and_nothing_else(ledger):
+    """Credit a payment created and a sale took since is used: the reversal is
+    ``exceeds_open_amount`` even when other credit came in later; a payment whose lot is
+    whole is reversed, and the next sale takes credit only from what is left, dated by
+    that lot (receivables, KPIs and GL agree on every date)."""
+    setup_company(ledger)
+    p1 = cmd("RecordPayment", "fin", payment_id="P1", customer_id="C1", amount=5_000,
+             received_on="2024-03-01", **at("2024-03-01"))
+    p2 = cmd("RecordPayment", "fin", payment_id="P2", customer_id="C1", amount=5_000,
+             received_on="2024-03-10", **at("2024-03-10"))
+    p3 = cmd("RecordPayment", "fin", payment_id="P3", customer_id="C1", amount=6_000,
+             received_on="2024-03-12", **at("2024-03-12"))
+    # S1 (10,000 on 5 March) takes P1's 5,000 of credit
+    all_applied(ledger, [p1, sale("S1", 1, day="2024-03-05"), p2, p3])
+    answer = ledger.execute_one(_reverse(p1, "V1", "2024-03-15"))
+    assert (answer["status"], answer["rule"]) == ("rejected", "exceeds_open_amount"), answer
+    # S1's open 5,000 is settled by FIFO from P2 on 10 March; P3's 6,000 is credit, more
+    # than P1 created, but P1's own credit went to S1
+    assert (answer["details"]["used"], answer["details"]["credit_balance"]) == (5_000, 6_000)
+    v3 = all_applied(ledger, [_reverse(p3, "V3", "2024-03-20")])[0]
+    assert v3["result"]["credit_removed"] == 6_000
+    # a later sale dated 25 March takes no credit: P1's lot is used, P3's is gone
+    all_applied(ledger, [sale("S2", 1, day="2024-03-25")])
+    projector = _projector(ledger)
+    doc = query_receivables(projector, "C1", as_of="2024-03-31")
+    assert (doc["open_total"], doc["customer_credit"]) == (10_000, 0)
+    assert query_receivables(projector, "C1", as_of="2024-03-19")["customer_credit"] == 6_000
+    assert query_kpis(projector, as_of="2024-03-31")["total"]["open"] == 10_000
+    _reconciled_on(projector, ["2024-03-01", "2024-03-12", "2024-03-19", "2024-03-20",
+                               "2024-03-31"])
+
+
+def test_a_write_off_dated_before_the_reversal_that_reopened_its_sale_counts_from_it(ledger):
+    """A reopened amount exists from the reversal's date: a write-off of it recorded later
+    but dated earlier joins the reopening and counts from the reversal's date (SPEC 1), so
+    the sale is never negative as of any date."""
+    setup_company(ledger)
+    p1 = cmd("RecordPayment", "fin", payment_id="P1", customer_id="C1", amount=10_000,
+             received_on="2024-03-10", **at("2024-03-10"))
+    all_applied(ledger, [sale("S1", 1, day="2024-03-01"), p1, _reverse(p1, "V1", "2024-03-20"),
+                         cmd("WriteOffReceivable", "fin", writeoff_id="W1", sale_id="S1",
+                             amount=10_000, approved_by="dir", reason="uncollectable",
+                             **at("2024-03-15"))])
+    projector = _projector(ledger)
+    opens = {day: query_receivables(projector, "C1", as_of=day)["open_total"]
+             for day in ("2024-03-05", "2024-03-15", "2024-03-19", "2024-03-20")}
+    assert opens == {"2024-03-05": 10_000, "2024-03-15": 0, "2024-03-19": 0, "2024-03-20": 0}
+    assert query_receivables(projector, "C1", as_of="2024-03-19")["written_off"] == 0
+    assert query_receivables(projector, "C1", as_of="2024-03-20")["written_off"] == 10_000
+    assert [(r["day"], r["account"]) for r in postings(projector, ref="W1")] == [
+        ("2024-03-20", "bad_debt_expense"), ("2024-03-20", "receivables")]
+    assert query_kpis(projector, as_of="2024-03-19")["total"]["open"] == 0
+    _reconciled_on(projector, ["2024-03-10", "2024-03-15", "2024-03-19", "2024-03-20"])

@@ -33,6 +33,8 @@ recovery from the later of ``received_on`` and the sale's latest write-off, a re
 cancelling of a written-off amount from the later of its date and that write-off's,
 customer credit settling a sale from the later of the sale's date and each credit lot's
 (``ledger.domain.receivables.credit_pieces``); until then the money is customer credit.
+An amount a payment's reversal reopened (SPEC 2.7) counts from the reversal's rows' date,
+so a fact taking from it joins that date too (``_sales_dates``).
 ``--as-of D`` counts the sales invoiced on or before D and the movements dated on or
 before D, so "what was owed on 30 June" is a sum over dated rows, never a replay. Classes
 and buckets come from the domain's own functions (``ledger.domain.receivables``), under

@@ -6,8 +6,10 @@ reverses; the original stays in the log. ``Reverse`` reverses four kinds of comm
 - ``RecordPayment`` -> ``Customer.PaymentReversed``: every application the payment made
   is taken back (settlements, FIFO included, reopen the sales with their original due
   dates; recoveries become unrecovered written-off amounts again) and the customer credit
-  it created is removed. If that credit has been used since (the customer's credit
-  balance is below it), ``exceeds_open_amount``; so is a payment whose settled money has
+  it created is removed. If that credit has been used since (a sale took from the
+  payment's own credit lot, the customer's lots taken oldest first as the projections
+  date them, ``credit_pieces``; or the customer's credit balance is below it),
+  ``exceeds_open_amount``; so is a payment whose settled money has
   since become customer credit through a return of the sale it paid.
 - ``FineRep`` -> ``Rep.FineReversed``: the fine leaves the statement of its month; if that
   month is closed, the next close books it as a late adjustment (``commission_month``).
@@ -26,9 +28,13 @@ reversing a fine of their own rep account; the approver of a spend's reversal is
 expense's submitter), ``invalid_state`` (a command of another kind, or one already
 reversed), then the amount rules above.
 
-A reversal's business date is its own ``occurred_at`` in company time: the projections
-and the general ledger date its effects on that day (a fine's reversal excepted: it
-changes the statement of the fine's month, as a late fact would).
+A reversal's business date R is its own ``occurred_at`` in company time: the projections
+and the general ledger undo the payment's, spend's or payout's dated effects from R on
+(each row on the later of its date and R: a join of the payment still to come nets to
+nothing when it comes), and a sale's reopened amount counts from then, so a fact taking
+from it later joins the reopening (SPEC 1). A fine's reversal counts on the fine's own
+date, in the commissions (the fine leaves its month, or is a late fact of it) and in the
+general ledger alike.
 """
 
 from __future__ import annotations
