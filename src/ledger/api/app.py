@@ -13,7 +13,9 @@ from fastapi.openapi.utils import get_openapi
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
-from ledger.api.routers import audit, budgets, commands, general_ledger, receivables, reps
+from ledger.api.routers import (
+    audit, auditors, budgets, commands, general_ledger, receivables, reps,
+)
 from ledger.api.schemas import components
 from ledger.api.services import Services
 from ledger.application import Ledger
@@ -43,7 +45,7 @@ def create_app(ledger: Ledger, keys: ApiKeys,
                   default_response_class=MsgspecResponse)
     app.state.services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
                                   wait_timeout=wait_timeout)
-    for module in (commands, receivables, budgets, reps, general_ledger, audit):
+    for module in (commands, receivables, budgets, reps, general_ledger, audit, auditors):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
