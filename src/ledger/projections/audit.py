@@ -2,8 +2,11 @@
 
 Every decision and fact in the log becomes one entry: the event, the command and command
 id that caused it, the actor and the roles they held, the approvers (a sale lists its
-price approver and its credit approver) and theirs, the reason, the policy version the
-decision was taken under, the occurred / reported / recorded times, and ``late``: reported
+price approver and its credit approver) and theirs, the reason, the policy versions the
+decision was taken under (``policy_version``: ``"name=version"`` pairs of every policy it
+consulted, ``approvals`` included, joined by commas; null for a plain fact such as a payment;
+``policies``: the same as a mapping, plus the ``reporting`` version that decided ``late``),
+the occurred / reported / recorded times, and ``late``: reported
 more than ``reporting.late_after_hours`` after it occurred (SPEC 2.6): the flag and the
 reporting policy version the domain recorded in the event's ``meta``; for an event recorded
 before ``meta`` carried them, the same rule (``is_late``) under the reporting policy in force
