@@ -283,11 +283,12 @@ def q_audit(entity: Annotated[str | None, typer.Option(help="Any entity id: cust
 
 @query_app.command("command")
 def q_command(command_id: Annotated[str, typer.Option("--id", help="A command_id.")],
+              actor: Annotated[str | None, typer.Option(help="Only this actor's command.")] = None,
               json_output: JsonFlag = False) -> None:
     """A command's answer and the events it produced."""
     from ledger.projections.audit import query_command
 
-    _run_query(json_output, query_command, command_id)
+    _run_query(json_output, query_command, command_id, actor)
 
 
 @query_app.command("late")

@@ -96,6 +96,8 @@ def test_what_the_documents_hold(company: Api):
     assert (command["command"], command["actor"], command["answer"]["status"]) == (
         "OpenDispute", "aud", "applied")
     assert [e["event"] for e in command["entries"]] == ["Dispute.Opened"]
+    assert company.get("/v1/commands/open-D1", actor="aud").json() == command
+    assert company.get("/v1/command", id="open-D1", actor="fin").status_code == 404
     assert [e["details"]["sale_id"] for e in company.get("/v1/late").json()["entries"]] == ["S2"]
     assert company.get("/v1/late", to="2024-03-17").json()["count"] == 0
     dso = company.get("/v1/dso", as_of="2024-03-31").json()

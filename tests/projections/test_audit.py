@@ -245,8 +245,9 @@ def test_rank_changes_are_not_segregation_violations_and_promotions_name_their_p
     projector.catch_up()
     assert segregation_violations(projector) == []
     promotions = [e for e in query_audit(projector, "R2")["entries"] if e["event"] == "Rep.RankChanged"]
-    assert [(e["reason"], e["approved_by"], e["policy_version"]) for e in promotions] == [
-        ("promotion", ["fin"], "commission_plan=2014-cn-1")]
+    assert [(e["reason"], e["approved_by"], e["policies"]["commission_plan"]) for e in promotions] == [
+        ("promotion", ["fin"], "2014-cn-1")]
+    assert "commission_plan=2014-cn-1" in promotions[0]["policy_version"].split(",")
     # a director's manual change is decided under the approvals policy (rank_change)
     [manual] = [e for e in query_audit(projector, "R1")["entries"] if e["event"] == "Rep.RankChanged"]
     assert (manual["reason"], manual["approved_by"], manual["policy_version"]) == (

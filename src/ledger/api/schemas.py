@@ -73,6 +73,7 @@ class Commission(Struct, kw_only=True):
     paid: int
     balance: int
     lines: list[dict[str, Any]]
+    disputes: list[dict[str, Any]] = []  # the open disputes of that rep and month
 
 
 class ReceivableItem(Struct, kw_only=True):

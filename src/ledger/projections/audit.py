@@ -409,16 +409,20 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
     return {"entity_id": entity_id, "entries": entries}
 
 
-def query_command(projector: Projector, command_id: str) -> dict[str, Any]:
-    """A command, its answer and the events it produced (SPEC 3: the command that caused
-    a decision and the events it produced): ``{command_id, command, actor, answer,
-    entries}``, entries in log order, all from this projection's tables.
+def query_command(projector: Projector, command_id: str, actor: str | None = None) -> dict[str, Any]:
+    """``ledger query command --id CID [--actor U]``: a command, its answer and the events
+    it produced (SPEC 3: the command that caused a decision and the events it produced):
+    ``{command_id, command, actor, answer, entries}``, entries in log order, all from this
+    projection's tables. ``actor`` narrows to one actor's command (the idempotency key is
+    the actor and the command_id, SPEC 1).
     """
     p = projection_of(projector, AuditProjection)
+    by_actor, params = ("", (command_id,)) if actor is None else (" AND actor = ?", (command_id, actor))
     with projector.transaction(commit=False) as sql:
-        entries = _entries(sql, p, "WHERE e.command_id = ?", (command_id,))
+        entries = _entries(sql, p, f"WHERE e.command_id = ?{by_actor.replace('actor', 'e.actor')}",
+                           params)
         record = sql.one(f"SELECT command, actor, answer FROM {p.t('commands')} "
-                         "WHERE command_id = ?", (command_id,))
+                         f"WHERE command_id = ?{by_actor} ORDER BY position", params)
     if record is None and not entries:
         raise unknown("command", command_id, "command_id")
     return {"command_id": command_id, "command": record["command"] if record else None,

@@ -1,6 +1,6 @@
 """What auditors and finance look up beside balances (SPEC 3 Audit trail, SPEC 5.3): a
 user's decisions, a command and its events, late reports, segregation-of-duty checks, DSO,
-disputes, incentive trips and the policies in force."""
+disputes and the policies in force. (A rep's incentive trips are in ``reps``.)"""
 
 from __future__ import annotations
 
@@ -11,23 +11,22 @@ from fastapi import APIRouter, Query
 from ledger.api.encoding import MsgspecResponse
 from ledger.api.params import AsOf
 from ledger.api.schemas import (
-    ActorAudit, CommandTrace, Disputes, Dso, Late, Policies, Sod, Trips, read_responses,
+    ActorAudit, CommandTrace, Disputes, Dso, Late, Policies, Sod, read_responses,
 )
 from ledger.api.services import Read
 from ledger.projections.aging import query_dso
 from ledger.projections.audit import query_actor, query_command, query_late, query_sod
 from ledger.projections.disputes import query_disputes
 from ledger.projections.policies import query_policies
-from ledger.projections.trips import query_trips
 
 router = APIRouter(prefix="/v1", tags=["auditors"])
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 DateParam = Annotated[str | None, Query(pattern=_DATE, json_schema_extra={"format": "date"})]
-Year = Annotated[int | None, Query(ge=1900, le=9998, description="Default: this year.")]
+
+Actor = Annotated[str | None, Query(min_length=1, description="Only this actor's command.")]
 
 _COMMAND = read_responses(CommandTrace, "`ledger query command --id CID --json`.")
-_TRIPS = read_responses(Trips, "`ledger query trips --rep R --json`.")
 
 
 @router.get("/actors/{user_id}/audit", summary="Every decision a user took or approved",
@@ -39,14 +38,15 @@ def actor_audit(user_id: str, read: Read) -> MsgspecResponse:
 
 @router.get("/commands/{command_id}", summary="A command's answer and the events it produced",
             response_class=MsgspecResponse, responses=_COMMAND)
-def command_by_id(command_id: str, read: Read) -> MsgspecResponse:
-    return read.respond(query_command(read.projector, command_id))
+def command_by_id(command_id: str, read: Read, actor: Actor = None) -> MsgspecResponse:
+    return read.respond(query_command(read.projector, command_id, actor))
 
 
 @router.get("/command", summary="A command and its events (the CLI's parameters)",
             response_class=MsgspecResponse, responses=_COMMAND)
-def command(read: Read, id: Annotated[str, Query(min_length=1)]) -> MsgspecResponse:  # noqa: A002
-    return command_by_id(id, read)
+def command(read: Read, id: Annotated[str, Query(min_length=1)],  # noqa: A002
+            actor: Actor = None) -> MsgspecResponse:
+    return command_by_id(id, read, actor)
 
 
 @router.get("/late", summary="Events reported late, by business date",
@@ -77,18 +77,6 @@ def dso(read: Read, as_of: AsOf) -> MsgspecResponse:
 def disputes(read: Read, entity: Annotated[str | None, Query(min_length=1)] = None,
              open: bool = False) -> MsgspecResponse:  # noqa: A002
     return read.respond(query_disputes(read.projector, entity, open))
-
-
-@router.get("/reps/{rep_id}/trips", summary="A rep's progress towards the incentive trips",
-            response_class=MsgspecResponse, responses=_TRIPS)
-def rep_trips(rep_id: str, read: Read, year: Year = None) -> MsgspecResponse:
-    return read.respond(query_trips(read.projector, rep_id, year))
-
-
-@router.get("/trips", summary="A rep's incentive trips (the CLI's parameters)",
-            response_class=MsgspecResponse, responses=_TRIPS)
-def trips(read: Read, rep: Annotated[str, Query(min_length=1)], year: Year = None) -> MsgspecResponse:
-    return rep_trips(rep, read, year)
 
 
 @router.get("/policies", summary="Every policy and the commission plan in force",
