@@ -442,7 +442,7 @@ def referenced_ids(body: dict[str, Any]) -> Iterator[UUID]:
 
 _CLAIM_FIELDS = {"sale_id": "sale", "payment_id": "payment", "return_id": "return",
                  "writeoff_id": "writeoff", "expense_id": "expense", "fine_id": "fine",
-                 "payout_id": "payout"}
+                 "payout_id": "payout", "invoice_no": "invoice"}
 _PARTY_FIELDS: dict[str, Any] = {
     "customer_id": Customer, "rep_id": Rep, "trainer_id": Rep, "user_id": User, "actor": User,
     "approved_by": User, "price_approved_by": User, "credit_approved_by": User,

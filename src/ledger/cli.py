@@ -276,12 +276,92 @@ def q_reconcile(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
 
 
 @query_app.command("audit")
-def q_audit(entity: Annotated[str, typer.Option(help="Any entity id: customer, sale, rep, budget...")],
+def q_audit(entity: Annotated[str | None, typer.Option(help="Any entity id: customer, sale, rep, budget...")] = None,
+            actor: Annotated[str | None, typer.Option(help="A user id: every decision they took or approved.")] = None,
             json_output: JsonFlag = False) -> None:
-    """The decisions and events about one entity, in log order."""
-    from ledger.projections.audit import query_audit
+    """The decisions and events about one entity, or taken or approved by one user, in log
+    order (exactly one of --entity and --actor)."""
+    from ledger.projections.audit import query_actor, query_audit
 
-    _run_query(json_output, query_audit, entity)
+    if (entity is None) == (actor is None):
+        raise typer.BadParameter("give exactly one of --entity and --actor")
+    if actor is not None:
+        _run_query(json_output, query_actor, actor)
+    else:
+        _run_query(json_output, query_audit, entity)
+
+
+@query_app.command("command")
+def q_command(command_id: Annotated[str, typer.Option("--id", help="A command_id.")],
+              actor: Annotated[str | None, typer.Option(help="Only this actor's command.")] = None,
+              json_output: JsonFlag = False) -> None:
+    """A command's answer and the events it produced."""
+    from ledger.projections.audit import query_command
+
+    _run_query(json_output, query_command, command_id, actor)
+
+
+@query_app.command("late")
+def q_late(date_from: Annotated[str | None, typer.Option("--from", help="First business date YYYY-MM-DD.")] = None,
+           date_to: Annotated[str | None, typer.Option("--to", help="Last business date YYYY-MM-DD.")] = None,
+           json_output: JsonFlag = False) -> None:
+    """Events reported late (SPEC 2.6), by business date."""
+    from ledger.projections.audit import query_late
+
+    _run_query(json_output, query_late, date_from, date_to)
+
+
+@query_app.command("sod")
+def q_sod(json_output: JsonFlag = False) -> None:
+    """Segregation-of-duty checks over every approval, and any violation; exits 1 on one."""
+    from ledger.projections.audit import query_sod
+
+    def run(projector: Any) -> dict[str, Any]:
+        document = query_sod(projector)
+        run.ok = document["ok"]  # type: ignore[attr-defined]
+        return document
+
+    run.ok = True  # type: ignore[attr-defined]
+    _run_query(json_output, run)
+    if not run.ok:  # type: ignore[attr-defined]
+        raise typer.Exit(1)
+
+
+@query_app.command("dso")
+def q_dso(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """Days sales outstanding as of a business date."""
+    from ledger.projections.aging import query_dso
+
+    _run_query(json_output, query_dso, as_of)
+
+
+@query_app.command("disputes")
+def q_disputes(entity: Annotated[str | None, typer.Option(help="Only the disputes of this entity.")] = None,
+               open_only: Annotated[bool, typer.Option("--open", help="Only open disputes.")] = False,
+               json_output: JsonFlag = False) -> None:
+    """Disputes, open and resolved, by entity."""
+    from ledger.projections.disputes import query_disputes
+
+    _run_query(json_output, query_disputes, entity, open_only)
+
+
+@query_app.command("trips")
+def q_trips(rep: Annotated[str, typer.Option(help="Rep id.")],
+            year: Annotated[int | None, typer.Option(help="Year YYYY (default: this year).")] = None,
+            json_output: JsonFlag = False) -> None:
+    """A rep's progress towards the incentive trips."""
+    from ledger.projections.trips import query_trips
+
+    _run_query(json_output, query_trips, rep, year)
+
+
+@query_app.command("policies")
+def q_policies(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """Every policy's version and values in force, and the commission plan, as the adopt
+    commands take them."""
+    from ledger.projections.policies import query_policies
+
+    _run_query(json_output, query_policies, as_of)
 
 
 # --- as-of: every query at a past log position or recorded time (SPEC 4, 5.3) -------------

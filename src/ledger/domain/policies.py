@@ -74,6 +74,11 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
         "budget": ["director"],
         "fine": ["manager", "director"],
         "late_activity": ["director"],
+        # SPEC 2.4: an expense is approved by a manager (a director serves too) and rejected
+        # by a manager, a director or finance; SPEC 2.5: a manual rank change by a director
+        "expense": ["manager", "director"],
+        "expense_rejection": ["manager", "director", "finance"],
+        "rank_change": ["director"],
     },
 }
 

@@ -397,7 +397,14 @@ def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str
     p = projection_of(projector)
     with projector.transaction(commit=False) as sql:
         _require_rep(sql, p, rep_id)
-        return _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
+        document = _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
+    # the open disputes of that rep and month (SPEC 5.3), from the disputes projection
+    from ledger.projections.disputes import open_disputes_of
+
+    disputes = open_disputes_of(projector, rep_id, period)
+    if disputes is not None:
+        document["disputes"] = disputes
+    return document
 
 
 def query_ranks(projector: Projector, rep_id: str, on: date | None = None) -> dict[str, Any]:
