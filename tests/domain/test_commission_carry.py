@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
@@ -21,6 +23,11 @@ from stores import fresh_ledger, require_postgres
 from support import USERS, all_applied, applied, at, cmd, rejected, setup_company
 
 from ledger.application import Ledger
+from ledger.domain.commission_month import BEGINNING, MonthFacts, RepRecord, booked_months
+from ledger.domain.commission_plan import (
+    PLAN_2014_CN_1, Fine, MonthInput, SaleLine, compute_statement, load_plan, override_due,
+    payable_by, statement_figures, statement_to_json,
+)
 from ledger.domain.calendar import month, next_month
 from ledger.domain.model import Rep
 from ledger.domain.money import yuan
@@ -93,6 +100,70 @@ def accrual_of(ledger: Ledger, rep_id: str, period: str) -> Any:
     found = [e for e in found if e.period == period]
     assert len(found) <= 1
     return found[0] if found else None
+
+
+# --- the rules, on plain values ----------------------------------------------------------
+
+PLAN = load_plan(PLAN_2014_CN_1)
+
+
+def test_the_engine_carries_a_negative_total_in_and_keeps_it_out_of_the_months_own_figures():
+    inp = MonthInput("A", "2024-04", "SR", (SaleLine("S1", date(2024, 4, 8), yuan(13_000)),),
+                     (), (), fines=(Fine("F1", date(2024, 4, 9), 5_000),),
+                     carried=-407_692, carried_from="2024-03")
+    st = compute_statement(PLAN, inp)
+    assert (st.commission, st.fines, st.carried, st.total) == (100_000, 5_000, -407_692, -312_692)
+    assert st.lines[-1] == {"type": "carried", "period": "2024-03", "amount": -407_692}
+    assert statement_figures(st)["total"] == 95_000  # the month's own: April's figures only
+    assert statement_to_json(st)["carried"] == -407_692
+    with pytest.raises(ValueError, match="carried must be integer fen <= 0"):
+        compute_statement(PLAN, replace(inp, carried=1))
+    with pytest.raises(ValueError, match="not a month before"):
+        compute_statement(PLAN, replace(inp, carried_from="2024-04"))
+
+
+def test_carried_into_the_next_month_to_close_only_from_a_closed_negative_month():
+    reps = [RepRecord("A", None, ((BEGINNING, "SR"),), {}, {"2024-02": 50_000, "2024-03": -407_692}),
+            RepRecord("B", None, ((BEGINNING, "SR"),), {}, {"2024-02": 10, "2024-03": 20})]
+    closed = {"2024-02": 10, "2024-03": 20}
+    carrying = MonthFacts(reps, lambda period: PLAN, closed)
+    assert carrying.carried_into("A", "2024-04") == (-407_692, "2024-03")
+    assert carrying.carried_into("B", "2024-04") == (0, None)  # not negative
+    assert carrying.carried_into("A", "2024-03") == (0, None)  # February was positive
+    assert carrying.carried_into("A", "2024-05") == (0, None)  # April is not closed
+    st = carrying.statement("A", "2024-04")
+    assert (st.carried, st.total) == (-407_692, -407_692)
+    off = MonthFacts(reps, lambda period: PLAN, closed,
+                     carry=lambda period: ("no-carry", period < "2024-04"))
+    assert off.carried_into("A", "2024-04") == (0, None)
+    assert off.statement("A", "2024-04").total == 0
+    # booked figures leave the carried amount out, as the adjustments
+    booked = booked_months([{"period": "2024-04", "rank": "SR", "plan_version": "2014-cn-1",
+                             "personal_sales": 0, "rate": "0", "commission": 0,
+                             "morning_star_bonus": 0, "opening_star_bonus": 0, "override": 0,
+                             "clawback": 0, "fines": 0, "adjustments": 0, "carried": -407_692,
+                             "total": -407_692, "lines": []}])
+    assert booked["2024-04"]["total"] == 0
+
+
+@pytest.mark.parametrize(("day", "payable"), [
+    ("2024-03-09", 0), ("2024-03-10", 1_061_538), ("2024-05-09", 1_061_538),
+    ("2024-05-10", 1_161_538)])
+def test_payable_by_a_date(day, payable):
+    on, override_on = date(2024, 3, 10), date(2024, 5, 10)
+    assert payable_by(1_161_538, 100_000, on, override_on, date.fromisoformat(day)) == payable
+
+
+def test_payable_by_never_negative_and_an_override_cut_is_due_at_once():
+    on, override_on = date(2024, 3, 10), date(2024, 5, 10)
+    assert payable_by(-5_000, 0, on, override_on, date(2024, 6, 1)) == 0
+    assert payable_by(50_000, 80_000, on, override_on, date(2024, 3, 10)) == 0  # all override
+    assert payable_by(50_000, 80_000, on, override_on, date(2024, 5, 10)) == 50_000
+    assert payable_by(50_000, -20_000, on, override_on, date(2024, 3, 10)) == 50_000
+    lines = [{"type": "adjustment", "booked": {"override": 100_000}, "revised": {"override": 150_000}},
+             {"type": "adjustment", "booked": None, "revised": {"override": 10_000}},
+             {"type": "fine", "amount": 5}]
+    assert override_due(7, lines) == 7 + 50_000 + 10_000
 
 
 # --- a negative month carried until absorbed ---------------------------------------------

@@ -1,4 +1,13 @@
-"""Ranks, fines, payouts, month close and commission plans (SPEC 2.5, SPEC 5.2)."""
+"""Ranks, fines, payouts, month close and commission plans (SPEC 2.5, SPEC 5.2).
+
+- ``ChangeRank`` effective in a month up to the last closed one is ``period_closed``
+  (a month before the first close too: the rank would hold on a closed month's 1st).
+- ``PayCommission`` needs its period closed (``invalid_state``) and pays at most what the
+  month's statement makes payable by ``paid_on`` (``Rep.payable_by``: commission, bonuses,
+  clawbacks, fines, adjustments and carried from ``payable_on``, the override from
+  ``override_payable_on``; a negative total nothing) less what was paid for the month,
+  else ``exceeds_open_amount`` with those figures.
+"""
 
 from __future__ import annotations
 

@@ -21,6 +21,16 @@ This module reads those facts from the log and records what the rules decide:
 - fines (``Rep.Fined``): ``fined_on`` and the fined rep;
 - reps (``Rep.Registered`` and their aggregates): trainer, rank history, booked months.
 
+Carried (SPEC 2.5): a rep whose month before closed with a negative total gets it as the
+``carried`` line of this month's statement when the ``commission`` policy in force on this
+month's 1st has ``carry_negative`` (``MonthFacts.carried_into``); the accrual records that
+policy's version in ``policy``. A carried line alone makes a statement (the debt moves on
+each month until absorbed).
+
+The first close (SPEC 2.5): it reads the whole log, and a fact (sale, return, write-off,
+fine) dated in an earlier month is ``period_closed``, naming the earliest such month: that
+month could never be closed after it.
+
 Reading: each close reads the fact topics from ``Closings.scan_from(M)`` to ``stop`` (the
 previous close saw where facts dated after its month begin), plus, only when late facts
 or clawbacks need an older month in full, that month's own range (``MonthFacts``'s
