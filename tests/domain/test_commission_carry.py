@@ -507,3 +507,22 @@ def test_total_adds_up_with_adjustment_and_carried_over_generated_months(backend
 
 
 assert set(USERS) >= {"fin", "dir", "mgr", "sa"}
+
+
+def test_a_fact_dated_before_the_first_closed_month_recorded_later_is_late(ledger):
+    """January can never be closed once February is: a January fine recorded after
+    February's close lands as an adjustment of 2024-01 in March's statement, not lost."""
+    setup_company(ledger, credit_limit=BIG)
+    all_applied(ledger, [sold("S1", "R2", 20_000, "2024-02-10"), close("2024-02"),
+                         fined("F1", "R2", 100, "2024-01-20"), sold("S2", "R2", 13_000, "2024-03-05")])
+    projector = projector_of(ledger)
+    preview = query_commission(projector, "R2", "2024-03")
+    answer = applied(ledger, close("2024-03"))
+    assert answer["result"]["late_facts"] == 1
+    projector.catch_up()
+    march = query_commission(projector, "R2", "2024-03")
+    [adj] = [line for line in march["lines"] if line["type"] == "adjustment"]
+    assert (adj["period"], adj["amount"], [f["id"] for f in adj["facts"]]) == ("2024-01", -10_000, ["F1"])
+    assert (march["commission"], march["adjustment"], march["total"]) == (100_000, -10_000, 90_000)
+    assert march["total"] == identity(march) == preview["total"]
+    assert query_reconcile(projector)["ok"]

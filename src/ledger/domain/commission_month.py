@@ -43,8 +43,10 @@ from month to month until a month's figures absorb it. A month's own figures
 (``booked_months``, ``statement_figures``) leave out what it carried in, as they leave
 out its adjustments.
 
-Late facts (``late_facts``): a fact dated in a closed month (from the first closed to the
-last closed) and recorded after the last close's log position. The next close
+Late facts (``late_facts``): a fact dated in a closed month, or in a month before the
+first closed one (which can never be closed: the first close refuses to leave one with
+facts behind, so a fact recorded there later is late like one of a closed month), and
+recorded after the last close's log position. The next close
 (``late_adjustments``) recomputes each month X they touch for each rep they touch (the
 fact's rep and, for a sale or a same-month return, that rep's trainer, whose override
 changes), with every fact of X now known, X's booked rank (else the rank on X's 1st) and
@@ -372,13 +374,13 @@ class MonthFacts:
     # --- late facts -----------------------------------------------------------------
 
     def late_facts(self) -> list[Fact]:
-        """Facts dated in a closed month and recorded after the last close's position,
-        by date, kind and id."""
+        """Facts dated in a closed month (or before the first) and recorded after the
+        last close's position, by date, kind and id."""
         if self._late is None:
             last = self.last_closed
             late = [] if last is None else [
                 f for period, facts in self._by_month.items()
-                if min(self.closed) <= period <= last
+                if period <= last
                 for f in facts.values() if f.position > self.closed[last]]
             self._late = sorted(late, key=lambda f: (f.day, f.kind, f.id))
         return list(self._late)
