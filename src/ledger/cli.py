@@ -192,7 +192,8 @@ def render(document: dict[str, Any]) -> None:
 _MONEY_KEYS = ("amount", "total", "open", "gross", "debit", "credit", "allocated", "committed",
                "spent", "remaining", "commission", "bonus", "override", "clawback", "fines",
                "paid", "balance", "sales", "share", "limit", "available", "difference",
-               "general_ledger", "subledger", "written_off", "adjustments", "base")
+               "general_ledger", "subledger", "written_off", "adjustments", "base",
+               "adjustment", "carried")
 
 
 def _cell(key: str, value: Any) -> str:

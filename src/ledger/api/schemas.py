@@ -65,6 +65,8 @@ class Commission(Struct, kw_only=True):
     morning_star_bonus: int
     opening_star_bonus: int
     override: int
+    adjustment: int  # the late adjustment lines, signed
+    carried: int  # <= 0: the month before's negative total carried in
     clawback: int
     fines: int
     total: int

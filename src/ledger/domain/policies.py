@@ -80,10 +80,19 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
         "expense_rejection": ["manager", "director", "finance"],
         "rank_change": ["director"],
     },
+    # SPEC 2.5: a closed month's negative commission total carries into the next month's
+    # statement until absorbed (false: it stays on its month, payable as 0).
+    "commission": {"carry_negative": True},
 }
 
 POLICY_NAMES = tuple(DEFAULT_POLICIES)
 PLAN_POLICY = "commission_plan"
+COMMISSION_POLICY = "commission"
+
+
+def carry_negative(version: PolicyVersion) -> tuple[str, bool]:
+    """A ``commission`` policy version as ``MonthFacts`` takes it: (version, carry_negative)."""
+    return version.version, bool(version.values["carry_negative"])
 
 
 @dataclass(frozen=True)
