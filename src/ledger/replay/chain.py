@@ -176,16 +176,18 @@ def _merged(source: LogSource, stop: int, page: int
 
 
 def verify(source: LogSource, *, page: int = PAGE, positions: Sequence[int] = (),
-           ranges: Sequence[tuple[int, int]] = (),
+           ranges: Sequence[tuple[int, int]] = (), stop: int | None = None,
            progress: Callable[[int], None] | None = None) -> Verification:
     """Recompute the chain over the whole log and name the first break (module docstring).
 
     ``positions``: also report the recomputed hash at these positions (``head_at``);
     ``ranges``: also compute the Merkle hash of these ranges of leaf indices
-    (``range_hashes``), for consistency proofs. One streaming pass either way.
+    (``range_hashes``), for consistency proofs; ``stop``: the last position to read
+    (default: the end of the log when the pass starts). One streaming pass either way.
     """
     started = time.perf_counter()
-    stop = source.log_end()
+    if stop is None:
+        stop = source.log_end()
     never_chained = not source.select_chain(1, stop, 1) if stop else True
     wanted = set(positions)
     head_at: dict[int, bytes] = {}
