@@ -322,7 +322,7 @@ def verify_command(
     from ledger.store.chain import ChainError
 
     def config_error(message: str) -> typer.Exit:
-        err.print(f"[bold red]configuration error[/]: {message}", highlight=False)
+        err.print(f"[bold red]configuration error[/]: {message}", highlight=False, soft_wrap=True)
         return typer.Exit(2)
 
     try:
@@ -345,9 +345,9 @@ def verify_command(
             try:
                 sealed = recorder.seal_chain()
             except ChainError as e:
-                err.print(f"[bold red]cannot seal[/]: {e}")
+                err.print(f"[bold red]cannot seal[/]: {e}", soft_wrap=True)
                 raise typer.Exit(1) from None
-            err.print(f"sealed: {sealed} events chained")
+            err.print(f"sealed: {sealed} events chained", soft_wrap=True)
         if earlier is not None:
             result = cps.check(recorder, earlier, trusted)
             document = result.as_dict(earlier)
@@ -369,9 +369,10 @@ def verify_command(
     else:
         _print_verification(document)
         if checkpoint is not None and "checkpoint" in document:
-            out.print(f"signed checkpoint written to {checkpoint} (key {document['checkpoint']['key_fingerprint'][:16]}...)")
+            out.print(f"signed checkpoint written to {checkpoint} (key "
+                      f"{document['checkpoint']['key_fingerprint'][:16]}...)", soft_wrap=True)
         elif checkpoint is not None:
-            err.print("[bold red]no checkpoint written[/]: the log has a break")
+            err.print("[bold red]no checkpoint written[/]: the log has a break", soft_wrap=True)
     raise typer.Exit(0 if document["ok"] else 1)
 
 
@@ -380,25 +381,25 @@ def _print_verification(d: dict[str, Any]) -> None:
     raw = f"{rate['sha256_per_second']:,} hashes/s" if rate["sha256_per_second"] else "n/a"
     out.print(f"{d['events']:,} events up to position {d['position']} in {rate['seconds']}s: "
               f"{rate['events_per_second']:,} events/s (raw SHA-256 over the same bytes: {raw})",
-              highlight=False)
-    out.print(f"head {d['head']}\nroot {d['root']} (tree size {d['tree_size']})", highlight=False)
+              highlight=False, soft_wrap=True)
+    out.print(f"head {d['head']}\nroot {d['root']} (tree size {d['tree_size']})", highlight=False, soft_wrap=True)
     brk = d["first_break"]
     if brk:
         out.print(f"[bold red]BREAK[/] at position {brk['position']}: [bold]{brk['kind']}[/]: "
-                  f"{brk['detail']}", highlight=False)
+                  f"{brk['detail']}", highlight=False, soft_wrap=True)
     against = d.get("against")
     if against:
         for name in ("signature", "key_trusted", "head", "consistency"):
             value = against[name]
             mark = "n/a (no key pinned)" if value is None else ("ok" if value else "[bold red]FAILED[/]")
-            out.print(f"checkpoint {name}: {mark}", highlight=False)
+            out.print(f"checkpoint {name}: {mark}", highlight=False, soft_wrap=True)
         for problem in against["problems"]:
-            out.print(f"[bold red]problem[/]: {problem}", highlight=False)
+            out.print(f"[bold red]problem[/]: {problem}", highlight=False, soft_wrap=True)
         out.print(f"checkpoint of {against['signed_at']} (position {against['position']}, "
                   f"tree size {against['tree_size']}): " + ("[green]the log extends it[/]"
-                  if d["ok"] else "[bold red]the log does NOT extend it[/]"), highlight=False)
+                  if d["ok"] else "[bold red]the log does NOT extend it[/]"), highlight=False, soft_wrap=True)
     elif not brk:
-        out.print("[green]ok[/]: the chain is intact")
+        out.print("[green]ok[/]: the chain is intact", soft_wrap=True)
 
 
 @app.command("keygen")
@@ -412,10 +413,10 @@ def keygen_command(
     try:
         public = cps.raw_public(cps.keygen(path))
     except cps.CheckpointError as e:
-        err.print(f"[bold red]configuration error[/]: {e}", highlight=False)
+        err.print(f"[bold red]configuration error[/]: {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     out.print(f"private key written to {path} (keep it secret; mode 0600)\n"
-              f"public key  {public.hex()}\nfingerprint {cps.fingerprint(public)}", highlight=False)
+              f"public key  {public.hex()}\nfingerprint {cps.fingerprint(public)}", highlight=False, soft_wrap=True)
 
 
 # --- demo --------------------------------------------------------------------------------
