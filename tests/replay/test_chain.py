@@ -106,6 +106,9 @@ def test_a_changed_header_or_chain_row_is_altered(ledger, fresh_database):
     assert (check(ledger).first_break.position, check(ledger).first_break.kind) == (end - 1, "altered")
     rawsql.run(fresh_database, "UPDATE {chain} SET hash = ? WHERE position = ?", (bytes(32), 4))
     assert (check(ledger).first_break.position, check(ledger).first_break.kind) == (4, "altered")
+    # a header no recorder writes (NULL) is a break too, not a crash of verify
+    rawsql.run(fresh_database, "UPDATE {events} SET topic = NULL, state = NULL WHERE {pos} = ?", (2,))
+    assert (check(ledger).first_break.position, check(ledger).first_break.kind) == (2, "altered")
 
 
 def test_a_deleted_event_is_missing_at_its_position(ledger, fresh_database):

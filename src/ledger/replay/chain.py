@@ -62,20 +62,26 @@ RATE_SAMPLE = 5000  # preimages kept to time raw SHA-256 over the same bytes
 
 _HEADER = struct.Struct(">Q16sQI")
 
-EventRow = tuple[int, Any, int, str, bytes]  # position, aggregate id, version, topic, payload
+EventRow = tuple[int, Any, int, str, bytes]  # position, aggregate id (UUID or 16 bytes), version, topic, payload
 ChainRow = tuple[int, int, bytes]  # position, prev_position, hash
 
 
-def preimage(prev: bytes, position: int, originator_id: UUID | str, version: int, topic: str,
-             state: bytes) -> bytes:
-    """The bytes whose SHA-256 is the event's chain hash (see the module docstring)."""
-    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+def preimage(prev: bytes, position: int, originator_id: UUID | bytes | str, version: int,
+             topic: str, state: bytes) -> bytes:
+    """The bytes whose SHA-256 is the event's chain hash (see the module docstring).
+    ``originator_id``: a UUID, its 16 bytes, or its text."""
+    if isinstance(originator_id, UUID):
+        oid = originator_id.bytes
+    elif isinstance(originator_id, bytes):
+        oid = originator_id
+    else:
+        oid = UUID(originator_id).bytes
     t = topic.encode()
-    return b"".join((prev, _HEADER.pack(position, oid.bytes, version, len(t)), t, bytes(state)))
+    return b"".join((prev, _HEADER.pack(position, oid, version, len(t)), t, state))
 
 
-def event_hash(prev: bytes, position: int, originator_id: UUID | str, version: int, topic: str,
-               state: bytes) -> bytes:
+def event_hash(prev: bytes, position: int, originator_id: UUID | bytes | str, version: int,
+               topic: str, state: bytes) -> bytes:
     return hashlib.sha256(preimage(prev, position, originator_id, version, topic, state)).digest()
 
 
@@ -203,7 +209,11 @@ def verify(source: LogSource, *, page: int = PAGE, positions: Sequence[int] = ()
     for position, e, c in _merged(source, stop, page):
         h = b""
         if e is not None:
-            pre = preimage(prev, *e)
+            try:
+                pre = preimage(prev, *e)
+            except (ValueError, TypeError, AttributeError, struct.error) as bad:
+                # a header edited into something no recorder writes (NULL, not a UUID)
+                pre = b"\xff" + repr((bad, e)).encode()
             if len(sample) < RATE_SAMPLE:
                 sample.append(pre)
             h = hashlib.sha256(pre).digest()
@@ -234,7 +244,7 @@ def verify(source: LogSource, *, page: int = PAGE, positions: Sequence[int] = ()
                 suspect = e
         elif suspect is not None and e is not None and c is not None and c[1] == last_chain[0]:
             for header in (e[1:4], suspect[1:4]):
-                if event_hash(last_chain[1], position, *header, suspect[4]) == c[2]:
+                if _try_hash(last_chain[1], position, *header, suspect[4]) == c[2]:
                     what = "payload" if header == e[1:4] else "event"
                     first_break = Break(suspect[0], "reordered", (
                         f"the {what} stored at position {suspect[0]} is the one the chain "
@@ -264,6 +274,14 @@ def verify(source: LogSource, *, page: int = PAGE, positions: Sequence[int] = ()
         sha256_per_second=_raw_rate(sample), head_at=head_at,
         range_hashes=hasher.hashes() if ranges else [],
     )
+
+
+def _try_hash(prev: bytes, position: int, originator_id: Any, version: Any, topic: Any,
+              state: Any) -> bytes | None:
+    try:
+        return event_hash(prev, position, originator_id, version, topic, state)
+    except (ValueError, TypeError, AttributeError, struct.error):
+        return None
 
 
 def _first_event_after(source: LogSource, position: int, stop: int) -> int:

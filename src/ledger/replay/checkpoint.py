@@ -30,6 +30,30 @@ key is the company's (when the caller pins one); the chain's hash at ``position`
 recomputed from the events stored now, equals ``head``; and an RFC 9162 consistency proof
 from ``(tree_size, root)`` to the current tree verifies. The proof is returned, so a third
 party holding only the two signed checkpoints can check it too.
+
+**Publishing checkpoints** (how a company makes a tampered log provable):
+
+1. Once: ``ledger keygen /secure/ledger-signing.pem`` on a machine that is not the database
+   host; publish the printed public key and fingerprint where the company cannot quietly
+   change it later (annual report, website, a letter to the external auditor and bank).
+2. At every close (each ``CloseMonth``, or daily):
+   ``LEDGER_SIGNING_KEY_FILE=/secure/ledger-signing.pem ledger verify --checkpoint cp-2024-03.json``.
+   It verifies the chain first and signs nothing over a broken log.
+3. Hand the checkpoint file to parties outside the company's control, who keep it: the
+   external auditor, the bank, the regulator's mailbox, a public git repository or an
+   RFC 3161 timestamping service. The file is small; its ``root``, ``tree_size`` and
+   ``signature`` are the digest that matters.
+4. Later, whoever holds a copy of the log (an auditor given the database) runs
+   ``ledger verify --against cp-2024-03.json --public-key <published hex>``. If anything
+   up to the checkpoint's position was changed, deleted, inserted or reordered since —
+   even with the chain recomputed end to end — the head at that position and the
+   consistency proof fail, and the earlier checkpoint, signed with the published key, is
+   the proof. Two checkpoints prove the later log extends the earlier one with the
+   ``consistency_proof`` alone (``merkle.verify_consistency``), without the log.
+
+A checkpoint protects what was logged before it; events after the last checkpoint are
+protected by the chain only. A stolen key lets a thief sign new checkpoints, not change
+those others already hold.
 """
 
 from __future__ import annotations
