@@ -316,7 +316,7 @@ def verify_command(
     (SPEC 4, 5.3). Also writes or checks signed checkpoints."""
     import os
 
-    from ledger.config import ConfigError
+    from ledger.config import ConfigError, database_from_env
     from ledger.replay import checkpoint as cps
     from ledger.replay.chain import verify
     from ledger.store.chain import ChainError
@@ -326,7 +326,11 @@ def verify_command(
         return typer.Exit(2)
 
     try:
-        db = parse_database_url(database) if database else None
+        db = parse_database_url(database) if database else database_from_env()
+        if db.kind == "sqlite" and not Path(db.env["SQLITE_DBNAME"]).exists():
+            raise ConfigError(f"no database at {db.env['SQLITE_DBNAME']}: nothing to verify")
+        if checkpoint is not None and against is not None:
+            raise ConfigError("--checkpoint and --against are separate runs: give one of them")
         key_file = os.environ.get(cps.SIGNING_KEY_ENV)
         key = cps.load_private_key(Path(key_file)) if key_file else None
         if checkpoint is not None and key is None:
@@ -359,7 +363,7 @@ def verify_command(
                 v = verify(recorder, progress=(lambda n: progress.update(task, completed=n))
                            if task is not None else None)
             document = v.as_dict()
-        if checkpoint is not None and v.ok and earlier is None:
+        if checkpoint is not None and v.ok:
             assert key is not None
             cp = cps.sign(v, key)
             cps.write(cp, checkpoint)

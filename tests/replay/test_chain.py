@@ -199,3 +199,40 @@ def test_the_first_write_to_an_unchained_log_seals_it(ledger, fresh_database):
     assert v.ok, v.first_break
     assert v.events == ledger.max_position() > end
     assert rawsql.run(fresh_database, "SELECT COUNT(*) FROM {chain}")[0][0] == v.events
+
+
+# --- the edges of the log -----------------------------------------------------------------
+
+
+def test_breaks_at_the_first_and_last_positions(ledger, fresh_database):
+    end = company(ledger, sales=2)
+    s1, s2, s_end = (rawsql.event(fresh_database, p)[3] for p in (1, 2, end))
+    # the first two payloads swapped: reordered at 1, naming 2
+    rawsql.run(fresh_database, "UPDATE {events} SET state = ? WHERE {pos} = ?", (s2, 1))
+    rawsql.run(fresh_database, "UPDATE {events} SET state = ? WHERE {pos} = ?", (s1, 2))
+    brk = check(ledger).first_break
+    assert (brk.position, brk.kind) == (1, "reordered") and brk.detail.endswith("at position 2")
+    rawsql.run(fresh_database, "UPDATE {events} SET state = ? WHERE {pos} = ?", (s1, 1))
+    rawsql.run(fresh_database, "UPDATE {events} SET state = ? WHERE {pos} = ?", (s2, 2))
+    assert check(ledger).ok
+    # the last event altered, then deleted (its chain row stays)
+    rawsql.run(fresh_database, "UPDATE {events} SET state = ? WHERE {pos} = ?", (s_end + b" ", end))
+    assert (check(ledger).first_break.position, check(ledger).first_break.kind) == (end, "altered")
+    rawsql.run(fresh_database, "DELETE FROM {events} WHERE {pos} = ?", (end,))
+    assert (check(ledger).first_break.position, check(ledger).first_break.kind) == (end, "missing")
+    # the first event deleted
+    rawsql.run(fresh_database, "DELETE FROM {events} WHERE {pos} = ?", (1,))
+    assert (check(ledger).first_break.position, check(ledger).first_break.kind) == (1, "missing")
+
+
+def test_two_whole_rows_swapped_are_reordered(ledger, fresh_database):
+    company(ledger, sales=2)
+    p, q = 12, 30
+    a, b = rawsql.event(fresh_database, p), rawsql.event(fresh_database, q)
+    rawsql.run(fresh_database, "DELETE FROM {events} WHERE {pos} IN (?, ?)", (p, q))
+    for position, (oid, version, topic, state) in ((p, b), (q, a)):
+        rawsql.run(fresh_database, "INSERT INTO {events} (originator_id, originator_version, topic, state, {pos}) "
+                                   "VALUES (?, ?, ?, ?, ?)", (oid, version, topic, state, position))
+    brk = check(ledger).first_break
+    assert (brk.position, brk.kind) == (p, "reordered")
+    assert brk.detail == f"the event stored at position {p} is the one the chain records at position {q}"

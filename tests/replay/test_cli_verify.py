@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ledger.application import Ledger
 from ledger.cli import app
+from ledger.config import parse_database_url
 
 runner = CliRunner()
 
@@ -88,7 +89,11 @@ def test_verify_seal_chains_an_unchained_log(fresh_database, monkeypatch):
 def test_a_bad_database_url_or_checkpoint_file_is_a_configuration_error(tmp_path):
     bad = runner.invoke(app, ["verify", "--database", "mysql://x/y"])
     assert bad.exit_code == 2 and "sqlite:///" in bad.stderr
+    missing = runner.invoke(app, ["verify", "--database", f"sqlite:///{tmp_path}/typo.db"])
+    assert missing.exit_code == 2 and "nothing to verify" in missing.stderr
+    assert not (tmp_path / "typo.db").exists()
     (tmp_path / "cp.json").write_text("{}")
     url = f"sqlite:///{tmp_path}/l.db"
+    Ledger(parse_database_url(url)).close()
     wrong = runner.invoke(app, ["verify", "--database", url, "--against", str(tmp_path / "cp.json")])
     assert wrong.exit_code == 2 and "is not a ledger checkpoint" in wrong.stderr
