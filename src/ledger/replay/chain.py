@@ -57,7 +57,7 @@ from uuid import UUID
 from ledger.replay import merkle
 
 GENESIS = bytes(32)
-PAGE = 2000
+PAGE = 5000
 RATE_SAMPLE = 5000  # preimages kept to time raw SHA-256 over the same bytes
 
 _HEADER = struct.Struct(">Q16sQI")

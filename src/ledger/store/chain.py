@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger.replay.chain import GENESIS, ChainRow, EventRow, chain_rows
@@ -212,15 +213,16 @@ class PostgresChainMixin:
     def log_end(self) -> int:
         return int(self._one(self._log_end, ())["n"])
 
+    # Verification reads in binary (bytea arrives as bytes, not hex text) as plain tuples.
     def select_event_rows(self, start: int, stop: int, limit: int) -> list[EventRow]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._events_select, (start, stop, limit), prepare=True)
-            return [_pg_event(r) for r in curs.fetchall()]
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._events_select, (start, stop, limit), prepare=True, binary=True)
+            return [(r[0], r[1], r[2], r[3], _blob(r[4])) for r in curs.fetchall()]
 
     def select_chain(self, start: int, stop: int, limit: int) -> list[ChainRow]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._chain_select, (start, stop, limit), prepare=True)
-            return [(r["position"], r["prev_position"], bytes(r["hash"])) for r in curs.fetchall()]
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._chain_select, (start, stop, limit), prepare=True, binary=True)
+            return [(r[0], r[1], bytes(r[2])) for r in curs.fetchall()]
 
     def count_events(self, stop: int) -> int:
         return int(self._one(self._events_count, (stop,))["n"])
