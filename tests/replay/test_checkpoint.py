@@ -124,3 +124,25 @@ def test_no_checkpoint_is_signed_over_a_broken_log(ledger, fresh_database, key_f
     rawsql.run(fresh_database, "DELETE FROM {events} WHERE {pos} = ?", (2,))
     with pytest.raises(cps.CheckpointError, match="the log has a break"):
         signed(ledger, key_file)
+
+
+def test_inclusion_proofs_of_events_check_against_a_signed_checkpoint(ledger, key_file):
+    from ledger.replay.chain import inclusion_proofs
+
+    setup_company(ledger)
+    for i in range(3):
+        applied(ledger, sale(f"S{i}"))
+    cp = signed(ledger, key_file)
+    applied(ledger, sale("S-later"))  # the proofs are for the checkpoint's tree, not today's
+    positions = [1, 2, cp.position // 2, cp.position]
+    v, proofs = inclusion_proofs(ledger.app.recorder, positions, stop=cp.position)
+    assert (v.tree_size, v.root.hex()) == (cp.tree_size, cp.root)
+    assert sorted(proofs) == sorted(set(positions))
+    root = bytes.fromhex(cp.root)
+    for p, inc in proofs.items():
+        assert merkle.verify_inclusion(inc.index, cp.tree_size, merkle.leaf_hash(inc.event_hash), inc.proof, root)
+        # the entry is the chain hash at that position: another event's does not check
+        other = proofs[1] if p != 1 else proofs[2]
+        assert not merkle.verify_inclusion(inc.index, cp.tree_size, merkle.leaf_hash(other.event_hash),
+                                           inc.proof, root)
+    assert proofs[cp.position].event_hash.hex() == cp.head

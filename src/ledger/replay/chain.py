@@ -299,3 +299,38 @@ def _raw_rate(sample: list[bytes]) -> float | None:
         sha256(pre).digest()
     elapsed = time.perf_counter() - started
     return len(sample) / elapsed if elapsed > 0 else None
+
+
+@dataclass
+class Inclusion:
+    """An event's RFC 9162 inclusion proof in the tree of ``tree_size`` events."""
+
+    position: int
+    index: int  # the event's leaf index: events before it in log order
+    event_hash: bytes  # the chain hash at ``position``: the tree's entry
+    proof: list[bytes]
+
+
+def inclusion_proofs(source: LogSource, positions: Sequence[int], *, stop: int | None = None,
+                     page: int = PAGE) -> tuple[Verification, dict[int, Inclusion]]:
+    """Inclusion proofs of the events at ``positions`` in the tree of the log up to ``stop``
+    (default: its end), computed in one verification pass, for evidence files: each proof
+    checks against a checkpoint's ``root`` and ``tree_size`` without the rest of the log
+    (``merkle.verify_inclusion(index, tree_size, merkle.leaf_hash(event_hash), proof, root)``).
+    A position holding no event has no proof."""
+    if stop is None:
+        stop = source.log_end()
+    size = source.count_events(stop)
+    indexes = {p: source.count_events(p) - 1 for p in positions if 0 < p <= stop}
+    wanted: list[tuple[int, int, list[tuple[int, int]]]] = [
+        (p, i, merkle.inclusion_ranges(i, size)) for p, i in indexes.items() if 0 <= i < size
+    ]
+    ranges = [r for _, _, rs in wanted for r in rs]
+    v = verify(source, page=page, positions=[p for p, _, _ in wanted], ranges=ranges, stop=stop)
+    hashes = iter(v.range_hashes)
+    proofs: dict[int, Inclusion] = {}
+    for p, i, rs in wanted:
+        proof = [next(hashes) for _ in rs]
+        if p in v.head_at:  # an event is stored there
+            proofs[p] = Inclusion(position=p, index=i, event_hash=v.head_at[p], proof=proof)
+    return v, proofs
