@@ -335,14 +335,12 @@ def verify_command(
         key = cps.load_private_key(Path(key_file)) if key_file else None
         if checkpoint is not None and key is None:
             raise cps.CheckpointError(f"--checkpoint needs {cps.SIGNING_KEY_ENV} (see `ledger keygen`)")
-        trusted = bytes.fromhex(public_key) if public_key else (
+        trusted = _public_key(public_key) if public_key else (
             cps.raw_public(key.public_key()) if key else None)
         earlier = cps.read(against) if against is not None else None
         ledger = Ledger(db)
     except (ConfigError, cps.CheckpointError) as e:
         raise config_error(str(e)) from None
-    except ValueError:
-        raise config_error(f"--public-key: not hex: {public_key!r}") from None
     with ledger:
         recorder: Any = ledger.app.recorder
         if seal:
@@ -366,7 +364,10 @@ def verify_command(
         if checkpoint is not None and v.ok:
             assert key is not None
             cp = cps.sign(v, key)
-            cps.write(cp, checkpoint)
+            try:
+                cps.write(cp, checkpoint)
+            except OSError as e:
+                raise config_error(f"cannot write {checkpoint}: {e.strerror}") from None
             document["checkpoint"] = {"file": str(checkpoint), "key_fingerprint": cp.key_fingerprint}
     if json_output:
         _print_json(document)
@@ -378,6 +379,18 @@ def verify_command(
         elif checkpoint is not None:
             err.print("[bold red]no checkpoint written[/]: the log has a break", soft_wrap=True)
     raise typer.Exit(0 if document["ok"] else 1)
+
+
+def _public_key(text: str) -> bytes:
+    from ledger.config import ConfigError
+
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(f"--public-key: expected 64 hex digits (a raw Ed25519 key), got {text!r}")
+    return raw
 
 
 def _print_verification(d: dict[str, Any]) -> None:

@@ -97,3 +97,5 @@ def test_a_bad_database_url_or_checkpoint_file_is_a_configuration_error(tmp_path
     Ledger(parse_database_url(url)).close()
     wrong = runner.invoke(app, ["verify", "--database", url, "--against", str(tmp_path / "cp.json")])
     assert wrong.exit_code == 2 and "is not a ledger checkpoint" in wrong.stderr
+    short = runner.invoke(app, ["verify", "--database", url, "--public-key", "abcd"])
+    assert short.exit_code == 2 and "expected 64 hex digits" in short.stderr
