@@ -641,6 +641,147 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`ledge
         err.print(str(e))
         raise typer.Exit(2) from None
     err.print(f"key {entry.id} of {entry.user_id} revoked at {entry.revoked_at}")
+# --- verify and keygen ---------------------------------------------------------------------
+
+
+@app.command("verify")
+def verify_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print only the JSON document.")] = False,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Write a signed checkpoint of the verified log to FILE "
+        "(key: $LEDGER_SIGNING_KEY_FILE).", dir_okay=False)] = None,
+    against: Annotated[Path | None, typer.Option(
+        "--against", help="Check the log against an earlier checkpoint FILE.", dir_okay=False)] = None,
+    public_key: Annotated[str | None, typer.Option(
+        "--public-key", help="The company's public key (hex) that --against requires; "
+        "default: the key of $LEDGER_SIGNING_KEY_FILE when set.")] = None,
+    seal: Annotated[bool, typer.Option(
+        "--seal", help="Chain a log written before chaining existed (once), then verify.")] = False,
+    database: Annotated[str | None, typer.Option(
+        "--database", help="Database URL (default: $LEDGER_DATABASE_URL).")] = None,
+) -> None:
+    """Recompute the event log's hash chain and name the first break; exit 1 on a break
+    (SPEC 4, 5.3). Also writes or checks signed checkpoints."""
+    import os
+
+    from ledger.config import ConfigError, database_from_env
+    from ledger.replay import checkpoint as cps
+    from ledger.replay.chain import verify
+    from ledger.store.chain import ChainError
+
+    def config_error(message: str) -> typer.Exit:
+        err.print(f"[bold red]configuration error[/]: {message}", highlight=False, soft_wrap=True)
+        return typer.Exit(2)
+
+    try:
+        db = parse_database_url(database) if database else database_from_env()
+        if db.kind == "sqlite" and not Path(db.env["SQLITE_DBNAME"]).exists():
+            raise ConfigError(f"no database at {db.env['SQLITE_DBNAME']}: nothing to verify")
+        if checkpoint is not None and against is not None:
+            raise ConfigError("--checkpoint and --against are separate runs: give one of them")
+        key_file = os.environ.get(cps.SIGNING_KEY_ENV)
+        key = cps.load_private_key(Path(key_file)) if key_file else None
+        if checkpoint is not None and key is None:
+            raise cps.CheckpointError(f"--checkpoint needs {cps.SIGNING_KEY_ENV} (see `ledger keygen`)")
+        trusted = _public_key(public_key) if public_key else (
+            cps.raw_public(key.public_key()) if key else None)
+        earlier = cps.read(against) if against is not None else None
+        ledger = Ledger(db)
+    except (ConfigError, cps.CheckpointError) as e:
+        raise config_error(str(e)) from None
+    with ledger:
+        recorder: Any = ledger.app.recorder
+        if seal:
+            try:
+                sealed = recorder.seal_chain()
+            except ChainError as e:
+                err.print(f"[bold red]cannot seal[/]: {e}", soft_wrap=True)
+                raise typer.Exit(1) from None
+            err.print(f"sealed: {sealed} events chained", soft_wrap=True)
+        if earlier is not None:
+            result = cps.check(recorder, earlier, trusted)
+            document = result.as_dict(earlier)
+            v = result.verification
+        else:
+            total = recorder.count_events(recorder.log_end()) if not json_output else 0
+            with _progress() as progress:
+                task = progress.add_task("verifying", total=total) if total > 20_000 else None
+                v = verify(recorder, progress=(lambda n: progress.update(task, completed=n))
+                           if task is not None else None)
+            document = v.as_dict()
+        if checkpoint is not None and v.ok:
+            assert key is not None
+            cp = cps.sign(v, key)
+            try:
+                cps.write(cp, checkpoint)
+            except OSError as e:
+                raise config_error(f"cannot write {checkpoint}: {e.strerror}") from None
+            document["checkpoint"] = {"file": str(checkpoint), "key_fingerprint": cp.key_fingerprint}
+    if json_output:
+        _print_json(document)
+    else:
+        _print_verification(document)
+        if checkpoint is not None and "checkpoint" in document:
+            out.print(f"signed checkpoint written to {checkpoint} (key "
+                      f"{document['checkpoint']['key_fingerprint'][:16]}...)", soft_wrap=True)
+        elif checkpoint is not None:
+            err.print("[bold red]no checkpoint written[/]: the log has a break", soft_wrap=True)
+    raise typer.Exit(0 if document["ok"] else 1)
+
+
+def _public_key(text: str) -> bytes:
+    from ledger.config import ConfigError
+
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(f"--public-key: expected 64 hex digits (a raw Ed25519 key), got {text!r}")
+    return raw
+
+
+def _print_verification(d: dict[str, Any]) -> None:
+    rate = d["rate"]
+    raw = f"{rate['sha256_per_second']:,} hashes/s" if rate["sha256_per_second"] else "n/a"
+    out.print(f"{d['events']:,} events up to position {d['position']} in {rate['seconds']}s: "
+              f"{rate['events_per_second']:,} events/s (raw SHA-256 over the same bytes: {raw})",
+              highlight=False, soft_wrap=True)
+    out.print(f"head {d['head']}\nroot {d['root']} (tree size {d['tree_size']})", highlight=False, soft_wrap=True)
+    brk = d["first_break"]
+    if brk:
+        out.print(f"[bold red]BREAK[/] at position {brk['position']}: [bold]{brk['kind']}[/]: "
+                  f"{brk['detail']}", highlight=False, soft_wrap=True)
+    against = d.get("against")
+    if against:
+        for name in ("signature", "key_trusted", "head", "consistency"):
+            value = against[name]
+            mark = "n/a (no key pinned)" if value is None else ("ok" if value else "[bold red]FAILED[/]")
+            out.print(f"checkpoint {name}: {mark}", highlight=False, soft_wrap=True)
+        for problem in against["problems"]:
+            out.print(f"[bold red]problem[/]: {problem}", highlight=False, soft_wrap=True)
+        out.print(f"checkpoint of {against['signed_at']} (position {against['position']}, "
+                  f"tree size {against['tree_size']}): " + ("[green]the log extends it[/]"
+                  if d["ok"] else "[bold red]the log does NOT extend it[/]"), highlight=False, soft_wrap=True)
+    elif not brk:
+        out.print("[green]ok[/]: the chain is intact", soft_wrap=True)
+
+
+@app.command("keygen")
+def keygen_command(
+    path: Annotated[Path, typer.Argument(help="Where to write the private key (PEM); must not exist.",
+                                         dir_okay=False)],
+) -> None:
+    """Write an Ed25519 signing key for checkpoints (set LEDGER_SIGNING_KEY_FILE to it)."""
+    from ledger.replay import checkpoint as cps
+
+    try:
+        public = cps.raw_public(cps.keygen(path))
+    except cps.CheckpointError as e:
+        err.print(f"[bold red]configuration error[/]: {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out.print(f"private key written to {path} (keep it secret; mode 0600)\n"
+              f"public key  {public.hex()}\nfingerprint {cps.fingerprint(public)}", highlight=False, soft_wrap=True)
 
 
 # --- demo --------------------------------------------------------------------------------
