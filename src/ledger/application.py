@@ -26,10 +26,10 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 
 from ledger.config import Database, database_from_env, ensure_schema
 from ledger.domain.calendar import utcnow
-from ledger.domain.commands import Command, body_hash, command_name, decode_command
+from ledger.domain.commands import Command, body_hash, check_body, command_name, decode_command
 from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
-from ledger.domain.handlers.context import check_future
+from ledger.domain.handlers.context import check_currency, check_dates, check_future
 from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Dispute, Rep, Sku, User
 from ledger.domain.policies import PolicyBook
 from ledger.store.transcoder import MsgspecTranscoder
@@ -91,6 +91,7 @@ class _Pending:
     hash: str | None = None
     cmd: Command | None = None
     answer: Answer | None = None
+    refused: Rejection | None = None  # out of bounds (SPEC 1): answered, never stored
 
 
 class UnitOfWork:
@@ -310,6 +311,13 @@ class Ledger:
         in one query."""
         for p in pendings:
             body = p.body
+            try:
+                check_body(body)
+            except Rejection as r:
+                # too deep, too big, a control character...: answered, never stored (its
+                # command_id may itself be what is wrong), and never hashed or read further
+                p.refused = r
+                continue
             if isinstance(body, dict) and isinstance(body.get("command_id"), str):
                 p.command_id = body["command_id"]
                 p.hash = body_hash(body)
@@ -334,6 +342,8 @@ class Ledger:
     def _judge(self, p: _Pending, uow: UnitOfWork, recorded_at: datetime,
                seen: dict[str, _Pending], stored: dict[str, tuple[str, bytes]]) -> Answer:
         name = _name_of(p.body)
+        if p.refused is not None:
+            return _rejected(_echo_id(p.body), name, p.refused, unstored=True)
         if p.command_id is None:
             try:
                 decode_command(p.body)
@@ -364,9 +374,18 @@ class Ledger:
             check_future(occurred_at, recorded_at, tolerance)
             if cmd.reported_at is not None:
                 check_future(cmd.reported_at, recorded_at, tolerance, field_name="reported_at")
+            check_dates(cmd, occurred_at, reported_at, recorded_at)
+            check_currency(ctx)
             result = HANDLERS[command_name(cmd)](ctx) or {}
         except Rejection as r:
             return _rejected(p.command_id, name, r)
+        except Exception as e:  # noqa: BLE001 - one command's failure rejects that command only
+            # A value the rules above did not foresee (a date arithmetic overflow, ...):
+            # the command is rejected by name and the batch goes on (SPEC 1: one bad line
+            # rejects that line only). Whatever it changed is dropped like any rejection's.
+            return _rejected(p.command_id, name, Rejection(
+                "invalid_field", f"the command could not be applied: {type(e).__name__}: {e}",
+                field="$", error=type(e).__name__), unstored=True)
         answer = {"command_id": p.command_id, "command": name, "status": "applied",
                   "result": result}
         uow.add(CommandRecord(command_id=p.command_id, command=name, body_hash=p.hash or "",
@@ -430,6 +449,14 @@ _PARTY_FIELDS: dict[str, Any] = {
     "approved_by": User, "price_approved_by": User, "credit_approved_by": User,
     "budget_id": Budget, "dispute_id": Dispute,
 }
+
+
+def _echo_id(body: Any) -> str | None:
+    """A refused body's command_id, if it is a plain id worth echoing."""
+    value = body.get("command_id") if isinstance(body, dict) else None
+    if isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable():
+        return value
+    return None
 
 
 def _name_of(body: Any) -> str | None:
