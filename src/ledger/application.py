@@ -22,16 +22,16 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import DataError, IntegrityError, Transcoder
 
 from ledger.config import Database, database_from_env, ensure_schema
-from ledger.domain.calendar import utcnow
+from ledger.domain.calendar import business_date, utcnow
 from ledger.domain.commands import Command, body_hash, check_body, command_name, decode_command
 from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
 from ledger.domain.handlers.context import check_currency, check_dates, check_future
 from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Dispute, Rep, Sku, User
-from ledger.domain.policies import PolicyBook
+from ledger.domain.policies import PolicyBook, default_version
 from ledger.store.transcoder import MsgspecTranscoder
 
 Answer = dict[str, Any]
@@ -79,6 +79,10 @@ class _Tainted(Exception):
 
 class _Conflict(Exception):
     pass
+
+
+class _Unstorable(Exception):
+    """The store refused a batch's data (a value out of its range): rerun one by one."""
 
 
 @dataclass
@@ -240,6 +244,15 @@ class Ledger:
             except _Tainted:
                 self._forget_unsaved()
                 break
+            except _Unstorable as e:
+                # the store refused a value no rule foresaw: find the command, reject it alone
+                self._forget_unsaved()
+                if len(pendings) == 1:
+                    return [_rejected(pendings[0].command_id, _name_of(pendings[0].body),
+                                      Rejection("invalid_field",
+                                                f"the command could not be stored: {e}",
+                                                field="$"), unstored=True)]
+                break
             except _Conflict:
                 self.conflicts += 1
                 self._forget_unsaved()
@@ -293,6 +306,8 @@ class Ledger:
                                                   rejections=rejections)
         except IntegrityError as e:
             raise _Conflict from e
+        except (DataError, OverflowError) as e:
+            raise _Unstorable(f"{type(e).__name__}: {e}") from e
         # positions: events were collected in command order, per aggregate; give each
         # applied command the highest position of the batch's events it produced
         position = max((r.notification.id for r in recordings), default=None)
@@ -410,6 +425,22 @@ class Ledger:
 
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
+
+    def currency(self) -> str:
+        """The ledger's currency (policy ``currency`` in force today, SPEC 1)."""
+        try:
+            book = self.app.repository.get(PolicyBook.create_id())
+        except AggregateNotFoundError:
+            book = None
+        day = business_date(self.clock())
+        version = book.in_force("currency", day) if book is not None else default_version("currency")
+        return str(version.values["code"])
+
+    def with_currency(self, document: Any) -> Any:
+        """A query document naming its currency (SPEC 1: every query document does)."""
+        if isinstance(document, dict) and "currency" not in document:
+            return {**document, "currency": self.currency()}
+        return document
 
 
 def _in_cache(cache: Any, key: UUID) -> bool:

@@ -63,6 +63,7 @@ class Reading:
     position: int
 
     def respond(self, document: Any) -> MsgspecResponse:
+        document = self.projector.ledger.with_currency(document)  # SPEC 1: names its currency
         return MsgspecResponse(document, headers={POSITION_HEADER: str(self.position)})
 
 
