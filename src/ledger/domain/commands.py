@@ -325,14 +325,17 @@ def check_body(body: Any) -> None:
             if len(value) > MAX_ITEMS:
                 raise _invalid_at(where, f"{len(value)} entries, at most {MAX_ITEMS}",
                                   count=len(value), max_items=MAX_ITEMS)
+            # pushed in reverse, so the first offending place in document order answers
             if isinstance(value, dict):
-                for key, item in value.items():
+                for key in value:
                     if not isinstance(key, str):  # pragma: no cover - JSON keys are strings
                         raise _invalid_at(where, "object keys must be strings")
                     _check_string(key, f"{where}.{_printable(key)}")
-                    stack.append((item, _join(where, key), depth + 1))
+                stack.extend((item, _join(where, key), depth + 1)
+                             for key, item in reversed(value.items()))
             else:
-                stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+                stack.extend((value[i], f"{where}[{i}]", depth + 1)
+                             for i in range(len(value) - 1, -1, -1))
     size = len(_body_encoder.encode(body))
     if size > MAX_COMMAND_BYTES:
         raise Rejection("invalid_field",
