@@ -53,7 +53,10 @@ MIN_YEAR, MAX_YEAR, MAX_PERIOD_YEAR = 1900, 9999, 9998
 def parse_date(text: str) -> date:
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise ValueError(f"expected a date YYYY-MM-DD, got {text!r}")
-    day = date.fromisoformat(text)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not a date: {e}") from None
     if not MIN_YEAR <= day.year <= MAX_YEAR:
         raise ValueError(f"date {text!r} is outside {MIN_YEAR}-01-01..{MAX_YEAR}-12-31")
     return day
