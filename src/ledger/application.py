@@ -429,7 +429,9 @@ class Ledger:
     def currency(self) -> str:
         """The ledger's currency (policy ``currency`` in force today, SPEC 1)."""
         try:
-            book = self.app.repository.get(PolicyBook.create_id())
+            # from the stored events, not the cache: a batch in progress may hold unsaved
+            # changes to the cached aggregate (a version number bypasses the cache)
+            book = self.app.repository.get(PolicyBook.create_id(), version=2**62)
         except AggregateNotFoundError:
             book = None
         day = business_date(self.clock())
@@ -492,7 +494,8 @@ def _echo_id(body: Any) -> str | None:
 
 def _name_of(body: Any) -> str | None:
     name = body.get("command") if isinstance(body, dict) else None
-    return name if isinstance(name, str) else None
+    # echoed in answers: only a plain name (a hostile one is answered as unnamed)
+    return name if isinstance(name, str) and len(name) <= 200 and name.isprintable() else None
 
 
 def _rejected(command_id: str | None, name: str | None, r: Rejection, *,

@@ -449,3 +449,8 @@ def test_one_currency_per_ledger(company: Ledger, client: TestClient) -> None:
         r = client.get(path, headers=bearer("fin"))
         assert r.status_code == 200, r.text
         assert r.json()["currency"] == "USD", path
+    # and the OpenAPI document says so, with the documented limits
+    doc = client.get("/openapi.json", headers=bearer("fin")).json()
+    for name in ("Aging", "Receivables", "Commission", "TrialBalance", "Reconcile", "Audit"):
+        assert "currency" in doc["components"]["schemas"][name]["required"], name
+    assert "nested at most 32 levels" in doc["paths"]["/v1/commands"]["post"]["description"]
