@@ -290,6 +290,16 @@ def test_overflowing_amounts_are_refused_and_the_ledger_stays_readable(company: 
     # exactly at the bound, one line: fine as a figure (refused by the credit rule instead)
     at_bound = company.execute_one(sale("S-BOUND", 10**9, 10**4))
     assert at_bound["rule"] == "credit_limit", at_bound
+    # ... and applied with a credit override, several times: every figure stays exact
+    for i in range(3):
+        applied = company.execute_one(sale(f"S-MAX{i}", 10**9, 10**4, credit_approved_by="fin"))
+        assert applied["status"] == "applied", applied
+    projector = projector_for(company)
+    projector.catch_up()
+    assert query_receivables(projector, "C1", None)["open_total"] == 3 * MAX_AMOUNT
+    assert query_aging(projector, None)["total"] == 3 * MAX_AMOUNT
+    tb = trial_balance(projector, None)
+    assert tb["debit_total"] == tb["credit_total"] == 3 * MAX_AMOUNT
     # two lines each within the bound but together above it
     two = sale("S-TWO", 10**9, 6 * 10**3)
     two["lines"].append(dict(two["lines"][0]))
