@@ -79,7 +79,8 @@ def templates() -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
         "fine": (
             cmd("FineRep", "fin", fine_id=_uid("F"), rep_id="R2", amount=500, reason="late report",
                 approved_by="mgr", **at("2024-03-12")),
-            {"fine_id": "id", "amount": "amount", "reason": "text", "occurred_at": "instant"},
+            {"fine_id": "id", "amount": "amount", "reason": "text", "occurred_at": "instant",
+             "actor": "id"},
         ),
         "dispute": (
             cmd("OpenDispute", "aud", dispute_id=_uid("D"), entity="C1", claim="double charge?",
@@ -255,10 +256,11 @@ def test_hostile_lines_through_import_reject_that_line_only(company: Ledger, cas
 def test_hostile_commands_through_http_answer_invalid_field(company: Ledger, client: TestClient,
                                                             case: Any) -> None:
     name, field, value = case
-    body = mutate(templates()[name][0], field, value)
+    template = templates()[name][0]
+    body = mutate(template, field, value)
     events = company.max_position()
     r = client.post("/v1/commands", content=encode(body),
-                    headers={**bearer(body["actor"]), "content-type": "application/json"})
+                    headers={**bearer(template["actor"]), "content-type": "application/json"})
     assert r.status_code == 422, (case, r.text[:300])
     assert r.json()["rule"] == "invalid_field", (case, r.text[:300])
     assert company.max_position() == events
@@ -331,6 +333,9 @@ def test_control_characters_are_refused_in_ids_and_text(company: Ledger) -> None
                           effective_from="2024-01-01",
                           values={"spend_tolerance": "0.1", "activity_notice_days": 30,
                                   "categories": ["advertising\u0000"]}), "version")
+    # an id holds no newline, not even a final one
+    _refused(company, cmd("RegisterCustomer", "sa", customer_id="C-NL\n", name="Acme",
+                          credit_limit=0, region="east"), "customer_id")
     # free text may hold tab and newline
     ok = company.execute_one(cmd("RegisterCustomer", "sa", customer_id="C-TAB",
                                  name="Acme\tTrading\nLtd", credit_limit=0, region="east"))

@@ -44,8 +44,8 @@ LIMITS = {
 }
 
 # No control character in an id; none but tab, newline and carriage return in free text.
-_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
-_TEXT_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*\Z"  # \Z: "$" would let a final newline in
+_TEXT_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*\Z"
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NO_CONTROL)]
@@ -296,6 +296,14 @@ _FIELD_AT = re.compile(r"at `\$(?:\.)?([^`]*)`")
 def body_hash(body: dict[str, Any]) -> str:
     """Identity of a command's body, for idempotency: sha256 of its canonical JSON."""
     return hashlib.sha256(_body_encoder.encode(body)).hexdigest()
+
+
+_ID_RE = re.compile(_NO_CONTROL)
+
+
+def valid_id(value: Any) -> bool:
+    """Whether ``value`` decodes as an ``Id`` (1..200 characters, no control character)."""
+    return isinstance(value, str) and 0 < len(value) <= 200 and bool(_ID_RE.match(value))
 
 
 def check_body(body: Any) -> None:
