@@ -380,7 +380,7 @@ class Ledger:
                     "original": first_answer}
         seen[p.command_id] = p
         try:
-            cmd = decode_command(p.body)
+            cmd = decode_command(p.body, checked=True)  # _prefetch ran check_body
             occurred_at = cmd.occurred_at or recorded_at
             reported_at = cmd.reported_at or recorded_at
             ctx = Context(cmd=cmd, uow=uow, recorded_at=recorded_at, occurred_at=occurred_at,

@@ -429,9 +429,11 @@ def _check_lines(cmd: Any) -> None:
                         field="lines", amount=gross, max=MAX_AMOUNT)
 
 
-def decode_command(body: Any) -> Command:
-    """Turn a JSON object into a typed command, or raise ``invalid_field``."""
-    check_body(body)
+def decode_command(body: Any, *, checked: bool = False) -> Command:
+    """Turn a JSON object into a typed command, or raise ``invalid_field``. ``checked``:
+    the caller has already passed the body through ``check_body``."""
+    if not checked:
+        check_body(body)
     name = body.get("command")
     if name not in COMMAND_NAMES:
         raise Rejection(
