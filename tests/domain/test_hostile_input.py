@@ -469,3 +469,14 @@ def test_one_currency_per_ledger(company: Ledger, client: TestClient) -> None:
     for name in ("Aging", "Receivables", "Commission", "TrialBalance", "Reconcile", "Audit"):
         assert "currency" in doc["components"]["schemas"][name]["required"], name
     assert "nested at most 32 levels" in doc["paths"]["/v1/commands"]["post"]["description"]
+
+
+def test_control_characters_in_read_parameters_are_invalid_field(company: Ledger,
+                                                                 client: TestClient) -> None:
+    """On PostgreSQL a NUL in a read's id answered 500 (text cannot hold NUL)."""
+    for path in ("/v1/customers/C%00X/receivables", "/v1/audit/A%00", "/v1/receivables?customer=C%00",
+                 "/v1/reps/R%00/commission/2024-03", "/v1/budgets/B%01", "/v1/ranks?rep=R%1f"):
+        r = client.get(path, headers=bearer("fin"))
+        assert r.status_code == 422, (path, r.text[:200])
+        assert r.json()["rule"] == "invalid_field", path
+    assert client.get("/v1/customers/C1/receivables", headers=bearer("fin")).status_code == 200

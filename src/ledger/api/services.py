@@ -3,6 +3,7 @@ on ``app.state``: the ledger, the API keys and the projector that keeps the read
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -67,7 +68,20 @@ class Reading:
         return MsgspecResponse(document, headers={POSITION_HEADER: str(self.position)})
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_parameters(request: Request) -> None:
+    """No control character in a read's path or query parameters (SPEC 1: PostgreSQL text
+    cannot hold NUL; no id or date holds one): ``invalid_field`` naming the parameter."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ApiError(422, "invalid_field",
+                           f"{name}: control characters are not allowed", field=name)
+
+
 def reading(
+    request: Request,
     svc: Svc,
     caller: Caller,
     wait_for: Annotated[int | None, Query(
@@ -75,6 +89,7 @@ def reading(
                           "position (the `position` a command's answer carried)."
     )] = None,
 ) -> Reading:
+    check_parameters(request)
     return Reading(svc.projector, svc.fresh(wait_for))
 
 
