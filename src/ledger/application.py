@@ -26,7 +26,8 @@ from eventsourcing.persistence import DataError, IntegrityError, Transcoder
 
 from ledger.config import Database, database_from_env, ensure_schema
 from ledger.domain.calendar import business_date, utcnow
-from ledger.domain.commands import Command, body_hash, check_body, command_name, decode_command
+from ledger.domain.commands import (Command, body_hash, check_body, command_name, decode_command,
+                                     valid_id)
 from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
 from ledger.domain.handlers.context import check_currency, check_dates, check_future
@@ -344,7 +345,7 @@ class Ledger:
         instead of one per lookup (command records, claims and parties named in bodies)."""
         wanted: set[UUID] = {PolicyBook.create_id(), Closings.create_id()}
         for p in pendings:
-            if isinstance(p.body, dict):
+            if isinstance(p.body, dict) and p.refused is None:
                 wanted.update(referenced_ids(p.body))
         cache = self.app.repository.cache
         if cache is not None:
@@ -487,9 +488,7 @@ _PARTY_FIELDS: dict[str, Any] = {
 def _echo_id(body: Any) -> str | None:
     """A refused body's command_id, if it is a plain id worth echoing."""
     value = body.get("command_id") if isinstance(body, dict) else None
-    if isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable():
-        return value
-    return None
+    return value if valid_id(value) else None
 
 
 def _name_of(body: Any) -> str | None:
