@@ -25,6 +25,16 @@ ROUTES = {
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/v1/actors/{user_id}/audit"),
+    ("get", "/v1/commands/{command_id}"),
+    ("get", "/v1/command"),
+    ("get", "/v1/late"),
+    ("get", "/v1/sod"),
+    ("get", "/v1/dso"),
+    ("get", "/v1/disputes"),
+    ("get", "/v1/reps/{rep_id}/trips"),
+    ("get", "/v1/trips"),
+    ("get", "/v1/policies"),
 }
 
 
@@ -40,7 +50,9 @@ def test_openapi_documents_models_parameters_and_auth(api: Api):
     doc = api.client.get("/openapi.json").json()
     schemas = doc["components"]["schemas"]
     for model in ("CommandAnswer", "Error", "Receivables", "Aging", "Budget", "Commission", "Ranks",
-                  "TrialBalance", "Reconcile", "Audit", "RecordSale", "OpenDispute"):
+                  "TrialBalance", "Reconcile", "Audit", "RecordSale", "OpenDispute",
+                  "ActorAudit", "CommandTrace", "Late", "Sod", "Dso", "Disputes", "Trips",
+                  "Policies"):
         assert model in schemas, model
     assert "HTTPValidationError" not in schemas
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -107,7 +107,7 @@ def test_payment_reversal_in_receivables_aging_trial_balance_reconcile_and_audit
     assert (entry["event"], entry["command"], entry["command_id"], entry["actor"],
             entry["approved_by"], entry["reason"], entry["policy_version"]) == (
         "Customer.PaymentReversed", "Reverse", v1["command_id"], "fin", ["dir"],
-        "recorded by mistake", "default")
+        "recorded by mistake", "approvals=default")
     assert entry["details"]["target_command_id"] == p1["command_id"]
     assert entry["details"]["payment_id"] == "P1"
     assert [e["event"] for e in query_audit(projector, p1["command_id"])["entries"]] == [
