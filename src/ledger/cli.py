@@ -1010,7 +1010,11 @@ def _explore(url: str, company: Any, year_end: date) -> None:
         f"ledger query trial-balance {db}",
         f"ledger query reconcile {db}",
         f"ledger query audit --entity {customer} {db}",
-        f"LEDGER_DATABASE_URL={url} ledger serve",
+        f"ledger query policies {db}",
+        f"ledger verify {db}",
+        f"ledger replay drift {db}",
+        f"ledger keys add fin-li --file keys.json && "
+        f"LEDGER_DATABASE_URL={url} ledger serve --keys-file keys.json",
     ]
     out.print("\nExplore the demo's database (add --json for the JSON documents):",
               highlight=False)
