@@ -180,7 +180,9 @@ class Customer(Aggregate):
         self._changed(item, before)  # the unrecovered amount may have gone to 0 too
         self.credit += to_credit
         if to_credit:
-            day = business_date(parse_instant(meta["occurred_at"])).isoformat()
+            # an old event without occurred_at in its meta: the sale's date
+            occurred = meta.get("occurred_at")
+            day = business_date(parse_instant(occurred)).isoformat() if occurred else None
             self._credit_lot(join_day(day, item.open_from.isoformat()), to_credit)
 
     @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
@@ -214,7 +216,8 @@ class Customer(Aggregate):
         """A payment undone (SPEC 2.7): each application it made is taken back (a
         settlement reopens the sale with its original due date, a recovery is unrecovered
         again) and the customer credit it created is removed."""
-        day = business_date(parse_instant(meta["occurred_at"])).isoformat()
+        day = business_date(parse_instant(meta["occurred_at"])).isoformat() \
+            if meta.get("occurred_at") else received_on
         joins = self.payments.get(payment_id, {}).get("joins", {})
         for a in reopened:
             item = self.receivables[a["sale_id"]]
