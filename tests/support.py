@@ -80,7 +80,8 @@ def sale(sale_id: str, quantity: int = 1, unit_price: int = 10_000, *, customer:
 
 # --- reading what a command stored (added for the per-command rule tests) -----------------
 
-BOOKKEEPING_TOPICS = ("ledger:CommandRecord.Recorded", "ledger:Claim.Claimed")
+BOOKKEEPING_TOPICS = ("ledger:CommandRecord.Recorded", "ledger:CommandRecord.RecordedFor",
+                      "ledger:Claim.Claimed")
 
 
 def events_after(ledger: Ledger, position: int) -> list[Any]:

@@ -408,9 +408,13 @@ class Ledger:
                 field="$", error=type(e).__name__), unstored=True)
         answer = {"command_id": p.command_id, "command": name, "status": "applied",
                   "result": result}
-        uow.add(CommandRecord(command_id=p.command_id, command=name, body_hash=p.hash or "",
-                              actor=cmd.actor, answer=_stored_answer(answer), meta=ctx.meta,
-                              key=p.key))
+        record = uow.get(CommandRecord, p.command_id)
+        if record is None:
+            uow.add(CommandRecord(command_id=p.command_id, command=name, body_hash=p.hash or "",
+                                  actor=cmd.actor, answer=_stored_answer(answer), meta=ctx.meta))
+        else:  # another actor's command under the same id: its own entry (SPEC 1)
+            record.record_for(command_id=p.command_id, actor=cmd.actor, command=name, body_hash=p.hash or "",
+                              answer=_stored_answer(answer), meta=ctx.meta)
         return answer
 
     def _first_answer(self, key: str, body: dict[str, Any], uow: UnitOfWork,
@@ -423,14 +427,11 @@ class Ledger:
         stored = stored_rejections.get(key)
         if stored is not None:
             return stored[0], _answer_decoder.decode(stored[1])
-        record = uow.get(CommandRecord, key)
-        if record is not None:
-            return record.body_hash, record.answer
-        # a log written before the key held the actor: its records are keyed by command_id
-        # alone, and answer only their own actor
-        legacy = uow.get(CommandRecord, body["command_id"])
-        if legacy is not None and legacy.actor == body.get("actor"):
-            return legacy.body_hash, legacy.answer
+        record = uow.get(CommandRecord, body["command_id"])
+        actor = body.get("actor")
+        entry = record.entry(actor) if record is not None and isinstance(actor, str) else None
+        if entry is not None:
+            return entry.body_hash, entry.answer
         return None
 
     # --- reading ----------------------------------------------------------------------
@@ -469,7 +470,6 @@ def referenced_ids(body: dict[str, Any]) -> Iterator[UUID]:
     """Aggregate ids a command body may look up: its command record, the claims of the
     business ids it names and the parties it refers to."""
     if isinstance(body.get("command_id"), str):
-        yield CommandRecord.create_id(idempotency_key(body.get("actor"), body["command_id"]))
         yield CommandRecord.create_id(body["command_id"])
     for field_name, value in body.items():
         if not isinstance(value, str):

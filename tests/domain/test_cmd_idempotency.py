@@ -105,10 +105,10 @@ def test_two_actors_may_use_the_same_command_id_in_one_batch(ledger):
     assert customer_state(ledger, "C1").open_total == 20_000
 
 
-def test_a_record_keyed_by_command_id_alone_still_answers_its_actor(ledger):
-    """Logs written before the key held the actor keep their command records under the
-    command_id alone: a repeat by the same actor is still a duplicate; another actor's
-    command under that id is judged on its own."""
+def test_a_record_written_before_actors_shared_ids_still_answers_its_actor(ledger):
+    """A command record written before the key held the actor (one ``Recorded`` event
+    under the command_id) answers its own actor's repeat as a duplicate; another actor's
+    command under that id is judged on its own and recorded beside it."""
     from ledger.domain.commands import body_hash
     from ledger.domain.model import CommandRecord
 
@@ -117,14 +117,16 @@ def test_a_record_keyed_by_command_id_alone_still_answers_its_actor(ledger):
     old_answer = {"command_id": body["command_id"], "command": "RecordSale",
                   "status": "applied", "result": {"sale_id": "S1"}}
     record = CommandRecord(command_id=body["command_id"], command="RecordSale",
-                           body_hash=body_hash(body), actor="sa", answer=old_answer, meta={},
-                           key=body["command_id"])
+                           body_hash=body_hash(body), actor="sa", answer=old_answer, meta={})
     ledger.app.save(record)
     assert ledger.execute_one(dict(body)) == {
         "command_id": body["command_id"], "command": "RecordSale", "status": "duplicate",
         "original": old_answer}
     other = {**sale("S2", 1, actor="svc"), "command_id": body["command_id"]}
     assert applied(ledger, other)["result"]["sale_id"] == "S2"
+    record = ledger.app.repository.get(CommandRecord.create_id(body["command_id"]))
+    assert sorted(record.entries) == ["sa", "svc"]
+    assert ledger.execute_one(dict(other))["status"] == "duplicate"
 
 
 def test_repeats_inside_one_batch(ledger):

@@ -165,27 +165,6 @@ def test_approver_may_not_be_the_actor(ledger):
     refused(ledger, reverse(p1, actor="fd", approved_by="fd"), "segregation_of_duties")
 
 
-def test_the_target_is_the_command_of_its_actor(ledger):
-    """The idempotency key is the actor and the command_id (SPEC 1): a reversal finds the
-    command of its own actor, or of ``target_actor`` when another user recorded it."""
-    setup_company(ledger)
-    all_applied(ledger, [cmd("RegisterUser", "admin", user_id="fd", name="FD",
-                             roles=["finance"])])
-    applied(ledger, sale("S1", 1))
-    p1 = pay("P1", 1_000)
-    applied(ledger, p1)
-    assert p1["actor"] == "fin"
-    body = cmd("Reverse", "fd", reversal_id="V1", target_command_id=p1["command_id"],
-               reason="recorded by mistake", approved_by="dir", **at("2024-04-10"))
-    answer = refused(ledger, body, "unknown_reference")
-    assert answer["details"] == {"kind": "command", "ref": p1["command_id"],
-                                 "field": "target_command_id"}
-    answer = applied(ledger, {**body, "command_id": body["command_id"] + "-b",
-                              "target_actor": "fin"})
-    assert answer["result"]["payment"] == "P1"
-    assert answer["result"]["credit_removed"] == 0
-
-
 # --- fines, spends, payouts --------------------------------------------------------------
 
 
@@ -350,3 +329,33 @@ def test_two_writers_reversing_the_same_payment_one_wins(ledger, fresh_database)
     assert conflicts >= 1
     assert topics_in_log(ledger, "ledger:Customer.PaymentReversed") == 1
     assert customer_state(ledger, "C1").receivables["S1"].open == 10_000
+
+
+def test_a_reversal_finds_another_users_command_by_its_id_alone(ledger):
+    """SPEC 2.7: Reverse names the applied command it corrects by its command_id; the
+    payment was recorded by the sales admin, the reversal is finance's."""
+    from support import applied, cmd, sale, setup_company
+
+    setup_company(ledger)
+    applied(ledger, sale("S1", 2))
+    payment = {**cmd("RecordPayment", "sa", payment_id="P1", customer_id="C1",
+                     amount=5_000, received_on="2024-03-06", **at("2024-03-06")),
+               "command_id": "pay-by-sa"}
+    applied(ledger, payment)
+    answer = applied(ledger, cmd("Reverse", "fin", reversal_id="V1",
+                                 target_command_id="pay-by-sa", reason="bank returned it",
+                                 approved_by="dir", **at("2024-03-07")))
+    assert answer["result"]["reversed"] == "RecordPayment"
+    assert answer["result"]["payment"] == "P1"
+    # when two users used the id, the reversal must say whose command it means
+    other = {**cmd("RecordPayment", "fin", payment_id="P2", customer_id="C1", amount=1_000,
+                   received_on="2024-03-06", **at("2024-03-06")), "command_id": "pay-by-sa"}
+    applied(ledger, other)
+    refused = ledger.execute_one(cmd("Reverse", "fin", reversal_id="V2",
+                                     target_command_id="pay-by-sa", reason="typo",
+                                     approved_by="dir", **at("2024-03-07")))
+    assert refused["rule"] == "invalid_field" and refused["details"]["field"] == "target_actor"
+    assert refused["details"]["actors"] == ["fin", "sa"]
+    applied(ledger, cmd("Reverse", "fin", reversal_id="V3", target_command_id="pay-by-sa",
+                        target_actor="fin", reason="typo", approved_by="dir",
+                        **at("2024-03-07")))

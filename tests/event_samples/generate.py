@@ -114,6 +114,12 @@ def main() -> None:
             for answer in ledger.execute(extra_commands() + money_commands(ledger)):
                 assert answer["status"] == "applied", answer
             reversal_commands(ledger)  # applied one by one as it finds them
+            # another user's command under a command_id already used (SPEC 1: the key is the
+            # actor and the command_id): CommandRecord.RecordedFor
+            shared = {**cmd("OpenDispute", "fin-wang", dispute_id="D-SHARED", entity="CUST-0001",
+                            claim="sample of a shared command id"), "command_id": "AdjustBudget-3"}
+            answer = ledger.execute_one(shared)
+            assert answer["status"] == "applied", answer
             found = {}
             for n in ledger.app.recorder.select_notifications(start=1, limit=10**9):
                 if n.topic not in existing and n.topic not in found:

@@ -100,6 +100,7 @@ class AuditProjection(Dispatching):
         POLICY_ADOPTED: "_policy",
         "ledger:Closings.MonthClosed": "_month_closed",
         "ledger:CommandRecord.Recorded": "_command",
+        "ledger:CommandRecord.RecordedFor": "_command",
         "ledger:Customer.PaymentReversed": "_reversal",
         "ledger:Rep.FineReversed": "_reversal",
         "ledger:Rep.PayoutReversed": "_reversal",

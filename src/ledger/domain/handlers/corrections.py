@@ -49,7 +49,9 @@ from ledger.domain.commands import Reverse
 from ledger.domain.errors import Rejection, invalid, unknown
 from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Budget, Claim, Closings, Customer, Rep
-from ledger.domain.model.records import applied_command
+from ledger.domain.model.records import (
+    AmbiguousCommand, AppliedCommand, applied_command, idempotency_key,
+)
 from ledger.domain.policies import DEFAULT_POLICIES
 
 # the business id a reversible command's answer names, and the claim kind that holds it
@@ -83,12 +85,25 @@ def _closed(ctx: Context, day: date) -> bool:
     return bool(closings and closings.is_closed(month_of(day)))
 
 
+def reversed_key(target: AppliedCommand) -> str:
+    """The claim that a command is reversed: one per actor's command (SPEC 1: a command
+    is the actor's and its command_id)."""
+    return idempotency_key(target.actor, target.command_id)
+
+
 def reverse(ctx: Context) -> dict[str, Any]:
     cmd: Reverse = ctx.cmd  # type: ignore[assignment]
     require_text(cmd.reason, "reason")
     # unknown_reference: the actor, the target command, the approver
     ctx.actor()
-    target = applied_command(ctx.uow, cmd.target_command_id, cmd.target_actor or cmd.actor)
+    try:
+        target = applied_command(ctx.uow, cmd.target_command_id, cmd.target_actor)
+    except AmbiguousCommand as e:
+        raise Rejection(
+            "invalid_field",
+            f"target_actor: several users applied a command {cmd.target_command_id!r} "
+            f"({', '.join(e.actors)}); name the one reversed in target_actor",
+            field="target_actor", actors=e.actors) from None
     if target is None:
         raise unknown("command", cmd.target_command_id, "target_command_id")
     approver = ctx.user(cmd.approved_by, "approved_by")
@@ -133,7 +148,7 @@ def reverse(ctx: Context) -> dict[str, Any]:
             target_command_id=cmd.target_command_id, command=target.command,
             reversible=sorted(TARGET_ID),
         )
-    earlier = ctx.uow.get(Claim, REVERSED, cmd.target_command_id)
+    earlier = ctx.uow.get(Claim, REVERSED, reversed_key(target))
     if earlier is not None:
         raise Rejection(
             "invalid_state",
@@ -156,7 +171,7 @@ def reverse(ctx: Context) -> dict[str, Any]:
         result.update(_reverse_payout(ctx, owner, business_id, common))
     ctx.uow.add(owner)
     ctx.claim("reversal", cmd.reversal_id, claim.owner_kind, claim.owner_id)
-    ctx.claim(REVERSED, cmd.target_command_id, "reversal", cmd.reversal_id)
+    ctx.claim(REVERSED, reversed_key(target), "reversal", cmd.reversal_id)
     return result
 
 

@@ -8,7 +8,7 @@ from ledger.domain.commands import AdoptPolicy, OpenDispute, ResolveDispute
 from ledger.domain.errors import Rejection, duplicate, unknown
 from ledger.domain.handlers.context import Context, month_field, require_text
 from ledger.domain.model import Budget, Claim, Customer, Dispute, Rep
-from ledger.domain.model.records import applied_command
+from ledger.domain.model.records import AmbiguousCommand, applied_command
 from ledger.domain.policies import PolicyBook, validate_policy_values
 
 
@@ -61,9 +61,13 @@ def resolve_dispute(ctx: Context) -> dict[str, Any]:
     ctx.actor()
     dispute = ctx.require(Dispute, cmd.dispute_id, "dispute_id")
     # the correcting command, when named, must be an applied command (SPEC 2.7)
-    if cmd.correction_command_id is not None and applied_command(
-            ctx.uow, cmd.correction_command_id, cmd.correction_actor or cmd.actor) is None:
-        raise unknown("applied command", cmd.correction_command_id, "correction_command_id")
+    if cmd.correction_command_id is not None:
+        try:
+            correction = applied_command(ctx.uow, cmd.correction_command_id, cmd.correction_actor)
+        except AmbiguousCommand:  # several users used that id: any of them corrects
+            correction = True
+        if correction is None:
+            raise unknown("applied command", cmd.correction_command_id, "correction_command_id")
     actor = ctx.authorize()
     if actor.user_id == dispute.opened_by:
         raise Rejection(

@@ -1,14 +1,16 @@
 """Command records (idempotency) and id claims (ARCHITECTURE, Domain).
 
 A ``CommandRecord`` is saved with the events of every applied command, keyed by uuid5 of
-its actor and ``command_id`` (SPEC 1, Identity): a repeat finds it and answers the original result, and two concurrent
-repeats cannot both insert it. A ``Claim`` reserves a business id that is not itself an
+its ``command_id`` and holding each actor's command under that id (SPEC 1, Identity: the
+idempotency key is the actor and the ``command_id``): a repeat finds its actor's entry and
+answers the original result, and two concurrent repeats cannot both insert it. A ``Claim`` reserves a business id that is not itself an
 aggregate (a sale, payment, return, write-off, expense, fine or payout) and says which
 aggregate holds its facts, so "does it exist" and "where is it" are lookups.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -24,18 +26,48 @@ def idempotency_key(actor: Any, command_id: str) -> str:
     return f"{actor if isinstance(actor, str) else ''}\x1f{command_id}"
 
 
-def applied_command(uow: Any, command_id: str, actor: str) -> CommandRecord | None:
-    """The applied command ``command_id`` of ``actor`` (SPEC 2.7: a reversal or a
-    dispute's resolution names one); a record of a log written before the key held the
-    actor is keyed by the command_id alone and answers its own actor."""
-    found = uow.get(CommandRecord, idempotency_key(actor, command_id))
-    if found is not None:
-        return found
-    legacy = uow.get(CommandRecord, command_id)
-    return legacy if legacy is not None and legacy.actor == actor else None
+@dataclass(frozen=True)
+class AppliedCommand:
+    """One actor's applied command under a ``command_id``: what it was and its answer."""
+
+    command_id: str
+    actor: str
+    command: str
+    body_hash: str
+    answer: dict[str, Any]
+
+
+class AmbiguousCommand(LookupError):
+    """Several actors applied a command under the same ``command_id``: name the actor."""
+
+    def __init__(self, command_id: str, actors: list[str]) -> None:
+        super().__init__(command_id)
+        self.command_id = command_id
+        self.actors = actors
+
+
+def applied_command(uow: Any, command_id: str, actor: str | None = None) -> AppliedCommand | None:
+    """The applied command ``command_id`` (SPEC 2.7: a reversal or a dispute's resolution
+    names one): of ``actor`` when given, else the only actor's; raises
+    ``AmbiguousCommand`` when several actors used that ``command_id``."""
+    record = uow.get(CommandRecord, command_id)
+    if record is None:
+        return None
+    if actor is not None:
+        return record.entry(actor)
+    actors = sorted(record.entries)
+    if len(actors) > 1:
+        raise AmbiguousCommand(command_id, actors)
+    return record.entry(actors[0])
 
 
 class CommandRecord(Aggregate):
+    """Every applied command under one ``command_id``, by actor (SPEC 1, Identity: the
+    idempotency key is the actor and the ``command_id``, so no user can occupy another's
+    ids). The first actor's command creates it (``Recorded``, the shape of every record
+    written before actors shared an id); another actor's command under the same id adds
+    itself (``RecordedFor``)."""
+
     TOPIC = "ledger:CommandRecord"
     KIND = "command"
 
@@ -43,20 +75,26 @@ class CommandRecord(Aggregate):
         TOPIC = "ledger:CommandRecord.Created"
 
     @staticmethod
-    def create_id(key: str) -> UUID:
-        """uuid5 of the idempotency key (the actor and the command_id, SPEC 1); records
-        written before the key held the actor are keyed by the command_id alone."""
-        return aggregate_id(CommandRecord.KIND, key)
+    def create_id(command_id: str) -> UUID:
+        return aggregate_id(CommandRecord.KIND, command_id)
 
     @event("Recorded", topic="ledger:CommandRecord.Recorded")
     def __init__(self, command_id: str, command: str, body_hash: str, actor: str,
-                 answer: dict[str, Any], meta: dict[str, Any], key: str | None = None) -> None:
-        self.key = key if key is not None else command_id
+                 answer: dict[str, Any], meta: dict[str, Any]) -> None:
         self.command_id = command_id
-        self.command = command
-        self.body_hash = body_hash
-        self.actor = actor
-        self.answer = answer
+        self.entries: dict[str, AppliedCommand] = {}
+        self._add(actor, command, body_hash, answer)
+
+    @event("RecordedFor", topic="ledger:CommandRecord.RecordedFor")
+    def record_for(self, command_id: str, actor: str, command: str, body_hash: str,
+                   answer: dict[str, Any], meta: dict[str, Any]) -> None:
+        self._add(actor, command, body_hash, answer)
+
+    def _add(self, actor: str, command: str, body_hash: str, answer: dict[str, Any]) -> None:
+        self.entries[actor] = AppliedCommand(self.command_id, actor, command, body_hash, answer)
+
+    def entry(self, actor: str) -> AppliedCommand | None:
+        return self.entries.get(actor)
 
 
 class Claim(Aggregate):
