@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import parse_database_url  # noqa: E402
 from ledger.demo import Company  # noqa: E402
+from ledger.domain.policies import DEFAULT_POLICIES  # noqa: E402
 from support import at, cmd  # noqa: E402
 
 SAMPLES = HERE / "samples.ndjson"
@@ -72,6 +73,20 @@ def money_commands(ledger: Ledger) -> list[dict]:
     return out
 
 
+def grant_commands() -> list[dict]:
+    """Approvals granted beforehand (SPEC 1 Approvals): granted mode, a grant, its use."""
+    day = "2026-02-05"
+    return [
+        cmd("AdoptPolicy", "dir-zhao", policy="approvals", version="granted-1",
+            effective_from=day,
+            values={**DEFAULT_POLICIES["approvals"], "mode": "granted"}, **at(day)),
+        cmd("GrantApproval", "mgr-east", approval_id="G-SAMPLE", kind="fine", subject="F-2",
+            limit=300_00, expires_at="2099-01-01T00:00:00+08:00", **at(day)),
+        cmd("FineRep", "fin-li", fine_id="F-2", rep_id="REP-004", amount=100_00,
+            reason="late visit reports again", approved_by="mgr-east", **at(day)),
+    ]
+
+
 def main() -> None:
     existing = {}
     if SAMPLES.exists():
@@ -84,7 +99,7 @@ def main() -> None:
             bodies = list(company.commands())
             for i in range(0, len(bodies), 500):
                 ledger.execute(bodies[i:i + 500])
-            for answer in ledger.execute(extra_commands() + money_commands(ledger)):
+            for answer in ledger.execute(extra_commands() + money_commands(ledger) + grant_commands()):
                 assert answer["status"] == "applied", answer
             found = {}
             for n in ledger.app.recorder.select_notifications(start=1, limit=10**9):

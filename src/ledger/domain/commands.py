@@ -231,12 +231,27 @@ class ResolveDispute(Command, tag="ResolveDispute", kw_only=True):
     correction_command_id: Id | None = None
 
 
+# --- approvals (SPEC 1 Approvals) ----------------------------------------------------------
+
+
+class GrantApproval(Command, tag="GrantApproval", kw_only=True):
+    """The actor grants, beforehand, an approval a later command will name them for:
+    ``kind`` an ``approvals`` policy key, ``subject`` the id that command carries, ``limit``
+    the most it covers (fen; for the price kinds a discount rate as a decimal string)."""
+
+    approval_id: Id
+    kind: Id
+    subject: Id
+    limit: int | str | None = None
+    expires_at: Instant
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     RegisterUser, RegisterCustomer, SetCreditTerms, FlagCustomerAtRisk, SetListPrice,
     RegisterRep, RecordSale, RecordReturn, RecordPayment, WriteOffReceivable, AllocateBudget,
     AdjustBudget, SubmitExpense, ApproveExpense, RejectExpense, RecordExpenseSpend, CloseMonth,
     ChangeRank, FineRep, PayCommission, AdoptCommissionPlan, AdoptPolicy, OpenDispute,
-    ResolveDispute,
+    ResolveDispute, GrantApproval,
 )
 COMMAND_NAMES = tuple(t.__struct_config__.tag for t in COMMAND_TYPES)
 AnyCommand = Union[COMMAND_TYPES]  # type: ignore[valid-type]
