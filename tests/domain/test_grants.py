@@ -417,3 +417,31 @@ def test_mode_is_validated_in_adopt_policy(led):
                      effective_from="2024-01-01",
                      values={**DEFAULT_POLICIES["approvals"], "mode": "trust-me"}),
             "invalid_field", field="values.mode")
+
+
+# --- two writers, one grant -------------------------------------------------------------------
+
+
+def test_two_writers_cannot_both_use_one_grant(ledger, fresh_database):
+    """Each writer its own Ledger on the same store, held at a barrier before the save: both
+    judge the grant unused, one saves, the other meets the conflict, is judged again on the
+    used grant and answers not_authorized. The grant is used exactly once."""
+    from test_concurrency import race, statuses, topics_in_log
+
+    setup_company(ledger)
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    all_applied(ledger, [
+        cmd("AllocateBudget", "fin", budget_id="B1", department="east", category="advertising",
+            period="2024-Q1", amount=500_000, approved_by="dir"),
+        cmd("AdoptPolicy", "dir", policy="approvals", version="granted", effective_from="2024-01-01",
+            values={**DEFAULT_POLICIES["approvals"], "mode": "granted"}),
+        cmd("GrantApproval", "dir", approval_id="G1", kind="budget", subject="B1",
+            expires_at=tomorrow),
+    ])
+    bodies = [cmd("AdjustBudget", "fin", budget_id="B1", delta=d, approved_by="dir", reason="r")
+              for d in (1_000, 2_000)]
+    answers, conflicts = race(fresh_database, bodies)
+    assert statuses(answers) == [("applied", None), ("rejected", "not_authorized")]
+    assert conflicts >= 1
+    assert topics_in_log(ledger, "ledger:ApprovalGrants.Used") == 1
+    assert topics_in_log(ledger, "ledger:Budget.Adjusted") == 1
