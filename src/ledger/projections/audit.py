@@ -30,10 +30,14 @@ Budget.*                   the budget; expense events: the expense
 Dispute.*                  the dispute and the entity it disputes
 PolicyBook.PolicyAdopted   the policy's name and the version id
 Closings.MonthClosed       the period
+ApprovalGrants.*           a grant and its use: the approval_id and the subject it
+                           approves (a sale, customer, SKU, return, budget ... id)
 =========================  ==========================================================
 
 Tables (``audit_<table>_g<n>``): ``entries`` (one per event), ``entities`` (entity id ->
-position), ``approvals`` (each approver of an entry with the roles they held), and the
+position), ``approvals`` (each approver of an entry with the roles they held), ``ways``
+(how each approval was given, SPEC 1 Approvals: ``attested`` or ``granted`` with the
+grant's id, from the event's ``meta["approvals"]``; each entry's ``approvals``), and the
 lookups the indexing needs, each read once per id (``Memo``): ``origins`` (aggregate id ->
 business id), ``users`` (roles), ``reps`` (each rep's own user, for segregation-of-duty
 checks), ``sales`` (a sale's customer and rep), ``expenses`` (an expense's submitter); and
@@ -459,8 +463,10 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
     policy_version, occurred_at, reported_at, recorded_at, late, ...}]}``; besides the
     contract's fields each entry has ``command``, ``actor_roles``, ``approver_roles``,
     ``policies`` (every policy version the event records, and the ``reporting`` version
-    that decided ``late``), ``business_date`` and ``details`` (the event's own fields).
-    ``event`` is the event's topic without the ``ledger:`` prefix
+    that decided ``late``), ``business_date``, ``details`` (the event's own fields) and
+    ``approvals``: how each approval was given (SPEC 1 Approvals), ``[{field, user, how,
+    grant_id}]`` with ``how`` ``attested`` or ``granted`` (``grant_id`` the grant's
+    ``approval_id``; null when attested). ``event`` is the event's topic without the ``ledger:`` prefix
     (``"Customer.SaleRecorded"``). An id no event is about is ``unknown_reference``.
     """
     p = projection_of(projector, AuditProjection)
