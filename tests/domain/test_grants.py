@@ -445,3 +445,13 @@ def test_two_writers_cannot_both_use_one_grant(ledger, fresh_database):
     assert conflicts >= 1
     assert topics_in_log(ledger, "ledger:ApprovalGrants.Used") == 1
     assert topics_in_log(ledger, "ledger:Budget.Adjusted") == 1
+
+
+def test_a_grant_and_its_use_in_one_batch(led):
+    """An import or HTTP list: the grant, then the command naming its approver, then a
+    second use; each judged on the state the lines before it left."""
+    granted_mode(led)
+    answers = led.execute([grant("mgr", "G1", "fine", "F1"), fine(),
+                           grant("mgr", "G2", "fine", "F2", 5), fine("F2", 6)])
+    assert [(a["status"], a.get("rule")) for a in answers] == [
+        ("applied", None), ("applied", None), ("applied", None), ("rejected", "not_authorized")]
