@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import parse_database_url  # noqa: E402
 from ledger.demo import Company  # noqa: E402
+from ledger.domain.policies import DEFAULT_POLICIES  # noqa: E402
 from support import at, cmd  # noqa: E402
 
 SAMPLES = HERE / "samples.ndjson"
@@ -97,6 +98,18 @@ def reversal_commands(ledger: Ledger) -> list[dict]:
                 break
     assert len(out) == 4, out
     return out
+def grant_commands() -> list[dict]:
+    """Approvals granted beforehand (SPEC 1 Approvals): granted mode, a grant, its use."""
+    day = "2026-02-05"
+    return [
+        cmd("AdoptPolicy", "dir-zhao", policy="approvals", version="granted-1",
+            effective_from=day,
+            values={**DEFAULT_POLICIES["approvals"], "mode": "granted"}, **at(day)),
+        cmd("GrantApproval", "mgr-east", approval_id="G-SAMPLE", kind="fine", subject="F-2",
+            limit=300_00, expires_at="2099-01-01T00:00:00+08:00", **at(day)),
+        cmd("FineRep", "fin-li", fine_id="F-2", rep_id="REP-004", amount=100_00,
+            reason="late visit reports again", approved_by="mgr-east", **at(day)),
+    ]
 
 
 def main() -> None:
@@ -114,6 +127,8 @@ def main() -> None:
             for answer in ledger.execute(extra_commands() + money_commands(ledger)):
                 assert answer["status"] == "applied", answer
             reversal_commands(ledger)  # applied one by one as it finds them
+            for answer in ledger.execute(grant_commands()):
+                assert answer["status"] == "applied", answer
             # another user's command under a command_id already used (SPEC 1: the key is the
             # actor and the command_id): CommandRecord.RecordedFor
             shared = {**cmd("OpenDispute", "fin-wang", dispute_id="D-SHARED", entity="CUST-0001",

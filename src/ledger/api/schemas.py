@@ -153,6 +153,15 @@ class Reconcile(Struct, kw_only=True):
     checks: list[ReconcileCheck]
 
 
+class ApprovalWay(Struct, kw_only=True):
+    """How one approval of a decision was given (SPEC 1 Approvals)."""
+
+    field: str | None  # the command's field that named the approver (``actor``: their own act)
+    user: str
+    how: Literal["attested", "granted"]
+    grant_id: str | None  # the GrantApproval's approval_id, when granted
+
+
 class AuditEntry(Struct, kw_only=True):
     position: int
     event: str
@@ -165,6 +174,7 @@ class AuditEntry(Struct, kw_only=True):
     reported_at: str | None
     recorded_at: str | None
     late: bool
+    approvals: list[ApprovalWay] = []
 
 
 class Audit(Struct, kw_only=True):

@@ -277,7 +277,7 @@ class ResolveDispute(Command, tag="ResolveDispute", kw_only=True):
     outcome: Literal["upheld", "rejected"]
     reason: Text
     correction_command_id: Id | None = None
-    correction_actor: Id | None = None  # who recorded it; default: the resolving actor
+    correction_actor: Id | None = None  # who recorded it, when several users used that id
 
 
 # --- corrections (SPEC 2.7) -----------------------------------------------------------------
@@ -289,8 +289,23 @@ class Reverse(Command, tag="Reverse", kw_only=True):
     reason: Text
     approved_by: Id
     # who recorded the target command (the idempotency key is the actor and the
-    # command_id, SPEC 1); default: the reversal's own actor
+    # command_id, SPEC 1); needed only when several users applied a command under that id
     target_actor: Id | None = None
+
+
+# --- approvals (SPEC 1 Approvals) ----------------------------------------------------------
+
+
+class GrantApproval(Command, tag="GrantApproval", kw_only=True):
+    """The actor grants, beforehand, an approval a later command will name them for:
+    ``kind`` an ``approvals`` policy key, ``subject`` the id that command carries, ``limit``
+    the most it covers (fen; for the price kinds a discount rate as a decimal string)."""
+
+    approval_id: Id
+    kind: Id
+    subject: Id
+    limit: int | str | None = None
+    expires_at: Instant
 
 
 COMMAND_TYPES: tuple[type[Command], ...] = (
@@ -298,7 +313,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     RegisterRep, RecordSale, RecordReturn, RecordPayment, WriteOffReceivable, AllocateBudget,
     AdjustBudget, SubmitExpense, ApproveExpense, RejectExpense, RecordExpenseSpend, CloseMonth,
     ChangeRank, FineRep, PayCommission, AdoptCommissionPlan, AdoptPolicy, OpenDispute,
-    ResolveDispute, Reverse,
+    ResolveDispute, Reverse, GrantApproval,
 )
 COMMAND_NAMES = tuple(t.__struct_config__.tag for t in COMMAND_TYPES)
 AnyCommand = Union[COMMAND_TYPES]  # type: ignore[valid-type]

@@ -86,6 +86,9 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
         "expense": ["manager", "director"],
         "expense_rejection": ["manager", "director", "finance"],
         "rank_change": ["director"],
+        # SPEC 1 Approvals: ``attested`` (the recording actor names the approver) or
+        # ``granted`` (every approver named must have granted it with GrantApproval)
+        "mode": "attested",
     },
     # SPEC 2.5: a closed month's negative commission total carries into the next month's
     # statement until absorbed (false: it stays on its month, payable as 0).
@@ -99,6 +102,18 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
 MAX_POLICY_INT = 36_500
 
 POLICY_NAMES = tuple(DEFAULT_POLICIES)
+
+# Values that are one of a few words, not a rate: (policy, key) -> the words.
+POLICY_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("approvals", "mode"): ("attested", "granted"),
+}
+APPROVAL_MODES = POLICY_CHOICES[("approvals", "mode")]
+
+
+def approvals_mode(values: dict[str, Any]) -> str:
+    """The ``approvals`` policy's mode; a version adopted before ``mode`` existed is
+    ``attested`` (SPEC 1 Approvals)."""
+    return str(values.get("mode", "attested"))
 PLAN_POLICY = "commission_plan"
 COMMISSION_POLICY = "commission"
 
@@ -130,7 +145,12 @@ def validate_policy_values(policy: str, values: Any) -> dict[str, Any]:
     for key, dv in default.items():
         v = values[key]
         where = f"values.{key}"
-        if isinstance(dv, bool):
+        choices = POLICY_CHOICES.get((policy, key))
+        if choices is not None:
+            if v not in choices:
+                raise invalid(where, f"must be one of {list(choices)}", value=v,
+                              allowed=list(choices))
+        elif isinstance(dv, bool):
             if not isinstance(v, bool):
                 raise invalid(where, "must be true or false")
         elif isinstance(dv, int):

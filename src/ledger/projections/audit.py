@@ -33,10 +33,14 @@ Dispute.*                  the dispute and the entity it disputes
                            reopens, and its customer, rep or budget
 PolicyBook.PolicyAdopted   the policy's name and the version id
 Closings.MonthClosed       the period
+ApprovalGrants.*           a grant and its use: the approval_id and the subject it
+                           approves (a sale, customer, SKU, return, budget ... id)
 =========================  ==========================================================
 
 Tables (``audit_<table>_g<n>``): ``entries`` (one per event), ``entities`` (entity id ->
-position), ``approvals`` (each approver of an entry with the roles they held), and the
+position), ``approvals`` (each approver of an entry with the roles they held), ``ways``
+(how each approval was given, SPEC 1 Approvals: ``attested`` or ``granted`` with the
+grant's id, from the event's ``meta["approvals"]``; each entry's ``approvals``), and the
 lookups the indexing needs, each read once per id (``Memo``): ``origins`` (aggregate id ->
 business id), ``users`` (roles), ``reps`` (each rep's own user, for segregation-of-duty
 checks), ``sales`` (a sale's customer and rep), ``expenses`` (an expense's submitter); and
@@ -105,6 +109,9 @@ class AuditProjection(Dispatching):
         "ledger:Rep.FineReversed": "_reversal",
         "ledger:Rep.PayoutReversed": "_reversal",
         "ledger:Budget.SpendReversed": "_reversal",
+        "ledger:ApprovalGrants.Opened": "_grants_opened",
+        "ledger:ApprovalGrants.Granted": "_grant",
+        "ledger:ApprovalGrants.Used": "_grant_used",
     }
     tables: ClassVar[dict[str, str]] = {
         "entries": "position BIGINT PRIMARY KEY, event TEXT NOT NULL, command TEXT, "
@@ -118,6 +125,10 @@ class AuditProjection(Dispatching):
                     "PRIMARY KEY (entity_id, position)",
         "approvals": "position BIGINT NOT NULL, approver TEXT NOT NULL, roles TEXT NOT NULL, "
                      "PRIMARY KEY (position, approver)",
+        # how each approval was given (SPEC 1 Approvals): attested or granted, with the grant
+        "ways": "position BIGINT NOT NULL, seq INTEGER NOT NULL, field TEXT, "
+                "approver TEXT NOT NULL, how TEXT NOT NULL, grant_id TEXT, "
+                "PRIMARY KEY (position, seq)",
         "origins": "origin TEXT PRIMARY KEY, kind TEXT NOT NULL, business_id TEXT NOT NULL, "
                    "related TEXT",
         "users": "user_id TEXT PRIMARY KEY, roles TEXT NOT NULL",
@@ -192,6 +203,14 @@ class AuditProjection(Dispatching):
             sql.executemany(
                 f"INSERT INTO {self.t('approvals')} (position, approver, roles) VALUES (?, ?, ?)",
                 [(position, a, self._roles_of(sql, a)) for a in approvers],
+            )
+        ways = approval_ways(e, meta)
+        if ways:
+            sql.executemany(
+                f"INSERT INTO {self.t('ways')} (position, seq, field, approver, how, grant_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(position, i, w["field"], w["user"], w["how"], w["grant_id"])
+                 for i, w in enumerate(ways)],
             )
         if origin_ids:
             ids = (*ids, *(self.origins.get(sql, e.originator_id.hex) or ()))
@@ -314,6 +333,17 @@ class AuditProjection(Dispatching):
                                                      "expense_id")),
                *(a["sale_id"] for a in getattr(e, "reopened", ())))
         self._entry(sql, position, e, ids=ids, beneficiary=rep, subject=subject)
+    def _grants_opened(self, sql: Sql, position: int, e: Any) -> None:
+        """Opening a grants record is bookkeeping; its grants are the entries."""
+        self._origin(sql, e, "approval_grants", e.subject, related=e.approver)
+
+    def _grant(self, sql: Sql, position: int, e: Any) -> None:
+        """A grant: about the grant and the subject it approves (the granter is the actor)."""
+        self._entry(sql, position, e, ids=(e.approval_id, e.subject), origin_ids=False)
+
+    def _grant_used(self, sql: Sql, position: int, e: Any) -> None:
+        subject = (self.origins.get(sql, e.originator_id.hex) or (None,))[0]
+        self._entry(sql, position, e, ids=(e.approval_id, subject), origin_ids=False)
 
     def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
         self._entry(sql, position, e, ids=(e.period,), origin_ids=False)
@@ -334,6 +364,26 @@ def _approvers(e: Any) -> list[str]:
     found = [getattr(e, name, None) for name in
              ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")]
     return list(dict.fromkeys(a for a in found if isinstance(a, str) and a))
+
+
+_APPROVER_FIELDS = ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")
+
+
+def approval_ways(e: Any, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """How each approval of the decision was given (SPEC 1 Approvals): the domain's
+    ``meta["approvals"]`` (``{field, user, how, grant_id}``, ``how`` ``attested`` or
+    ``granted``); for an event recorded before it carried them, and a close's promotion,
+    each approver the event names, ``attested`` (no grant existed then)."""
+    recorded = meta.get("approvals")
+    if isinstance(recorded, list):
+        return [{"field": a.get("field"), "user": a.get("user"), "how": a.get("how"),
+                 "grant_id": a.get("grant_id")} for a in recorded if isinstance(a, dict)]
+    found = []
+    for name in _APPROVER_FIELDS:
+        user = getattr(e, name, None)
+        if isinstance(user, str) and user:
+            found.append({"field": name, "user": user, "how": "attested", "grant_id": None})
+    return found
 
 
 def decision_policies(e: Any) -> dict[str, str]:
@@ -382,17 +432,31 @@ def _entries(sql: Sql, p: AuditProjection, where: str, params: tuple[Any, ...]) 
     rows = sql.all(f"SELECT {columns} FROM {p.t('entries')} e {where} ORDER BY e.position", params)
     positions = [r["position"] for r in rows]
     roles: dict[int, dict[str, list[str]]] = {}
+    ways: dict[int, list[dict[str, Any]]] = {}
     if positions:
+        for w in sql.all(
+            f"SELECT w.position, w.field, w.approver, w.how, w.grant_id FROM {p.t('ways')} w "
+            f"JOIN {p.t('entries')} e ON e.position = w.position {where} ORDER BY w.position, w.seq",
+            params,
+        ):
+            ways.setdefault(w["position"], []).append(
+                {"field": w["field"], "user": w["approver"], "how": w["how"],
+                 "grant_id": w["grant_id"]})
         for a in sql.all(
             f"SELECT a.position, a.approver, a.roles FROM {p.t('approvals')} a "
             f"JOIN {p.t('entries')} e ON e.position = a.position {where}", params,
         ):
             roles.setdefault(a["position"], {})[a["approver"]] = from_json(a["roles"])
-    return [_entry_out(r, roles.get(r["position"], {})) for r in rows]
+    return [_entry_out(r, roles.get(r["position"], {}), ways.get(r["position"]))
+            for r in rows]
 
 
-def _entry_out(r: dict[str, Any], approver_roles: dict[str, list[str]]) -> dict[str, Any]:
+def _entry_out(r: dict[str, Any], approver_roles: dict[str, list[str]],
+               ways: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     approved_by = from_json(r["approved_by"])
+    if ways is None:  # tables filled before ``ways`` existed: every approval was attested
+        ways = [{"field": None, "user": a, "how": "attested", "grant_id": None}
+                for a in approved_by]
     return {
         "position": int(r["position"]),
         "event": r["event"],
@@ -402,6 +466,7 @@ def _entry_out(r: dict[str, Any], approver_roles: dict[str, list[str]]) -> dict[
         "actor_roles": from_json(r["actor_roles"]),
         "approved_by": approved_by,
         "approver_roles": {a: approver_roles.get(a, []) for a in approved_by},
+        "approvals": ways,
         "reason": r["reason"],
         "policy_version": r["policy_version"],
         "policies": from_json(r["policies"]),
@@ -422,8 +487,10 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
     policy_version, occurred_at, reported_at, recorded_at, late, ...}]}``; besides the
     contract's fields each entry has ``command``, ``actor_roles``, ``approver_roles``,
     ``policies`` (every policy version the event records, and the ``reporting`` version
-    that decided ``late``), ``business_date`` and ``details`` (the event's own fields).
-    ``event`` is the event's topic without the ``ledger:`` prefix
+    that decided ``late``), ``business_date``, ``details`` (the event's own fields) and
+    ``approvals``: how each approval was given (SPEC 1 Approvals), ``[{field, user, how,
+    grant_id}]`` with ``how`` ``attested`` or ``granted`` (``grant_id`` the grant's
+    ``approval_id``; null when attested). ``event`` is the event's topic without the ``ledger:`` prefix
     (``"Customer.SaleRecorded"``). An id no event is about is ``unknown_reference``.
     """
     p = projection_of(projector, AuditProjection)

@@ -7,7 +7,11 @@ before it triggers any event, so a rejected command changes nothing.
 
 from __future__ import annotations
 
-from ledger.domain.handlers import budgets, compensation, corrections, governance, parties, sales
+from typing import Any
+
+from ledger.domain.handlers import (
+    budgets, compensation, corrections, governance, grants, parties, sales,
+)
 from ledger.domain.handlers.context import Context, Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -36,6 +40,22 @@ HANDLERS: dict[str, Handler] = {
     "OpenDispute": governance.open_dispute,
     "ResolveDispute": governance.resolve_dispute,
     "Reverse": corrections.reverse,
+    "GrantApproval": grants.grant_approval,
 }
+
+
+def _settling(handler: Handler) -> Handler:
+    """After a handler has applied its command, mark the approval grants it used as used
+    (SPEC 1 Approvals), in the same unit of work as its decision."""
+    def run(ctx: Context) -> dict[str, Any] | None:
+        result = handler(ctx)
+        ctx.settle()
+        return result
+    run.__name__ = run.__qualname__ = getattr(handler, "__name__", "handler")
+    run.__doc__ = handler.__doc__
+    return run
+
+
+HANDLERS = {name: _settling(h) for name, h in HANDLERS.items()}
 
 __all__ = ["HANDLERS", "Context", "Handler"]

@@ -34,6 +34,7 @@ def allocate_budget(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     authority.check_approver("a budget", approver.user_id, approver.roles,
                              ctx.approvers("AllocateBudget"))
+    ctx.approval("approved_by", approver.user_id, ("budget",), cmd.budget_id, cmd.amount)
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="a budget")
     ctx.uow.add(Budget(
         budget_id=cmd.budget_id, department=cmd.department, category=cmd.category,
@@ -53,6 +54,7 @@ def adjust_budget(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     authority.check_approver("a budget adjustment", approver.user_id, approver.roles,
                              ctx.approvers("AdjustBudget"))
+    ctx.approval("approved_by", approver.user_id, ("budget",), cmd.budget_id, abs(cmd.delta))
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="a budget adjustment")
     figures = budget.figures
     if cmd.delta < 0:

@@ -70,6 +70,7 @@ def fine_rep(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     authority.check_approver("a fine", approver.user_id, approver.roles,
                              ctx.approvers("FineRep"))
+    ctx.approval("approved_by", approver.user_id, ("fine",), cmd.fine_id, cmd.amount)
     authority.check_segregation(approver.user_id, actor=actor.user_id, beneficiary_user=rep.user_id,
                                 what=f"a fine of rep {cmd.rep_id!r}")
     authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,

@@ -7,15 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any, Protocol, TypeVar
 
 from ledger.domain import authority
 from ledger.domain.calendar import Period, business_date, month
 from ledger.domain.commands import Command, command_name
 from ledger.domain.errors import Rejection, duplicate, invalid, unknown
+from ledger.domain.money import format_rate
+from ledger.domain.model.grants import ApprovalGrants
 from ledger.domain.model.records import Claim
 from ledger.domain.model.users import BootstrapAdmin, User
-from ledger.domain.policies import PolicyBook, PolicyVersion, default_version
+from ledger.domain.policies import PolicyBook, PolicyVersion, approvals_mode, default_version
 
 A = TypeVar("A")
 
@@ -44,6 +47,11 @@ class Context:
     # every policy a decision consulted, name -> version (SPEC 1 Policy versions): what
     # ``policy`` handed out, recorded in the events' ``meta["policies"]``
     consulted: dict[str, str] = field(default_factory=dict)
+    # how each approval of the decision was given (SPEC 1 Approvals): ``{field, user, how,
+    # grant_id}``, ``how`` ``attested`` or ``granted``; recorded in ``meta["approvals"]``
+    approvals_given: list[dict[str, Any]] = field(default_factory=list)
+    # grants the decision uses, marked used once the command is applied (``settle``)
+    grants_to_use: list[tuple[ApprovalGrants, str, str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -59,9 +67,14 @@ class Context:
         """What every event of the command carries: the command, actor and times, the
         late flag, and ``policies``, the version of every policy the decision consulted
         so far (absent when it consulted none: a plain fact)."""
-        if not self.consulted:
+        if not self.consulted and not self.approvals_given:
             return self._meta
-        return {**self._meta, "policies": dict(sorted(self.consulted.items()))}
+        meta = dict(self._meta)
+        if self.consulted:
+            meta["policies"] = dict(sorted(self.consulted.items()))
+        if self.approvals_given:
+            meta["approvals"] = [dict(a) for a in self.approvals_given]
+        return meta
 
     @cached_property
     def _meta(self) -> dict[str, Any]:
@@ -103,6 +116,64 @@ class Context:
         key = authority.APPROVAL_OF.get(decision, decision)
         values = self.policy("approvals").values
         return frozenset(values[key] if key in values else default_version("approvals").values[key])
+
+    # --- approvals: attested or granted (SPEC 1 Approvals) ------------------------------
+
+    def approvals_mode(self) -> str:
+        """``granted`` when the ``approvals`` policy in force on the business date, or on
+        the recorded date, says so (the stricter of the two: a command backdated to before
+        ``granted`` mode was adopted still needs grants); else ``attested``."""
+        on_day = self.policy("approvals")
+        if approvals_mode(on_day.values) == "granted":
+            return "granted"
+        today = business_date(self.recorded_at)
+        if today != self.day and approvals_mode(self._in_force("approvals", today).values) == "granted":
+            return "granted"
+        return "attested"
+
+    def approval(self, field_name: str, approver: str, kinds: tuple[str, ...], subject: str,
+                 measure: int | Fraction | None = None) -> None:
+        """Record how ``approver``, named in ``field_name``, approved this decision. Under
+        ``granted`` mode the approver must hold an unused, unexpired grant of one of
+        ``kinds`` for ``subject`` given before the decision and covering ``measure`` (fen,
+        or a discount rate for the price kinds), else ``not_authorized``; the grant is
+        marked used when the command is applied."""
+        if self.approvals_mode() != "granted":
+            self.approvals_given.append({"field": field_name, "user": approver,
+                                         "how": "attested", "grant_id": None})
+            return
+        reasons: list[str] = []
+        for kind in kinds:
+            grants = self.uow.get(ApprovalGrants, approver, kind, subject)
+            if grants is None:
+                continue
+            # (one command never names the same approver twice for one kind and subject)
+            found, why = grants.find(self.occurred_at, self.recorded_at, measure)
+            reasons.extend(why)
+            if found is not None:
+                self.grants_to_use.append((grants, found.approval_id, field_name))
+                self.approvals_given.append({"field": field_name, "user": approver,
+                                             "how": "granted", "grant_id": found.approval_id})
+                return
+        shown = measure if isinstance(measure, int) or measure is None else format_rate(measure)
+        raise Rejection(
+            "not_authorized",
+            f"{field_name} {approver!r} has not granted this approval: approvals.mode is "
+            f"granted, and {approver!r} holds no unused, unexpired grant of "
+            f"{' or '.join(kinds)} for {subject!r}"
+            + (f" covering {shown}" if shown is not None else "")
+            + (f" ({'; '.join(reasons)})" if reasons else ""),
+            field=field_name, approver=approver, kinds=list(kinds), subject=subject,
+            measure=shown, mode="granted", reasons=reasons,
+        )
+
+    def settle(self) -> None:
+        """The command is applied: mark the grants it used as used, in the same save."""
+        for grants, approval_id, field_name in self.grants_to_use:
+            grants.use(approval_id=approval_id, used_by_command=self.cmd.command_id,
+                       command=self.name, field=field_name, meta=self.meta)
+            self.uow.add(grants)
+        self.grants_to_use = []
 
     # --- references --------------------------------------------------------------------
 
@@ -151,6 +222,11 @@ class Context:
         key = authority.ACTOR_APPROVES.get(self.name)
         allowed = self.approvers(key) if key is not None else None
         authority.check_actor(self.name, actor.user_id, actor.roles, allowed)
+        if key is not None:
+            # the approver acts with their own command (their own key): no one else names
+            # them, so no grant applies; recorded as attested by the approver themself
+            self.approvals_given.append({"field": "actor", "user": actor.user_id,
+                                         "how": "attested", "grant_id": None})
         return actor
 
 

@@ -129,6 +129,9 @@ def reverse(ctx: Context) -> dict[str, Any]:
                                       for k in authority.REVERSAL_APPROVAL_OF.values()))
         what = "a reversal"
     authority.check_approver(what, approver.user_id, approver.roles, allowed)
+    if reversible:  # SPEC 1 Approvals: attested, or under `granted` the approver's grant
+        ctx.approval("approved_by", approver.user_id,
+                     (authority.REVERSAL_APPROVAL_OF[target.command],), cmd.reversal_id)
     # segregation_of_duties
     authority.check_segregation(approver.user_id, actor=actor.user_id, what=what)
     if target.command == "FineRep":

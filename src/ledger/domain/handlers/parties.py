@@ -51,6 +51,8 @@ def set_credit_terms(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     authority.check_approver("credit terms", approver.user_id, approver.roles,
                              ctx.approvers("SetCreditTerms"))
+    ctx.approval("approved_by", approver.user_id, ("credit_terms",), cmd.customer_id,
+                 cmd.credit_limit)
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="credit terms")
     customer.set_credit_terms(
         credit_limit=cmd.credit_limit, payment_terms_days=cmd.payment_terms_days,
@@ -78,6 +80,7 @@ def set_list_price(ctx: Context) -> dict[str, Any]:
     actor = ctx.authorize()
     authority.check_approver("a list price", approver.user_id, approver.roles,
                              ctx.approvers("SetListPrice"))
+    ctx.approval("approved_by", approver.user_id, ("list_price",), cmd.sku, cmd.unit_price)
     authority.check_segregation(approver.user_id, actor=actor.user_id, what="a list price")
     sku = ctx.uow.get(Sku, cmd.sku) or Sku(sku=cmd.sku)
     sku.set_list_price(unit_price=cmd.unit_price, effective_from=cmd.effective_from.isoformat(),

@@ -11,7 +11,7 @@ from ledger.domain.credit import credit_check, enforce_credit
 from ledger.domain.errors import Rejection, invalid
 from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Claim, Closings, Customer, Rep, Sku
-from ledger.domain.money import format_rate, parse_rate
+from ledger.domain.money import exact, format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
 from ledger.domain.receivables import (
     Receivable,
@@ -80,6 +80,22 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     if credit_approver is not None:
         authority.check_approver("a credit override", credit_approver.user_id, credit_approver.roles,
                                  ctx.approvers("credit_override"), field="credit_approved_by")
+    # ... and, under approvals.mode = granted, each approver granted it (SPEC 1 Approvals):
+    # a price grant covers the sale's largest line discount (a within-limit grant only a
+    # discount the manager limit allows), a credit grant the sale's gross
+    lines = [
+        price_line(line.sku, line.quantity, line.unit_price, rates[i], list_prices[i])
+        for i, line in enumerate(cmd.lines)
+    ]
+    if price_approver is not None:
+        discount, _ = largest_discount(lines)
+        kinds = (("price_within_manager_limit", "price_above_manager_limit")
+                 if discount <= exact(pricing.values["manager_max_discount"])
+                 else ("price_above_manager_limit",))
+        ctx.approval("price_approved_by", price_approver.user_id, kinds, cmd.sale_id, discount)
+    if credit_approver is not None:
+        ctx.approval("credit_approved_by", credit_approver.user_id, ("credit_override",),
+                     cmd.sale_id, sum(line.gross for line in lines))
     # segregation_of_duties: no approver approves their own sale or their own rep's sale
     for approver, fname in ((price_approver, "price_approved_by"), (credit_approver, "credit_approved_by")):
         if approver is not None:
@@ -87,10 +103,6 @@ def record_sale(ctx: Context) -> dict[str, Any]:
                                         beneficiary_user=rep.user_id, what="this sale", field=fname)
     # price_approval (SPEC 2.1)
     approvals = ctx.policy("approvals")
-    lines = [
-        price_line(line.sku, line.quantity, line.unit_price, rates[i], list_prices[i])
-        for i, line in enumerate(cmd.lines)
-    ]
     tier = check_price_approval(
         lines, price_approver.user_id if price_approver else None,
         frozenset(price_approver.roles) if price_approver else frozenset(), pricing.values,
@@ -139,7 +151,8 @@ def record_sale(ctx: Context) -> dict[str, Any]:
 
 
 def _approved_decision_on_sale(ctx: Context, sale_id: str, approved_by: str, kind: str,
-                               business_id: str, what: str) -> tuple[Customer, Receivable, Any]:
+                               business_id: str, what: str,
+                               amount: int) -> tuple[Customer, Receivable, Any]:
     """The checks a return and a write-off share, in the order of SPEC 5.2: the sale and
     approver exist (and the fact is not dated before the sale), the id is new, the actor
     and approver hold their roles, and neither approves a decision about their own rep."""
@@ -159,6 +172,8 @@ def _approved_decision_on_sale(ctx: Context, sale_id: str, approved_by: str, kin
     actor = ctx.authorize()
     authority.check_approver(f"a {what}", approver.user_id, approver.roles,
                              ctx.approvers(ctx.name))
+    ctx.approval("approved_by", approver.user_id, (authority.APPROVAL_OF[ctx.name],),
+                 business_id, amount)
     rep = ctx.uow.get(Rep, item.rep_id)
     authority.check_segregation(approver.user_id, actor=actor.user_id,
                                 beneficiary_user=rep.user_id if rep else None, what=f"this {what}")
@@ -169,7 +184,7 @@ def record_return(ctx: Context) -> dict[str, Any]:
     cmd: RecordReturn = ctx.cmd  # type: ignore[assignment]
     require_text(cmd.reason, "reason")
     customer, item, approver = _approved_decision_on_sale(
-        ctx, cmd.sale_id, cmd.approved_by, "return", cmd.return_id, "return")
+        ctx, cmd.sale_id, cmd.approved_by, "return", cmd.return_id, "return", cmd.amount)
     check_return(item, cmd.amount)
     to_open, to_written_off, to_credit = split_return(item, cmd.amount)
     commission_amount = return_commission_amount(item, cmd.amount, to_written_off)
@@ -230,7 +245,7 @@ def write_off_receivable(ctx: Context) -> dict[str, Any]:
     cmd: WriteOffReceivable = ctx.cmd  # type: ignore[assignment]
     require_text(cmd.reason, "reason")
     customer, item, approver = _approved_decision_on_sale(
-        ctx, cmd.sale_id, cmd.approved_by, "writeoff", cmd.writeoff_id, "write-off")
+        ctx, cmd.sale_id, cmd.approved_by, "writeoff", cmd.writeoff_id, "write-off", cmd.amount)
     check_write_off(item, cmd.amount)
     customer.write_off(writeoff_id=cmd.writeoff_id, sale_id=cmd.sale_id, amount=cmd.amount,
                        approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta)

@@ -11,12 +11,13 @@ from ledger.domain.model.catalog import Sku
 from ledger.domain.model.closings import Closings
 from ledger.domain.model.customers import Customer
 from ledger.domain.model.disputes import Dispute
+from ledger.domain.model.grants import ApprovalGrants
 from ledger.domain.model.records import Claim, CommandRecord
 from ledger.domain.model.reps import Rep
 from ledger.domain.model.users import User
 from ledger.domain.policies import PolicyBook
 
 __all__ = [
-    "Budget", "Claim", "Closings", "CommandRecord", "Customer", "Dispute",
+    "ApprovalGrants", "Budget", "Claim", "Closings", "CommandRecord", "Customer", "Dispute",
     "PolicyBook", "Rep", "Sku", "User",
 ]
