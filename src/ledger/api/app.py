@@ -20,7 +20,9 @@ from ledger.api.background import BackgroundProjector
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
-from ledger.api.routers import audit, budgets, commands, general_ledger, receivables, reps, users
+from ledger.api.routers import (
+    audit, budgets, commands, explain, general_ledger, receivables, reps, users,
+)
 from ledger.api.schemas import components
 from ledger.api.services import Services
 from ledger.application import Ledger
@@ -79,7 +81,7 @@ def create_app(ledger: Ledger, keys: ApiKeys,
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "X-Ledger-Position", "X-Next-Cursor"])
     observability.install(app)
-    for module in (commands, receivables, budgets, reps, general_ledger, audit, users):
+    for module in (commands, receivables, budgets, reps, general_ledger, audit, users, explain):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -496,12 +496,14 @@ def explain_receivable(projector: Projector, customer_id: str, sale_id: str | No
             "m.unrecovered_delta, s.invoice_date, s.due_on, s.gross "
             f"FROM {p.t('movements')} m JOIN {p.t('sales')} s ON s.sale_id = m.sale_id "
             f"WHERE {where} AND s.invoice_date <= ? AND m.business_date <= ? "
-            "ORDER BY m.position, s.due_on, s.sale_id", [*params, upto, upto],
+            "ORDER BY m.position, s.due_on, s.sale_id, m.kind", [*params, upto, upto],
         )
         steps = _Steps()
         entries = _entries(sql, projector, (int(r["position"]) for r in rows))
+        # within one event: the sale before the credit that settles it; a payment's rows
+        # in FIFO order (due date, then sale id)
         for r in sorted(rows, key=lambda r: (int(r["position"]), r["kind"] != "sale",
-                                             r["due_on"], r["sale_id"])):
+                                             r["due_on"], r["sale_id"], r["kind"])):
             _movement_step(steps, r, entries.get(int(r["position"])))
         document: dict[str, Any] = {
             "figure": "open_total" if sale_id is None else "open", "value": value,
@@ -551,7 +553,7 @@ def _movement_step(steps: _Steps, r: dict[str, Any], entry: dict[str, Any] | Non
     if r["business_date"] != (entry or {}).get("business_date") and rule != "sale":
         note += f" (counts from {r['business_date']})"
     steps.add(int(r["position"]), rule, open_delta, note, sale_id=sale, kind=kind,
-              business_date=r["business_date"], amount=amount,
+              business_date=r["business_date"], fact_amount=amount,
               written_off_delta=unrecovered, **refs)
 
 
