@@ -578,3 +578,29 @@ def test_every_explanation_ends_at_the_figure_sqlite(stream, dates):
 def test_every_explanation_ends_at_the_figure_postgres(stream, dates):
     require_postgres()
     _run("postgres", stream, dates)
+
+
+def test_budget_walk_of_a_reversed_spend():
+    """A spend's reversal (SPEC 2.7, ``Budget.SpendReversed``): the amount is no longer
+    spent and the expense's commitment is back; the walk keeps each expense's state as the
+    budget projection does, so the figures follow whatever the event carries."""
+    from ledger.replay.explain import _budget_step, _Steps
+
+    steps, state = _Steps(), {}
+    for position, event, details in (
+        (1, "Budget.Allocated", {"budget_id": "B1", "amount": 100_000}),
+        (2, "Budget.ExpenseSubmitted", {"expense_id": "E1", "amount": 20_000}),
+        (3, "Budget.ExpenseApproved", {"expense_id": "E1", "amount": 20_000}),
+        (4, "Budget.ExpenseSpent", {"expense_id": "E1", "amount": 19_000}),
+        (5, "Budget.SpendReversed", {"expense_id": "E1", "reversal_id": "X1", "amount": 19_000,
+                                     "restored": 20_000}),
+        (6, "Budget.ExpenseSpent", {"expense_id": "E1", "amount": 21_000}),
+        (7, "Budget.ExpenseApproved", {"expense_id": "E9", "amount": 5_000}),  # not this budget's
+    ):
+        _budget_step(steps, "B1", {"E1"}, state, position, event, details)
+    assert [(s["position"], s["rule"], s["amount"]) for s in steps.items] == [
+        (1, "allocation", 100_000), (3, "commitment", -20_000),
+        (4, "commitment_released", 20_000), (4, "spend", -19_000),
+        (5, "spend_reversed", 19_000), (5, "commitment_restored", -20_000),
+        (6, "commitment_released", 20_000), (6, "spend", -21_000)]
+    assert sum(s["amount"] for s in steps.items) == 100_000 - 21_000

@@ -525,7 +525,12 @@ def _movement_step(steps: _Steps, r: dict[str, Any], entry: dict[str, Any] | Non
     sale, amount = r["sale_id"], int(r["amount"])
     open_delta, unrecovered = int(r["open_delta"]), int(r["unrecovered_delta"])
     what = " ".join(f"{f.removesuffix('_id')} {v}" for f, v in refs.items())
-    if rule == "sale":
+    if rule.endswith("_reversed"):
+        target = " of ".join(f"{f.removesuffix('_id')} {v}" for f, v in refs.items())
+        moved = (f"{_fen(open_delta)} of sale {sale} open again" if open_delta
+                 else f"{_fen(unrecovered)} of sale {sale} written off and unrecovered again")
+        note = f"{target or 'reversal'} ({base} undone): {moved}"
+    elif rule == "sale":
         note = (f"sale {sale} invoiced {r['invoice_date']}: receivable for the gross "
                 f"{_fen(r['gross'])}, due {r['due_on']}")
     elif rule == "customer_credit":
