@@ -14,20 +14,109 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.application import Ledger, iter_batches
-from ledger.config import parse_database_url
+from ledger.config import ConfigError, parse_database_url, use_database_url
 
-app = typer.Typer(help="Event-sourced ledger and audit service.", no_args_is_help=True,
-                  add_completion=False)
 err = Console(stderr=True)
 out = Console()
+
+
+# --- shared plumbing: --database on every command, errors (SPEC 5.3) -------------------------
+
+
+def _use_database(value: str | None) -> None:
+    """``--database URL``: checked at once (a bad URL is one line and exit 2), then in force
+    for the command instead of ``LEDGER_DATABASE_URL``."""
+    if value is None:
+        return
+    try:
+        parse_database_url(value)
+    except ConfigError as e:
+        _config_error(str(e).replace("LEDGER_DATABASE_URL", "--database", 1))
+    use_database_url(value)
+
+
+def _database_option() -> Any:
+    """A ``--database URL`` option, built by typer itself (typer bundles its own click)."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(database: Annotated[str | None, typer.Option(
+        "--database", metavar="URL", expose_value=False, is_eager=True, callback=_use_database,
+        help="The ledger's database (the same as LEDGER_DATABASE_URL): sqlite:///PATH or "
+             "postgresql://...")] = None) -> None:  # pragma: no cover - never invoked
+        pass
+
+    command = typer.main.get_command(probe)
+    return next(p for p in command.params if p.name == "database")
+
+
+def _add_database_option(command: Any) -> None:
+    """Give every command (and every group) ``--database`` unless it has its own."""
+    if not any(p.name == "database" for p in command.params):
+        command.params.append(_database_option())
+    for sub in getattr(command, "commands", {}).values():
+        _add_database_option(sub)
+
+
+def _config_error(message: str) -> NoReturn:
+    err.print(f"ledger: {message.splitlines()[0] if message else 'configuration error'}",
+              highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+class _LedgerGroup(TyperGroup):
+    """The root command: ``--database`` everywhere; a configuration error (a bad database
+    URL, a database that cannot be opened, an unreadable file) is one line on stderr and
+    exit 2, never a traceback; with ``--json`` a query error raised while reading the
+    arguments (a malformed date or period) is the JSON ``{rule, message, details}``, exit 1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_database_option(self)
+
+    def invoke(self, ctx: Any) -> Any:
+        import sqlite3
+
+        from eventsourcing.persistence import PersistenceError
+
+        from ledger.projections.errors import QueryError
+
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        wants_json = "--json" in words
+        try:
+            return super().invoke(ctx)
+        except QueryError as e:
+            if wants_json:
+                _print_json(e.as_dict())
+            else:
+                err.print(f"[bold red]{e.rule}[/]: {e.message}")
+            raise typer.Exit(1) from None
+        except (ConfigError, PersistenceError, sqlite3.Error, OSError) as e:
+            _config_error(f"{type(e).__name__}: {e}" if not isinstance(e, ConfigError) else str(e))
+        except Exception as e:
+            if _is_connection_error(e):
+                _config_error(f"cannot connect to the database: {type(e).__name__}: {e}")
+            raise
+        finally:
+            use_database_url(None)
+
+
+def _is_connection_error(e: Exception) -> bool:
+    module = type(e).__module__
+    return module.startswith(("psycopg", "psycopg_pool"))
+
+
+app = typer.Typer(help="Event-sourced ledger and audit service.", no_args_is_help=True,
+                  add_completion=False, cls=_LedgerGroup)
 
 IMPORT_BATCH = 1000
 
@@ -56,6 +145,8 @@ def import_lines(ledger: Ledger, lines: list[bytes], progress: Progress | None =
             numbered.append((number, msgspec.json.decode(raw)))
         except msgspec.DecodeError as e:
             numbered.append((number, _BadJson(str(e))))
+        except RecursionError:
+            numbered.append((number, _BadJson("nested too deep")))
     task = progress.add_task("importing", total=len(numbered)) if progress else None
     for batch in iter_batches(numbered, IMPORT_BATCH):
         bodies = [body for _, body in batch if not isinstance(body, _BadJson)]
@@ -86,12 +177,14 @@ class _BadJson:
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="NDJSON file: one command per line.", exists=True,
-                                         dir_okay=False, readable=True)],
+    file: Annotated[Path, typer.Argument(help="NDJSON file: one command per line.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the JSON report only.")] = False,
 ) -> None:
     """Apply the commands of an NDJSON file; exit 1 if any line was rejected."""
-    lines = file.read_bytes().splitlines()
+    try:
+        lines = file.read_bytes().splitlines()
+    except OSError as e:
+        _config_error(f"cannot read {str(file)!r}: {e.strerror or e}")
     started = time.perf_counter()
     with Ledger() as ledger, _progress() as progress:
         report = import_lines(ledger, lines, progress if not json_output else None)
@@ -138,7 +231,7 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
             else:
                 projector.catch_up()
         try:
-            document = fn(projector, *args)
+            document = ledger.with_currency(fn(projector, *args))  # SPEC 1: names its currency
         except QueryError as e:
             if json_output:
                 _print_json(e.as_dict())
@@ -156,10 +249,12 @@ def _date(text: str | None) -> Any:
 
     if text is None:
         return None
+    from ledger.projections.errors import invalid
+
     try:
         return parse_date(text)
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise invalid("as_of", str(e)) from None  # answered by _LedgerGroup (JSON with --json)
 
 
 def render(document: dict[str, Any]) -> None:
@@ -192,7 +287,8 @@ def render(document: dict[str, Any]) -> None:
 _MONEY_KEYS = ("amount", "total", "open", "gross", "debit", "credit", "allocated", "committed",
                "spent", "remaining", "commission", "bonus", "override", "clawback", "fines",
                "paid", "balance", "sales", "share", "limit", "available", "difference",
-               "general_ledger", "subledger", "written_off", "adjustments", "base")
+               "general_ledger", "subledger", "written_off", "adjustments", "base",
+               "adjustment", "carried")
 
 
 def _cell(key: str, value: Any) -> str:
@@ -276,12 +372,92 @@ def q_reconcile(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
 
 
 @query_app.command("audit")
-def q_audit(entity: Annotated[str, typer.Option(help="Any entity id: customer, sale, rep, budget...")],
+def q_audit(entity: Annotated[str | None, typer.Option(help="Any entity id: customer, sale, rep, budget...")] = None,
+            actor: Annotated[str | None, typer.Option(help="A user id: every decision they took or approved.")] = None,
             json_output: JsonFlag = False) -> None:
-    """The decisions and events about one entity, in log order."""
-    from ledger.projections.audit import query_audit
+    """The decisions and events about one entity, or taken or approved by one user, in log
+    order (exactly one of --entity and --actor)."""
+    from ledger.projections.audit import query_actor, query_audit
 
-    _run_query(json_output, query_audit, entity)
+    if (entity is None) == (actor is None):
+        raise typer.BadParameter("give exactly one of --entity and --actor")
+    if actor is not None:
+        _run_query(json_output, query_actor, actor)
+    else:
+        _run_query(json_output, query_audit, entity)
+
+
+@query_app.command("command")
+def q_command(command_id: Annotated[str, typer.Option("--id", help="A command_id.")],
+              actor: Annotated[str | None, typer.Option(help="Only this actor's command.")] = None,
+              json_output: JsonFlag = False) -> None:
+    """A command's answer and the events it produced."""
+    from ledger.projections.audit import query_command
+
+    _run_query(json_output, query_command, command_id, actor)
+
+
+@query_app.command("late")
+def q_late(date_from: Annotated[str | None, typer.Option("--from", help="First business date YYYY-MM-DD.")] = None,
+           date_to: Annotated[str | None, typer.Option("--to", help="Last business date YYYY-MM-DD.")] = None,
+           json_output: JsonFlag = False) -> None:
+    """Events reported late (SPEC 2.6), by business date."""
+    from ledger.projections.audit import query_late
+
+    _run_query(json_output, query_late, date_from, date_to)
+
+
+@query_app.command("sod")
+def q_sod(json_output: JsonFlag = False) -> None:
+    """Segregation-of-duty checks over every approval, and any violation; exits 1 on one."""
+    from ledger.projections.audit import query_sod
+
+    def run(projector: Any) -> dict[str, Any]:
+        document = query_sod(projector)
+        run.ok = document["ok"]  # type: ignore[attr-defined]
+        return document
+
+    run.ok = True  # type: ignore[attr-defined]
+    _run_query(json_output, run)
+    if not run.ok:  # type: ignore[attr-defined]
+        raise typer.Exit(1)
+
+
+@query_app.command("dso")
+def q_dso(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """Days sales outstanding as of a business date."""
+    from ledger.projections.aging import query_dso
+
+    _run_query(json_output, query_dso, as_of)
+
+
+@query_app.command("disputes")
+def q_disputes(entity: Annotated[str | None, typer.Option(help="Only the disputes of this entity.")] = None,
+               open_only: Annotated[bool, typer.Option("--open", help="Only open disputes.")] = False,
+               json_output: JsonFlag = False) -> None:
+    """Disputes, open and resolved, by entity."""
+    from ledger.projections.disputes import query_disputes
+
+    _run_query(json_output, query_disputes, entity, open_only)
+
+
+@query_app.command("trips")
+def q_trips(rep: Annotated[str, typer.Option(help="Rep id.")],
+            year: Annotated[int | None, typer.Option(help="Year YYYY (default: this year).")] = None,
+            json_output: JsonFlag = False) -> None:
+    """A rep's progress towards the incentive trips."""
+    from ledger.projections.trips import query_trips
+
+    _run_query(json_output, query_trips, rep, year)
+
+
+@query_app.command("policies")
+def q_policies(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
+    """Every policy's version and values in force, and the commission plan, as the adopt
+    commands take them."""
+    from ledger.projections.policies import query_policies
+
+    _run_query(json_output, query_policies, as_of)
 
 
 # --- as-of: every query at a past log position or recorded time (SPEC 4, 5.3) -------------
@@ -492,7 +668,7 @@ def _run_explain(json_output: bool, fn: Any, *args: Any) -> None:
             projector = projector_for(ledger)
             projector.catch_up()
         try:
-            document = fn(projector, *args)
+            document = ledger.with_currency(fn(projector, *args))  # SPEC 1: names its currency
         except QueryError as e:
             _replay_failed(json_output, e.as_dict())
             return
@@ -653,6 +829,147 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`ledge
         err.print(str(e))
         raise typer.Exit(2) from None
     err.print(f"key {entry.id} of {entry.user_id} revoked at {entry.revoked_at}")
+# --- verify and keygen ---------------------------------------------------------------------
+
+
+@app.command("verify")
+def verify_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print only the JSON document.")] = False,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Write a signed checkpoint of the verified log to FILE "
+        "(key: $LEDGER_SIGNING_KEY_FILE).", dir_okay=False)] = None,
+    against: Annotated[Path | None, typer.Option(
+        "--against", help="Check the log against an earlier checkpoint FILE.", dir_okay=False)] = None,
+    public_key: Annotated[str | None, typer.Option(
+        "--public-key", help="The company's public key (hex) that --against requires; "
+        "default: the key of $LEDGER_SIGNING_KEY_FILE when set.")] = None,
+    seal: Annotated[bool, typer.Option(
+        "--seal", help="Chain a log written before chaining existed (once), then verify.")] = False,
+    database: Annotated[str | None, typer.Option(
+        "--database", help="Database URL (default: $LEDGER_DATABASE_URL).")] = None,
+) -> None:
+    """Recompute the event log's hash chain and name the first break; exit 1 on a break
+    (SPEC 4, 5.3). Also writes or checks signed checkpoints."""
+    import os
+
+    from ledger.config import ConfigError, database_from_env
+    from ledger.replay import checkpoint as cps
+    from ledger.replay.chain import verify
+    from ledger.store.chain import ChainError
+
+    def config_error(message: str) -> typer.Exit:
+        err.print(f"[bold red]configuration error[/]: {message}", highlight=False, soft_wrap=True)
+        return typer.Exit(2)
+
+    try:
+        db = parse_database_url(database) if database else database_from_env()
+        if db.kind == "sqlite" and not Path(db.env["SQLITE_DBNAME"]).exists():
+            raise ConfigError(f"no database at {db.env['SQLITE_DBNAME']}: nothing to verify")
+        if checkpoint is not None and against is not None:
+            raise ConfigError("--checkpoint and --against are separate runs: give one of them")
+        key_file = os.environ.get(cps.SIGNING_KEY_ENV)
+        key = cps.load_private_key(Path(key_file)) if key_file else None
+        if checkpoint is not None and key is None:
+            raise cps.CheckpointError(f"--checkpoint needs {cps.SIGNING_KEY_ENV} (see `ledger keygen`)")
+        trusted = _public_key(public_key) if public_key else (
+            cps.raw_public(key.public_key()) if key else None)
+        earlier = cps.read(against) if against is not None else None
+        ledger = Ledger(db)
+    except (ConfigError, cps.CheckpointError) as e:
+        raise config_error(str(e)) from None
+    with ledger:
+        recorder: Any = ledger.app.recorder
+        if seal:
+            try:
+                sealed = recorder.seal_chain()
+            except ChainError as e:
+                err.print(f"[bold red]cannot seal[/]: {e}", soft_wrap=True)
+                raise typer.Exit(1) from None
+            err.print(f"sealed: {sealed} events chained", soft_wrap=True)
+        if earlier is not None:
+            result = cps.check(recorder, earlier, trusted)
+            document = result.as_dict(earlier)
+            v = result.verification
+        else:
+            total = recorder.count_events(recorder.log_end()) if not json_output else 0
+            with _progress() as progress:
+                task = progress.add_task("verifying", total=total) if total > 20_000 else None
+                v = verify(recorder, progress=(lambda n: progress.update(task, completed=n))
+                           if task is not None else None)
+            document = v.as_dict()
+        if checkpoint is not None and v.ok:
+            assert key is not None
+            cp = cps.sign(v, key)
+            try:
+                cps.write(cp, checkpoint)
+            except OSError as e:
+                raise config_error(f"cannot write {checkpoint}: {e.strerror}") from None
+            document["checkpoint"] = {"file": str(checkpoint), "key_fingerprint": cp.key_fingerprint}
+    if json_output:
+        _print_json(document)
+    else:
+        _print_verification(document)
+        if checkpoint is not None and "checkpoint" in document:
+            out.print(f"signed checkpoint written to {checkpoint} (key "
+                      f"{document['checkpoint']['key_fingerprint'][:16]}...)", soft_wrap=True)
+        elif checkpoint is not None:
+            err.print("[bold red]no checkpoint written[/]: the log has a break", soft_wrap=True)
+    raise typer.Exit(0 if document["ok"] else 1)
+
+
+def _public_key(text: str) -> bytes:
+    from ledger.config import ConfigError
+
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(f"--public-key: expected 64 hex digits (a raw Ed25519 key), got {text!r}")
+    return raw
+
+
+def _print_verification(d: dict[str, Any]) -> None:
+    rate = d["rate"]
+    raw = f"{rate['sha256_per_second']:,} hashes/s" if rate["sha256_per_second"] else "n/a"
+    out.print(f"{d['events']:,} events up to position {d['position']} in {rate['seconds']}s: "
+              f"{rate['events_per_second']:,} events/s (raw SHA-256 over the same bytes: {raw})",
+              highlight=False, soft_wrap=True)
+    out.print(f"head {d['head']}\nroot {d['root']} (tree size {d['tree_size']})", highlight=False, soft_wrap=True)
+    brk = d["first_break"]
+    if brk:
+        out.print(f"[bold red]BREAK[/] at position {brk['position']}: [bold]{brk['kind']}[/]: "
+                  f"{brk['detail']}", highlight=False, soft_wrap=True)
+    against = d.get("against")
+    if against:
+        for name in ("signature", "key_trusted", "head", "consistency"):
+            value = against[name]
+            mark = "n/a (no key pinned)" if value is None else ("ok" if value else "[bold red]FAILED[/]")
+            out.print(f"checkpoint {name}: {mark}", highlight=False, soft_wrap=True)
+        for problem in against["problems"]:
+            out.print(f"[bold red]problem[/]: {problem}", highlight=False, soft_wrap=True)
+        out.print(f"checkpoint of {against['signed_at']} (position {against['position']}, "
+                  f"tree size {against['tree_size']}): " + ("[green]the log extends it[/]"
+                  if d["ok"] else "[bold red]the log does NOT extend it[/]"), highlight=False, soft_wrap=True)
+    elif not brk:
+        out.print("[green]ok[/]: the chain is intact", soft_wrap=True)
+
+
+@app.command("keygen")
+def keygen_command(
+    path: Annotated[Path, typer.Argument(help="Where to write the private key (PEM); must not exist.",
+                                         dir_okay=False)],
+) -> None:
+    """Write an Ed25519 signing key for checkpoints (set LEDGER_SIGNING_KEY_FILE to it)."""
+    from ledger.replay import checkpoint as cps
+
+    try:
+        public = cps.raw_public(cps.keygen(path))
+    except cps.CheckpointError as e:
+        err.print(f"[bold red]configuration error[/]: {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out.print(f"private key written to {path} (keep it secret; mode 0600)\n"
+              f"public key  {public.hex()}\nfingerprint {cps.fingerprint(public)}", highlight=False, soft_wrap=True)
 
 
 # --- demo --------------------------------------------------------------------------------
@@ -662,7 +979,9 @@ DEMO_DATABASE = "./ledger-demo.db"
 
 @app.command("demo")
 def demo_command(
-    database: Annotated[str, typer.Option(help="SQLite file for the demo; recreated each run.")] = DEMO_DATABASE,
+    database: Annotated[str, typer.Option(
+        metavar="URL", help="The demo's SQLite database, sqlite:///PATH or a file path; "
+                            "recreated each run.")] = DEMO_DATABASE,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 7,
 ) -> None:
     """Build a generated company through the real command path and show what finance and
@@ -672,7 +991,9 @@ def demo_command(
     from ledger.projections.engine import projector_for
     from ledger.report import demo_summary
 
-    path = Path(database)
+    path = Path(database[len("sqlite:///"):] if database.startswith("sqlite:///") else database)
+    if "://" in str(path):
+        _config_error(f"--database: the demo builds a fresh SQLite file, got {database!r}")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     started = time.perf_counter()
@@ -701,6 +1022,29 @@ def demo_command(
                   f"{ledger.max_position()} events in {path}")
         demo_summary(ledger, report, out, err, as_of=year_end)
     err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
+    _explore(f"sqlite:///{path}", company, year_end)
+
+
+def _explore(url: str, company: Any, year_end: date) -> None:
+    """The demo's closing lines (SPEC 5.3): the commands that explore the database it built."""
+    db = f"--database {url}"
+    rep = company.rep_ids[0] if company.rep_ids else "REP-001"
+    customer = company.cust[0].customer_id if getattr(company, "cust", None) else "C1"
+    month = f"{year_end.year:04d}-{year_end.month:02d}"
+    commands = [
+        f"ledger query aging --as-of {year_end.isoformat()} {db}",
+        f"ledger query receivables --customer {customer} {db}",
+        f"ledger query commission --rep {rep} --period {month} {db}",
+        f"ledger query ranks --rep {rep} {db}",
+        f"ledger query trial-balance {db}",
+        f"ledger query reconcile {db}",
+        f"ledger query audit --entity {customer} {db}",
+        f"LEDGER_DATABASE_URL={url} ledger serve",
+    ]
+    out.print("\nExplore the demo's database (add --json for the JSON documents):",
+              highlight=False)
+    for line in commands:
+        out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover

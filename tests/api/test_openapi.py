@@ -28,6 +28,16 @@ ROUTES = {
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/v1/actors/{user_id}/audit"),
+    ("get", "/v1/commands/{command_id}"),
+    ("get", "/v1/command"),
+    ("get", "/v1/late"),
+    ("get", "/v1/sod"),
+    ("get", "/v1/dso"),
+    ("get", "/v1/disputes"),
+    ("get", "/v1/reps/{rep_id}/trips"),
+    ("get", "/v1/trips"),
+    ("get", "/v1/policies"),
 }
 
 
@@ -44,7 +54,8 @@ def test_openapi_documents_models_parameters_and_auth(api: Api):
     schemas = doc["components"]["schemas"]
     for model in ("CommandAnswer", "Error", "Receivables", "Aging", "Budget", "Commission", "Ranks",
                   "TrialBalance", "Reconcile", "Audit", "RecordSale", "OpenDispute",
-                  "Explanation", "ExplainStep"):
+                  "ActorAudit", "CommandTrace", "Late", "Sod", "Dso", "Disputes", "Trips",
+                  "Policies", "Explanation", "ExplainStep"):
         assert model in schemas, model
     assert "HTTPValidationError" not in schemas
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

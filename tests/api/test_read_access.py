@@ -17,7 +17,7 @@ ROLES = {"sa": "sales_admin", "mgr": "manager", "dir": "director", "fin": "finan
 # A value for every path and query parameter a read route may need.
 PARAMS = {"rep_id": "R2", "rep": "R2", "period": "2024-03", "customer_id": "C1",
           "customer": "C1", "budget_id": "B1", "budget": "B1", "entity_id": "C1",
-          "entity": "C1", "user_id": "sa"}
+          "entity": "C1", "user_id": "sa", "command_id": "known-command", "id": "known-command"}
 
 
 def _get_routes(api: Api) -> list[tuple[str, str, list[str]]]:
@@ -27,8 +27,9 @@ def _get_routes(api: Api) -> list[tuple[str, str, list[str]]]:
         get = operations.get("get")
         if get is None or not path.startswith("/v1"):
             continue
+        # the required query parameters, and the optional ones this test has a value for
         required = [p["name"] for p in get.get("parameters", [])
-                    if p["in"] == "query" and p.get("required")]
+                    if p["in"] == "query" and (p.get("required") or p["name"] in PARAMS)]
         routes.append((path, (get.get("tags") or [""])[0], required))
     assert len(routes) >= 10
     return routes
@@ -47,9 +48,10 @@ def _expected(user: str, tag: str, rep: str | None) -> bool:
 def company(api: Api) -> Api:
     api.post(cmd("RegisterUser", "admin", user_id="other_rep", name="Other",
                  roles=["sales_rep"]), user="admin")
-    api.post(cmd("AllocateBudget", "fin", budget_id="B1", department="east",
-                 category="advertising", period="2024-Q1", amount=100_000, approved_by="dir"),
-             user="fin")
+    r = api.post({**cmd("AllocateBudget", "fin", budget_id="B1", department="east",
+                        category="advertising", period="2024-Q1", amount=100_000,
+                        approved_by="dir"), "command_id": "known-command"}, user="fin")
+    assert r.status_code == 200, r.text
     return api
 
 

@@ -182,7 +182,7 @@ def test_late_reporting_is_flagged_on_every_event_never_rejected(clocked):
         before = clocked.max_position()
         applied(clocked, body)
         metas = [e.meta for e in events_after(clocked, before)]
-        assert len(metas) == 3  # claim, sale, command record
+        assert len(metas) == 4  # sale and invoice claims, sale, command record
         assert all(m == metas[0] for m in metas)
         return metas[0]
 

@@ -44,7 +44,7 @@ def test_sale_records_gross_vat_due_date_and_its_checks(ledger):
         "sale_id": "S1", "gross": 20_000, "vat": 2_301,  # 20,000 x 0.13 / 1.13 = 2,300.88
         "due_on": "2024-04-04", "credit_applied": 0, "exposure": 20_000, "closed_period": False,
     }
-    assert answer["events"] == 3  # the sale, its id claim, the command record
+    assert answer["events"] == 4  # the sale, its id and invoice claims, the command record
     facts = facts_after(ledger, before)
     assert [topic_of(e) for e in facts] == ["Customer.SaleRecorded"]
     event = facts[0]
@@ -135,9 +135,10 @@ def test_price_just_above_ten_percent_below_list_needs_a_director(ledger):
 def test_a_director_approves_the_manager_tier_too_and_other_roles_approve_nothing(ledger):
     setup_company(ledger)
     applied(ledger, sale("S1", 1, 9_500, price_approved_by="dir"))
+    # a role that may approve no price at all is not_authorized (SPEC 2.2, 5.2 order)
     for who in ("fin", "aud", "rep_user"):  # rep_user is R2's user: sell for R1
-        refused(ledger, sale("S2", 1, 9_999, rep="R1", price_approved_by=who), "price_approval",
-                approver=who, discount="0.0001", required="manager")
+        refused(ledger, sale("S2", 1, 9_999, rep="R1", price_approved_by=who), "not_authorized",
+                approver=who, field="price_approved_by", required=["director", "manager"])
     applied(ledger, sale("S2", 1, 9_999, price_approved_by="mgr2"))
 
 

@@ -61,7 +61,8 @@ def test_a_sale_lists_its_price_and_credit_approvers(company):
         "event": "Customer.SaleRecorded", "command": "RecordSale", "actor": "sa",
         "actor_roles": ["sales_admin"], "approved_by": ["mgr", "dir"],
         "approver_roles": {"mgr": ["manager"], "dir": ["director"]}, "reason": None,
-        "policy_version": "default", "occurred_at": "2024-06-20T10:00:00+08:00",
+        "policy_version": "aging=default,approvals=default,credit=default,price_approval=default",
+        "occurred_at": "2024-06-20T10:00:00+08:00",
         "reported_at": "2024-06-20T10:00:00+08:00", "business_date": "2024-06-20", "late": False,
     }
     assert entry["policies"] == {"price_approval": "default", "credit": "default",
@@ -244,5 +245,10 @@ def test_rank_changes_are_not_segregation_violations_and_promotions_name_their_p
     projector.catch_up()
     assert segregation_violations(projector) == []
     promotions = [e for e in query_audit(projector, "R2")["entries"] if e["event"] == "Rep.RankChanged"]
-    assert [(e["reason"], e["approved_by"], e["policy_version"]) for e in promotions] == [
+    assert [(e["reason"], e["approved_by"], e["policies"]["commission_plan"]) for e in promotions] == [
         ("promotion", ["fin"], "2014-cn-1")]
+    assert "commission_plan=2014-cn-1" in promotions[0]["policy_version"].split(",")
+    # a director's manual change is decided under the approvals policy (rank_change)
+    [manual] = [e for e in query_audit(projector, "R1")["entries"] if e["event"] == "Rep.RankChanged"]
+    assert (manual["reason"], manual["approved_by"], manual["policy_version"]) == (
+        "regional lead", ["dir"], "approvals=default")

@@ -18,8 +18,9 @@ from ledger.projections.errors import QueryError
 from ledger.projections.general_ledger import GeneralLedger, postings, trial_balance
 
 KEYS = {"rep_id", "period", "closed", "rank", "personal_sales", "rate", "commission",
-        "morning_star_bonus", "opening_star_bonus", "override", "clawback", "fines", "total",
-        "payable_on", "override_payable_on", "paid", "balance", "lines"}
+        "morning_star_bonus", "opening_star_bonus", "override", "adjustment", "carried",
+        "clawback", "fines", "total", "payable_on", "override_payable_on", "paid", "balance",
+        "lines"}
 
 
 def _company(ledger) -> Projector:
@@ -62,7 +63,7 @@ def test_statement_before_and_after_the_close(ledger):
         "personal_sales": 2_000_000, "rate": "0.2",
         "commission": 307_692,  # 20,000 x 0.9 / 1.17 x 20% = 3,076.92
         "morning_star_bonus": 150_000, "opening_star_bonus": 100_000, "override": 0,
-        "clawback": 0, "fines": 0, "total": 557_692,  # 5,576.92
+        "adjustment": 0, "carried": 0, "clawback": 0, "fines": 0, "total": 557_692,  # 5,576.92
         "payable_on": None, "override_payable_on": "2024-05-10", "paid": 0, "balance": 557_692,
         "lines": [{"type": "sale", "sale_id": "S3", "date": "2024-03-15", "gross": 2_000_000,
                    "returned": 0, "share": 307_692}],

@@ -249,7 +249,9 @@ def test_a_return_after_a_write_off_in_a_later_month_claws_back_only_the_paid_pa
         yuan(5_000), yuan(10_000), yuan(3_000))
     may = _statement(ledger, projector, "R2", "2024-05", "2024-06-01")
     assert _clawbacks(may) == [("RT1", "return", yuan(8_000), 123_077)]
-    assert (may["personal_sales"], may["clawback"], may["total"]) == (0, 123_077, -123_077)
+    # April's negative total (-1,538.46) carries into May (SPEC 2.5, carry_negative)
+    assert (may["personal_sales"], may["clawback"], may["carried"], may["total"]) == (
+        0, 123_077, -153_846, -123_077 - 153_846)
     # in all, the rep gave back the commission of the 18,000 not paid for, once
     assert 153_846 + 123_077 == round(yuan(18_000) * 0.9 / 1.17 * 0.2)
     assert _checks(projector)["commission_payable"][2] == 0
@@ -257,7 +259,7 @@ def test_a_return_after_a_write_off_in_a_later_month_claws_back_only_the_paid_pa
 
 def test_a_return_that_only_cancels_a_written_off_amount_claws_back_nothing(ledger):
     """The whole sale written off in April (clawed back then), returned in May: May has
-    nothing to claw back and R2 gets no statement for it."""
+    nothing to claw back; its statement only carries April's negative total in."""
     setup_company(ledger, credit_limit=10**12)
     all_applied(ledger, [sale("S1", 150, rep="R2", day="2024-03-05")])  # 15,000 yuan: 15%
     projector = _projector(ledger)
@@ -267,7 +269,8 @@ def test_a_return_that_only_cancels_a_written_off_amount_claws_back_nothing(ledg
     assert _clawbacks(april) == [("W1", "write_off", yuan(15_000), 173_077)]
     all_applied(ledger, [_return("RT1", "S1", yuan(15_000), "2024-05-10")])
     may = _statement(ledger, projector, "R2", "2024-05", "2024-06-01")
-    assert (may["personal_sales"], may["clawback"], may["total"], may["lines"]) == (0, 0, 0, [])
+    assert (may["personal_sales"], may["clawback"], may["total"], may["lines"]) == (
+        0, 0, -173_077, [{"type": "carried", "period": "2024-04", "amount": -173_077}])
     assert _checks(projector)["commission_payable"][2] == 0
 
 
@@ -309,5 +312,7 @@ def test_goods_returned_after_a_recovery_are_not_clawed_back_twice(ledger):
     assert (result["to_open"], result["to_written_off"], result["to_credit"],
             result["commission_amount"]) == (0, yuan(15_000), yuan(5_000), 0)
     may = _statement(ledger, projector, "R2", "2024-05", "2024-06-01")
-    assert (may["personal_sales"], may["clawback"], may["total"]) == (0, 0, 0)
+    # nothing clawed back in May; April's negative total carries in (SPEC 2.5)
+    assert (may["personal_sales"], may["clawback"], may["carried"], may["total"]) == (
+        0, 0, -307_692, -307_692)
     assert _checks(projector)["commission_payable"][2] == 0

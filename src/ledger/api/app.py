@@ -21,7 +21,7 @@ from ledger.api.background import BackgroundProjector
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
 from ledger.api.routers import (
-    audit, budgets, commands, explain, general_ledger, receivables, reps, users,
+    audit, auditors, budgets, commands, explain, general_ledger, receivables, reps, users,
 )
 from ledger.api.schemas import components
 from ledger.api.services import Services
@@ -81,7 +81,8 @@ def create_app(ledger: Ledger, keys: ApiKeys,
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "X-Ledger-Position", "X-Next-Cursor"])
     observability.install(app)
-    for module in (commands, receivables, budgets, reps, general_ledger, audit, users, explain):
+    for module in (commands, receivables, budgets, reps, general_ledger, audit, auditors, users,
+                   explain):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -143,7 +144,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     elif "$ref" in documented or "oneOf" in documented:
                         # FastAPI's default for a custom response class is a string
                         documented.pop("type", None)
+        _document_currency(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _document_currency(schema: dict[str, Any]) -> None:
+    """Every query document names its currency (SPEC 1): added to each document a GET
+    answers, in one place (``Reading.respond`` adds it to the answers)."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    for path in schema.get("paths", {}).values():
+        ok = path.get("get", {}).get("responses", {}).get("200", {})
+        documented = ok.get("content", {}).get("application/json", {}).get("schema", {})
+        name = documented.get("$ref", "").rsplit("/", 1)[-1]
+        target = schemas.get(name)
+        if target is not None and "properties" in target:
+            target["properties"].setdefault("currency", {
+                "type": "string", "description": "The ledger's currency (policy `currency`).",
+                "examples": ["CNY"]})
+            required = target.setdefault("required", [])
+            if "currency" not in required:
+                required.append("currency")

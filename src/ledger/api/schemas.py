@@ -65,6 +65,8 @@ class Commission(Struct, kw_only=True):
     morning_star_bonus: int
     opening_star_bonus: int
     override: int
+    adjustment: int  # the late adjustment lines, signed
+    carried: int  # <= 0: the month before's negative total carried in
     clawback: int
     fines: int
     total: int
@@ -73,6 +75,7 @@ class Commission(Struct, kw_only=True):
     paid: int
     balance: int
     lines: list[dict[str, Any]]
+    disputes: list[dict[str, Any]] = []  # the open disputes of that rep and month
 
 
 class ReceivableItem(Struct, kw_only=True):
@@ -178,6 +181,121 @@ class Users(Struct, kw_only=True):
     users: list[User]
 
 
+class ActorAudit(Struct, kw_only=True):
+    """Every entry a user took (as actor) or approved, in log order."""
+
+    actor: str
+    entries: list[AuditEntry]
+
+
+class CommandTrace(Struct, kw_only=True):
+    """A command's stored answer and the audit entries of the events it produced."""
+
+    command_id: str
+    command: str | None
+    actor: str | None
+    answer: dict[str, Any] | None
+    entries: list[AuditEntry]
+
+
+class Late(Struct, kw_only=True):
+    """Events reported late (SPEC 2.6) with a business date within [from, to]."""
+
+    from_: str | None = msgspec.field(name="from")
+    to: str | None
+    count: int
+    entries: list[AuditEntry]
+
+
+class SodCheck(Struct, kw_only=True):
+    rule: str
+    description: str
+    violations: int
+
+
+class Sod(Struct, kw_only=True):
+    """Segregation-of-duty checks over every approval the trail holds."""
+
+    ok: bool
+    decisions_checked: int
+    approvals_checked: int
+    checks: list[SodCheck]
+    violations: list[dict[str, Any]]
+
+
+class Dso(Struct, kw_only=True):
+    """Days sales outstanding: open receivables / gross sales of the window x its days."""
+
+    as_of: str
+    open_total: int
+    gross_sales: int
+    window_days: int
+    window_from: str
+    dso: str | None
+
+
+class Dispute(Struct, kw_only=True):
+    dispute_id: str
+    entity: str
+    entity_kind: str
+    period: str | None
+    claim: str
+    status: Literal["open", "resolved"]
+    opened_by: str
+    outcome: str | None
+    resolved_by: str | None
+    correction_command_id: str | None
+
+
+class Disputes(Struct, kw_only=True):
+    entity: str | None
+    open_only: bool
+    open: int
+    resolved: int
+    disputes: list[Dispute]
+
+
+class TripProgress(Struct, kw_only=True):
+    name: str
+    row: str
+    required: int
+    window_from: str
+    window_to: str
+    months: list[str]
+    count: int
+    still_needed: int
+    qualified: bool
+    qualified_in: str | None
+
+
+class Trips(Struct, kw_only=True):
+    rep_id: str
+    year: int
+    plan_version: str
+    trips: list[TripProgress]
+
+
+class PolicyInForce(Struct, kw_only=True):
+    version: str
+    effective_from: str | None
+    values: dict[str, Any]
+
+
+class PlanInForce(Struct, kw_only=True):
+    version: str
+    effective_from: str | None
+    plan: dict[str, Any]
+
+
+class Policies(Struct, kw_only=True):
+    """Every policy in force on ``as_of``, values as ``AdoptPolicy`` takes them, and the
+    commission plan as ``AdoptCommissionPlan`` takes it."""
+
+    as_of: str
+    policies: dict[str, PolicyInForce]
+    plan: PlanInForce
+
+
 class ExplainStep(Struct, kw_only=True):
     """One step of an explanation: the event at a log position (null only for an
     ``unexplained`` remainder), the rule it went through, the policy version applied, its
@@ -206,7 +324,9 @@ class Explanation(Struct, kw_only=True):
 
 
 DOCUMENTED: tuple[Any, ...] = (Error, CommandAnswer, Commission, Receivables, Aging, Budget,
-                               Ranks, TrialBalance, Reconcile, Audit, User, Users, Explanation,
+                               Ranks, TrialBalance, Reconcile, Audit, ActorAudit, CommandTrace,
+                               Late, Sod, Dso, Disputes, Trips, Policies, User, Users,
+                               Explanation,
                                AnyCommand)
 
 

@@ -67,13 +67,24 @@ APPROVAL_OF: dict[str, str] = {
     "FineRep": "fine",
 }
 
+# Commands whose actor approves (SPEC 2.4 "approved by a manager", 2.5 "a manual rank change
+# needs a director"): who may issue them is the ``approvals`` policy's key, not a fixed set.
+ACTOR_APPROVES: dict[str, str] = {
+    "ApproveExpense": "expense",
+    "RejectExpense": "expense_rejection",
+    "ChangeRank": "rank_change",
+}
+
 
 # SPEC 5.4: "auditors read everything and write nothing but OpenDispute": an auditor's
 # independence holds whatever other roles the user has, on every path (CLI, HTTP, import).
 AUDITOR_COMMANDS = frozenset({"OpenDispute"})
 
 
-def check_actor(command: str, actor: str, roles: Iterable[str]) -> None:
+def check_actor(command: str, actor: str, roles: Iterable[str],
+                allowed: frozenset[str] | None = None) -> None:
+    """The actor's roles may issue ``command``: ``allowed`` (the ``approvals`` policy's
+    roles, for ``ACTOR_APPROVES``), else ``COMMAND_ROLES``."""
     held = frozenset(roles)
     if "auditor" in held and command not in AUDITOR_COMMANDS:
         raise Rejection(
@@ -81,7 +92,7 @@ def check_actor(command: str, actor: str, roles: Iterable[str]) -> None:
             f"{actor!r} is an auditor: auditors may issue only {sorted(AUDITOR_COMMANDS)}",
             actor=actor, roles=sorted(held), required=sorted(AUDITOR_COMMANDS),
         )
-    allowed = COMMAND_ROLES[command]
+    allowed = COMMAND_ROLES[command] if allowed is None else allowed
     if not held & allowed:
         raise Rejection(
             "not_authorized",

@@ -33,10 +33,20 @@ X's 1st:
 - fines dated in X;
 - rank and adjustments as the caller gives them. ``statement_input`` gives what the close
   of X uses: the rank on X's 1st and, when X is the next month to close, the late
-  adjustments.
+  adjustments and what the month before carries in (``carried_into``).
 
-Late facts (``late_facts``): a fact dated in a closed month (from the first closed to the
-last closed) and recorded after the last close's log position. The next close
+Carried (SPEC 2.5, policy ``commission.carry_negative``): when the month before X is
+closed and accrued a negative total for R (its total as accrued at its close, carried
+amount included), and the ``commission`` policy in force on X's 1st (``carry_negative``)
+says so, X's statement carries that total in as ``carried`` (<= 0), so a debt moves
+from month to month until a month's figures absorb it. A month's own figures
+(``booked_months``, ``statement_figures``) leave out what it carried in, as they leave
+out its adjustments.
+
+Late facts (``late_facts``): a fact dated in a closed month, or in a month before the
+first closed one (which can never be closed: the first close refuses to leave one with
+facts behind, so a fact recorded there later is late like one of a closed month), and
+recorded after the last close's log position. The next close
 (``late_adjustments``) recomputes each month X they touch for each rep they touch (the
 fact's rep and, for a sale or a same-month return, that rep's trainer, whose override
 changes), with every fact of X now known, X's booked rank (else the rank on X's 1st) and
@@ -49,12 +59,12 @@ clawbacks use. Booked figures: ``booked_months`` (the same fold ``Rep.accrue`` k
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledger.domain.calendar import month, month_of, next_month
+from ledger.domain.calendar import month, month_of, next_month, previous_month
 from ledger.domain.commission_plan import (
     CLAWBACK_KINDS,
     Adjustment,
@@ -72,6 +82,7 @@ from ledger.domain.commission_plan import (
     tier_rate,
 )
 from ledger.domain.money import parse_rate
+from ledger.domain.policies import DEFAULT_VERSION
 
 SALE, RETURN, WRITE_OFF, FINE = "sale", "return", "write_off", "fine"
 BEGINNING = date(1, 1, 1)  # a registration rank holds from the beginning
@@ -154,7 +165,7 @@ def booked_months(accruals: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, 
     out: dict[str, dict[str, Any]] = {}
     for a in accruals:
         out[a["period"]] = {**{k: a[k] for k in OWN_FIGURES},
-                            "total": a["total"] - a["adjustments"]}
+                            "total": a["total"] - a["adjustments"] - a.get("carried", 0)}
         for line in a["lines"]:
             if line.get("type") == "adjustment" and line.get("revised"):
                 out[line["period"]] = line["revised"]
@@ -170,13 +181,15 @@ def zero_figures(rank: str, plan_version: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RepRecord:
-    """What the rules need of a rep: trainer, rank history (``rank_on``) and booked
-    months (``booked_months``)."""
+    """What the rules need of a rep: trainer, rank history (``rank_on``), booked
+    months (``booked_months``) and each closed month's total as accrued at its close
+    (``accrued``: period -> total, what a negative month carries into the next)."""
 
     rep_id: str
     trainer_id: str | None = None
     ranks: tuple[tuple[date, str], ...] = ()
     booked: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    accrued: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -205,13 +218,15 @@ class MonthFacts:
     with the last log position its close read. ``facts``: in any order. ``fetch(period)``,
     when given, answers the facts dated in a month not among ``complete`` (the months
     ``facts`` holds in full) the first time a rule needs it; without ``fetch``, ``facts``
-    hold every month in full.
+    hold every month in full. ``carry(period)``: the ``commission`` policy in force on the
+    month's 1st, ``(version, carry_negative)`` (default: the SPEC's default, carrying).
     """
 
     def __init__(self, reps: Iterable[RepRecord], plans: Callable[[str], Plan],
                  closed: Mapping[str, int], facts: Iterable[Fact] = (), *,
                  fetch: Callable[[str], Iterable[Fact]] | None = None,
-                 complete: Iterable[str] = ()) -> None:
+                 complete: Iterable[str] = (),
+                 carry: Callable[[str], tuple[str, bool]] | None = None) -> None:
         self.reps = {r.rep_id: r for r in reps}
         self.trainees: dict[str, list[str]] = {}
         for rep_id in sorted(self.reps):
@@ -219,6 +234,7 @@ class MonthFacts:
             if trainer is not None:
                 self.trainees.setdefault(trainer, []).append(rep_id)
         self.closed = dict(closed)
+        self._carry = carry or (lambda period: (DEFAULT_VERSION, True))
         self._plans_of = plans
         self._plans: dict[str, Plan] = {}
         self._fetch = fetch
@@ -321,12 +337,35 @@ class MonthFacts:
                           self.trainee_sales(rep_id, period), clawbacks, tuple(rm.fines),
                           tuple(adjustments))
 
+    def carry_policy(self, period: str) -> tuple[str, bool]:
+        """The ``commission`` policy in force on the month's 1st: (version, carry_negative)."""
+        return self._carry(period)
+
+    def carried_into(self, rep_id: str, period: str) -> tuple[int, str | None]:
+        """What the month before ``period`` carries into its statement (SPEC 2.5): its
+        total as accrued at its close when that month is closed, the total negative and
+        the policy in force on ``period``'s 1st carries; else ``(0, None)``."""
+        before = previous_month(period)
+        rep = self.reps.get(rep_id)
+        if before not in self.closed or rep is None:
+            return 0, None
+        total = rep.accrued.get(before, 0)
+        if total >= 0 or not self.carry_policy(period)[1]:
+            return 0, None
+        return total, before
+
     def statement_input(self, rep_id: str, period: str) -> MonthInput:
         """What the close of ``period`` gives the engine for the rep: the rank on the
-        month's 1st and, when it is the next month to close, the late adjustments."""
-        adjustments = self.late_adjustments(rep_id) if period == self.next_to_close else ()
-        return self.month_input(rep_id, period, self.rank_on(rep_id, month(period).first),
-                                adjustments)
+        month's 1st and, when it is the next month to close, the late adjustments and what
+        the month before carries in."""
+        adjustments: tuple[Adjustment, ...] = ()
+        carried: tuple[int, str | None] = (0, None)
+        if period == self.next_to_close:
+            adjustments = self.late_adjustments(rep_id)
+            carried = self.carried_into(rep_id, period)
+        inp = self.month_input(rep_id, period, self.rank_on(rep_id, month(period).first),
+                               adjustments)
+        return replace(inp, carried=carried[0], carried_from=carried[1])
 
     def statement(self, rep_id: str, period: str) -> Statement:
         """The month as its close would accrue it if no more facts came."""
@@ -335,13 +374,13 @@ class MonthFacts:
     # --- late facts -----------------------------------------------------------------
 
     def late_facts(self) -> list[Fact]:
-        """Facts dated in a closed month and recorded after the last close's position,
-        by date, kind and id."""
+        """Facts dated in a closed month (or before the first) and recorded after the
+        last close's position, by date, kind and id."""
         if self._late is None:
             last = self.last_closed
             late = [] if last is None else [
                 f for period, facts in self._by_month.items()
-                if min(self.closed) <= period <= last
+                if period <= last
                 for f in facts.values() if f.position > self.closed[last]]
             self._late = sorted(late, key=lambda f: (f.day, f.kind, f.id))
         return list(self._late)

@@ -121,6 +121,10 @@ class MonthInput:
     clawbacks: tuple[Clawback, ...] = ()
     fines: tuple[Fine, ...] = ()
     adjustments: tuple[Adjustment, ...] = ()
+    # what the month before, closed with a negative total, carries in (<= 0; SPEC 2.5,
+    # policy ``commission.carry_negative``), and that month
+    carried: int = 0
+    carried_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class Statement:
     payable_on: date
     override_payable_on: date
     lines: tuple[dict, ...]
+    carried: int = 0  # <= 0: an earlier month's negative total carried in (SPEC 2.5)
 
 
 # --- the rules (SPEC 2.5) -----------------------------------------------------------
@@ -234,6 +239,27 @@ def override_payable_on(plan: Plan, period: str) -> date:
     if plan.override.payable_with == "quarter_last_month":
         return payable_on(plan, month_of(date(first.year, (first.month - 1) // 3 * 3 + 3, 1)))
     return payable_on(plan, period)
+
+
+def override_due(override: int, lines: Iterable[dict]) -> int:
+    """The part of a statement's total that is override (payable from
+    ``override_payable_on``): its own override and the change in override of the earlier
+    months its adjustment lines revise (an earlier month's override is payable no later
+    than this month's)."""
+    return override + sum(
+        (line.get("revised") or {}).get("override", 0) - (line.get("booked") or {}).get("override", 0)
+        for line in lines if line.get("type") == "adjustment" and line.get("revised"))
+
+
+def payable_by(total: int, override: int, payable_on: date, override_payable_on: date,
+               day: date) -> int:
+    """What a closed month's statement makes payable by ``day`` (SPEC 2.5 Payout,
+    PayCommission): nothing before ``payable_on``; from it, the total but the override
+    (``override_due``, when positive); from ``override_payable_on``, the whole total. A
+    negative total is payable as 0 (it is carried, SPEC 2.5), so never less than 0."""
+    ov = max(override, 0)
+    due = (total - ov if day >= payable_on else 0) + (ov if day >= override_payable_on else 0)
+    return max(0, min(due, total))
 
 
 def meets_row(plan: Plan, row_rank: str, own_sales: int, trainees: Trainees) -> bool:
@@ -367,6 +393,10 @@ def _check(inp: MonthInput) -> None:
         fen(a.amount, a.ref_id, None)
         if month(a.period).name >= inp.period:
             raise ValueError(f"adjustment {a.ref_id}: {a.period} is not before {inp.period}")
+    if isinstance(inp.carried, bool) or not isinstance(inp.carried, int) or inp.carried > 0:
+        raise ValueError(f"carried must be integer fen <= 0, got {inp.carried!r}")
+    if inp.carried and (inp.carried_from is None or month(inp.carried_from).name >= inp.period):
+        raise ValueError(f"carried from {inp.carried_from!r}: not a month before {inp.period}")
     if inp.rep_id in _trainee_sales(inp.trainees):
         raise ValueError(f"{inp.rep_id} cannot be their own trainee")
 
@@ -374,8 +404,9 @@ def _check(inp: MonthInput) -> None:
 def compute_statement(plan: Plan, inp: MonthInput) -> Statement:
     """A rep's month under ``plan`` (the plan in force on the month's 1st), SPEC 2.5, 5.3.
 
-    total = commission + morning_star_bonus + opening_star_bonus + override - clawback
-    - fines + adjustments, where ``adjustments`` are late facts of closed months (SPEC 5.3)."""
+    total = commission + morning_star_bonus + opening_star_bonus + override + adjustment
+    + carried - clawback - fines (SPEC 2.5), where ``adjustments`` are the late facts of
+    closed months (SPEC 5.3) and ``carried`` the negative total of the month before."""
     _check(inp)
     sales = sorted(inp.sales, key=lambda s: (s.day, s.sale_id))
     returns = sorted(inp.returns, key=lambda r: (r.day, r.return_id))
@@ -416,15 +447,17 @@ def compute_statement(plan: Plan, inp: MonthInput) -> Statement:
     lines += [{"type": "adjustment", "ref_id": a.ref_id, "period": a.period, "amount": a.amount,
                "note": a.note, "facts": [dict(f) for f in a.facts],
                "booked": a.booked, "revised": a.revised} for a in adjustments]
+    if inp.carried:
+        lines.append({"type": "carried", "period": inp.carried_from, "amount": inp.carried})
     return Statement(
         rep_id=inp.rep_id, period=inp.period, rank=inp.rank, plan_version=plan.version,
         personal_sales=ps, morning_star_sales=morning_star_sales(plan, sales, returns),
         rate=rate, commission=commission, morning_star_bonus=ms, opening_star_bonus=os_,
         override=override, clawback=sum(claws), fines=fined, adjustments=adjusted,
-        total=commission + ms + os_ + override - sum(claws) - fined + adjusted,
+        total=commission + ms + os_ + override + adjusted + inp.carried - sum(claws) - fined,
         payable_on=payable_on(plan, inp.period),
         override_payable_on=override_payable_on(plan, inp.period),
-        lines=tuple(lines),
+        lines=tuple(lines), carried=inp.carried,
     )
 
 
@@ -434,12 +467,14 @@ FIGURES = ("rank", "plan_version", "personal_sales", "rate", "commission",
 
 def statement_figures(st: Statement) -> dict:
     """A month's own figures as JSON, for booking and comparing: ``total`` here leaves out
-    the adjustments that landed in that month (they belong to earlier months)."""
+    the adjustments that landed in that month and what it carried in (they belong to
+    earlier months)."""
     return {"rank": st.rank, "plan_version": st.plan_version,
             "personal_sales": st.personal_sales, "rate": format_rate(st.rate),
             "commission": st.commission, "morning_star_bonus": st.morning_star_bonus,
             "opening_star_bonus": st.opening_star_bonus, "override": st.override,
-            "clawback": st.clawback, "fines": st.fines, "total": st.total - st.adjustments}
+            "clawback": st.clawback, "fines": st.fines,
+            "total": st.total - st.adjustments - st.carried}
 
 
 def late_adjustment(ref_id: str, accrued: Statement | dict, recomputed: Statement,

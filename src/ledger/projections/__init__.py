@@ -8,10 +8,13 @@ from __future__ import annotations
 from ledger.projections.audit import AuditProjection
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection
+from ledger.projections.disputes import DisputesProjection
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.general_ledger import GeneralLedger
 from ledger.projections.kpis import KpisProjection
+from ledger.projections.policies import PoliciesProjection
 from ledger.projections.receivables import ReceivablesProjection
+from ledger.projections.trips import TripsProjection
 
 ALL_PROJECTIONS: list[type[Projection]] = [
     GeneralLedger,
@@ -20,6 +23,9 @@ ALL_PROJECTIONS: list[type[Projection]] = [
     BudgetsProjection,
     AuditProjection,
     KpisProjection,
+    DisputesProjection,
+    TripsProjection,
+    PoliciesProjection,
 ]
 
 __all__ = ["ALL_PROJECTIONS", "Projection", "Projector", "Sql"]

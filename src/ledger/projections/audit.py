@@ -2,8 +2,11 @@
 
 Every decision and fact in the log becomes one entry: the event, the command and command
 id that caused it, the actor and the roles they held, the approvers (a sale lists its
-price approver and its credit approver) and theirs, the reason, the policy version the
-decision was taken under, the occurred / reported / recorded times, and ``late``: reported
+price approver and its credit approver) and theirs, the reason, the policy versions the
+decision was taken under (``policy_version``: ``"name=version"`` pairs of every policy it
+consulted, ``approvals`` included, joined by commas; null for a plain fact such as a payment;
+``policies``: the same as a mapping, plus the ``reporting`` version that decided ``late``),
+the occurred / reported / recorded times, and ``late``: reported
 more than ``reporting.late_after_hours`` after it occurred (SPEC 2.6): the flag and the
 reporting policy version the domain recorded in the event's ``meta``; for an event recorded
 before ``meta`` carried them, the same rule (``is_late``) under the reporting policy in force
@@ -48,9 +51,10 @@ from eventsourcing.utils import get_topic
 
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.handlers.context import is_late
+from ledger.domain.policies import PLAN_POLICY
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, Memo, from_json, policy_in_force, record_policy,
-    to_json,
+    POLICY_ADOPTED, POLICY_TABLE, Dispatching, Memo, from_json, parse_as_of, policy_in_force,
+    record_policy, to_json,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
@@ -58,9 +62,6 @@ from ledger.projections.receivables import projection_of
 
 ADMIN_USER = "admin"  # the built-in admin user (SPEC 1 Actors) is not an event
 ADMIN_ROLES = ["admin"]
-
-# The one policy a decision event is taken under, where it records several.
-PRIMARY_POLICY = {"ledger:Customer.SaleRecorded": "price_approval"}
 
 # Fields of an event that are not its business content.
 _NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_version",
@@ -123,6 +124,8 @@ class AuditProjection(Dispatching):
     indexes: ClassVar[dict[str, str]] = {
         "entries_command": "entries(command_id)",
         "entries_late": "entries(late)",
+        "entries_actor": "entries(actor)",
+        "approvals_approver": "approvals(approver)",
     }
 
     def __init__(self, generation: int = 1) -> None:
@@ -152,7 +155,7 @@ class AuditProjection(Dispatching):
         occurred, reported = meta.get("occurred_at"), meta.get("reported_at")
         day = delay = None
         late = False
-        policies = dict(e.policy) if isinstance(getattr(e, "policy", None), dict) else {}
+        policies = decision_policies(e)
         if occurred and reported:
             day, delay = _timing(occurred, reported)
             if "late" in meta:  # the domain's own flag (SPEC 2.6), recorded with the event
@@ -308,19 +311,30 @@ def _approvers(e: Any) -> list[str]:
     return list(dict.fromkeys(a for a in found if isinstance(a, str) and a))
 
 
-def _policy_version(topic: str, e: Any, policies: dict[str, str]) -> str | None:
-    if topic == POLICY_ADOPTED:
-        return e.version
+def decision_policies(e: Any) -> dict[str, str]:
+    """The version of every policy a decision event records it consulted (SPEC 1 Policy
+    versions): ``meta["policies"]`` (every decision since it was recorded there), the
+    ``policy`` field of sales, expense approvals and spends, and the commission plan
+    (``commission_plan``) of an accrual or a promotion. Empty for a plain fact."""
+    meta = getattr(e, "meta", None) or {}
+    found: dict[str, str] = dict(meta.get("policies") or {})
+    if isinstance(getattr(e, "policy", None), dict):
+        found.update(e.policy)
     plan = getattr(e, "plan_version", None) or (getattr(e, "evidence", None) or {}).get("plan_version")
     if isinstance(plan, str):
-        return plan
-    recorded = {k: v for k, v in policies.items() if k != "reporting"}
-    primary = PRIMARY_POLICY.get(topic)
-    if primary in recorded:
-        return recorded[primary]
-    if recorded:
-        return next(iter(recorded.values()))
-    return None
+        found[PLAN_POLICY] = plan
+    return found
+
+
+def _policy_version(topic: str, e: Any, policies: dict[str, str]) -> str | None:
+    """An adoption's own version; a decision's versions of every policy it consulted as
+    ``name=version`` pairs in name order, joined by commas
+    (``"aging=default,approvals=default,credit=default,price_approval=default"``); None
+    for a plain fact (a payment, a flag, a registration with its own terms)."""
+    if topic == POLICY_ADOPTED:
+        return e.version
+    recorded = sorted((k, v) for k, v in policies.items() if k != "reporting")
+    return ",".join(f"{k}={v}" for k, v in recorded) or None
 
 
 def _details(e: Any) -> dict[str, Any]:
@@ -396,16 +410,20 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
     return {"entity_id": entity_id, "entries": entries}
 
 
-def query_command(projector: Projector, command_id: str) -> dict[str, Any]:
-    """A command, its answer and the events it produced (SPEC 3: the command that caused
-    a decision and the events it produced): ``{command_id, command, actor, answer,
-    entries}``, entries in log order, all from this projection's tables.
+def query_command(projector: Projector, command_id: str, actor: str | None = None) -> dict[str, Any]:
+    """``ledger query command --id CID [--actor U]``: a command, its answer and the events
+    it produced (SPEC 3: the command that caused a decision and the events it produced):
+    ``{command_id, command, actor, answer, entries}``, entries in log order, all from this
+    projection's tables. ``actor`` narrows to one actor's command (the idempotency key is
+    the actor and the command_id, SPEC 1).
     """
     p = projection_of(projector, AuditProjection)
+    by_actor, params = ("", (command_id,)) if actor is None else (" AND actor = ?", (command_id, actor))
     with projector.transaction(commit=False) as sql:
-        entries = _entries(sql, p, "WHERE e.command_id = ?", (command_id,))
+        entries = _entries(sql, p, f"WHERE e.command_id = ?{by_actor.replace('actor', 'e.actor')}",
+                           params)
         record = sql.one(f"SELECT command, actor, answer FROM {p.t('commands')} "
-                         "WHERE command_id = ?", (command_id,))
+                         f"WHERE command_id = ?{by_actor} ORDER BY position", params)
     if record is None and not entries:
         raise unknown("command", command_id, "command_id")
     return {"command_id": command_id, "command": record["command"] if record else None,
@@ -420,12 +438,41 @@ def late_reported_count(projector: Projector) -> int:
         return int(sql.scalar(f"SELECT COUNT(*) AS n FROM {p.t('entries')} WHERE late = 1"))
 
 
-def query_late(projector: Projector) -> dict[str, Any]:
-    """Every late-reported event (SPEC 2.6), in log order: ``{count, entries}``."""
+def query_actor(projector: Projector, user_id: str) -> dict[str, Any]:
+    """``ledger query audit --actor U`` (SPEC 5.3): every entry U took (as the command's
+    actor) or approved (named as an approver, a rank change's ``decided_by`` included), in
+    log order, each as ``audit --entity`` shows it: ``{actor, entries}``. A user the log
+    never registered is ``unknown_reference``; a registered user who did nothing has no
+    entries."""
     p = projection_of(projector, AuditProjection)
     with projector.transaction(commit=False) as sql:
-        entries = _entries(sql, p, "WHERE e.late = 1", ())
-    return {"count": len(entries), "entries": entries}
+        entries = _entries(sql, p, f"WHERE e.actor = ? OR e.position IN (SELECT x.position FROM "
+                                   f"{p.t('approvals')} x WHERE x.approver = ?)", (user_id, user_id))
+        known = user_id == ADMIN_USER or sql.one(
+            f"SELECT user_id FROM {p.t('users')} WHERE user_id = ?", (user_id,)) is not None
+    if not entries and not known:
+        raise unknown("user", user_id, "actor")
+    return {"actor": user_id, "entries": entries}
+
+
+def query_late(projector: Projector, date_from: date | str | None = None,
+               date_to: date | str | None = None) -> dict[str, Any]:
+    """``ledger query late [--from D] [--to D]``: every event reported late (SPEC 2.6)
+    whose business date is within [from, to] (either bound optional), in log order:
+    ``{from, to, count, entries}``."""
+    first, last = parse_as_of(date_from, "from"), parse_as_of(date_to, "to")
+    where, params = "WHERE e.late = 1", []
+    if first is not None:
+        where += " AND e.business_date >= ?"
+        params.append(first.isoformat())
+    if last is not None:
+        where += " AND e.business_date <= ?"
+        params.append(last.isoformat())
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        entries = _entries(sql, p, where, tuple(params))
+    return {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None,
+            "count": len(entries), "entries": entries}
 
 
 def segregation_violations(projector: Projector) -> list[dict[str, Any]]:
@@ -461,3 +508,30 @@ def audit_summary(projector: Projector) -> dict[str, Any]:
     return {"events": events, "late_reported": late_reported_count(projector),
             "decisions_with_approver": approved,
             "segregation_violations": len(segregation_violations(projector))}
+
+
+SOD_CHECKS = (
+    ("own_request", "nobody approves their own request: the command's actor, an expense's "
+                    "submitter"),
+    ("own_rep_account", "nobody approves a decision about the rep whose user_id is theirs"),
+)
+
+
+def query_sod(projector: Projector) -> dict[str, Any]:
+    """``ledger query sod``: the segregation-of-duty checks (SPEC 1) run over every approval
+    the trail holds, and each violation found (``segregation_violations``):
+    ``{ok, decisions_checked, approvals_checked, checks: [{rule, description,
+    violations}], violations: [{position, event, command_id, approver, conflict, rep_id}]}``.
+    """
+    p = projection_of(projector, AuditProjection)
+    with projector.transaction(commit=False) as sql:
+        decisions = int(sql.scalar(f"SELECT COUNT(DISTINCT position) AS n FROM {p.t('approvals')}"))
+        approvals = int(sql.scalar(f"SELECT COUNT(*) AS n FROM {p.t('approvals')}"))
+    violations = segregation_violations(projector)
+    return {
+        "ok": not violations, "decisions_checked": decisions, "approvals_checked": approvals,
+        "checks": [{"rule": rule, "description": text,
+                    "violations": sum(1 for v in violations if v["conflict"] == rule)}
+                   for rule, text in SOD_CHECKS],
+        "violations": violations,
+    }

@@ -19,14 +19,24 @@ Tables (``commissions_<table>_g<n>``), all plain INSERTs of dated facts:
 - ``statements``: one row per ``CommissionAccrued`` (a closed month's statement, as the
   close computed it: the figures, the lines, the trainees);
 - ``closings``: the closed months;
-- ``policies``: adopted commission plan versions.
+- ``policies``: adopted commission plan versions and ``commission`` policy versions.
 
 A **closed** month answers the figures of its ``CommissionAccrued`` event. A month **not
 yet closed** answers "the facts so far" (SPEC 5.3): the query loads the dated rows of the
 rep and the reps it trained into a ``ledger.domain.commission_month.MonthFacts`` (the rules
 the close uses: which facts count, clawback rates, late adjustments for the next month to
-close) and runs the pure engine under the plan in force on the month's 1st and the rank in
-effect that day, with ``payable_on`` null.
+close, what a negative month before carries in) and runs the pure engine under the plan
+in force on the month's 1st and the rank in effect that day, with ``payable_on`` null.
+
+The document's ``total`` = commission + morning_star_bonus + opening_star_bonus + override +
+adjustment + carried - clawback - fines (SPEC 2.5): ``adjustment`` is the sum of the late
+adjustment lines, ``carried`` (<= 0) what the month before, closed with a negative total,
+carries in (a ``carried`` line names that month). ``balance`` = total - paid, so a
+negative closed month shows a negative balance: nothing is payable for it
+(``PayCommission``), and under ``commission.carry_negative`` the same debt shows again as
+the next month's ``carried``, so a rep's months' balances are not to be added up across a
+carry: the rep's account is ``commission_accounts`` (each month's own accrual, total less
+carried, less the payouts).
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ from ledger.domain.commission_month import (
 )
 from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
 from ledger.domain.money import format_rate
-from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
 from ledger.projections.common import (
     POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
     versions_book,
@@ -66,7 +76,8 @@ REGISTERED = "registered"  # the reason shown for a rep's first rank
 
 # a statement's figures in the order of SPEC 5.3's ``commission`` answer
 FIGURES = ("rank", "personal_sales", "rate", "commission", "morning_star_bonus",
-           "opening_star_bonus", "override", "clawback", "fines", "total")
+           "opening_star_bonus", "override", "adjustment", "carried", "clawback", "fines",
+           "total")
 
 
 class CommissionsProjection(Dispatching):
@@ -109,6 +120,7 @@ class CommissionsProjection(Dispatching):
                       "adjustments BIGINT NOT NULL, total BIGINT NOT NULL, "
                       "payable_on TEXT NOT NULL, override_payable_on TEXT NOT NULL, "
                       "lines TEXT NOT NULL, trainees TEXT NOT NULL, "
+                      "carried BIGINT NOT NULL DEFAULT 0, "
                       "PRIMARY KEY (rep_key, period)",
         "closings": "period TEXT PRIMARY KEY, closed_by TEXT NOT NULL, "
                     "log_position BIGINT NOT NULL, position BIGINT NOT NULL",
@@ -197,13 +209,13 @@ class CommissionsProjection(Dispatching):
             f"INSERT INTO {self.t('statements')} (rep_key, period, position, plan_version, rank, "
             "personal_sales, morning_star_sales, rate, commission, morning_star_bonus, "
             "opening_star_bonus, override, clawback, fines, adjustments, total, payable_on, "
-            "override_payable_on, lines, trainees) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "override_payable_on, lines, trainees, carried) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (str(e.originator_id), e.period, position, e.plan_version, e.rank, e.personal_sales,
              getattr(e, "morning_star_sales", 0), e.rate, e.commission, e.morning_star_bonus,
              e.opening_star_bonus, e.override, e.clawback, e.fines,
              getattr(e, "adjustments", 0), e.total, e.payable_on, e.override_payable_on,
-             to_json(e.lines), to_json(getattr(e, "trainees", []))),
+             to_json(e.lines), to_json(getattr(e, "trainees", [])), getattr(e, "carried", 0)),
         )
 
     def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
@@ -214,7 +226,7 @@ class CommissionsProjection(Dispatching):
         )
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
-        if e.policy == PLAN_POLICY:
+        if e.policy in (PLAN_POLICY, COMMISSION_POLICY):
             record_policy(sql, self.t("policies"), position, e)
 
 
@@ -293,7 +305,8 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
     accruals: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (rep_id, _), s in sorted(statements.items(), key=lambda item: item[1]["position"]):
         accruals[rep_id].append(s)
-    records = [RepRecord(r, by_id[r]["trainer_id"], _history(ranks[r]), booked_months(accruals[r]))
+    records = [RepRecord(r, by_id[r]["trainer_id"], _history(ranks[r]), booked_months(accruals[r]),
+                         {s["period"]: s["total"] for s in accruals[r]})
                for r in sorted(counted)]
     versions = sql.all(f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
                        "WHERE policy = ? ORDER BY position", (PLAN_POLICY,))
@@ -306,8 +319,15 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
             loaded[version.version] = load_plan(dict(version.values))
         return loaded[version.version]
 
+    carrying = versions_book(COMMISSION_POLICY, sql.all(
+        f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
+        "WHERE policy = ? ORDER BY position", (COMMISSION_POLICY,)))
+
+    def carry(period: str) -> tuple[str, bool]:
+        return carry_negative(carrying.in_force(COMMISSION_POLICY, month(period).first))
+
     return _Loaded(reps={r: by_id[r] for r in wanted}, statements=statements, closed=closed,
-                   months=MonthFacts(records, plan, closed, facts))
+                   months=MonthFacts(records, plan, closed, facts, carry=carry))
 
 
 def _ints(row: dict[str, Any]) -> dict[str, Any]:
@@ -352,6 +372,8 @@ def _payouts(sql: Sql, p: CommissionsProjection, rep_key: str, period: str) -> l
 def _answer(rep_id: str, period: str, closed: bool, figures: dict[str, Any],
             lines: list[dict[str, Any]], payouts: list[dict[str, Any]]) -> dict[str, Any]:
     paid = sum(x["amount"] for x in payouts)
+    if "adjustment" not in figures:  # a stored statement: its columns
+        figures = {**figures, "adjustment": figures["adjustments"]}
     return {
         "rep_id": rep_id, "period": period, "closed": closed,
         **{k: figures[k] for k in FIGURES},
@@ -365,6 +387,7 @@ def _statement_figures(st: Statement, closed: bool) -> dict[str, Any]:
         "rank": st.rank, "personal_sales": st.personal_sales, "rate": format_rate(st.rate),
         "commission": st.commission, "morning_star_bonus": st.morning_star_bonus,
         "opening_star_bonus": st.opening_star_bonus, "override": st.override,
+        "adjustment": st.adjustments, "carried": st.carried,
         "clawback": st.clawback, "fines": st.fines, "total": st.total,
         "payable_on": st.payable_on.isoformat() if closed else None,
         "override_payable_on": st.override_payable_on.isoformat(),
@@ -397,7 +420,14 @@ def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str
     p = projection_of(projector)
     with projector.transaction(commit=False) as sql:
         _require_rep(sql, p, rep_id)
-        return _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
+        document = _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
+    # the open disputes of that rep and month (SPEC 5.3), from the disputes projection
+    from ledger.projections.disputes import open_disputes_of
+
+    disputes = open_disputes_of(projector, rep_id, period)
+    if disputes is not None:
+        document["disputes"] = disputes
+    return document
 
 
 def query_ranks(projector: Projector, rep_id: str, on: date | None = None) -> dict[str, Any]:
@@ -471,14 +501,17 @@ def statement_months(projector: Projector, rep_id: str) -> list[dict[str, Any]]:
 
 
 def commission_accounts(projector: Projector, sql: Sql | None = None) -> dict[str, dict[str, int]]:
-    """The commission sub-ledger per rep: ``accrued`` (the closed statements' totals),
-    ``paid`` (every payout) and ``balance`` = accrued - paid (what is still payable)."""
+    """The commission sub-ledger per rep: ``accrued`` (the closed statements' own
+    accruals: each total less what it carried in from the month before, which that month
+    accrued already), ``paid`` (every payout) and ``balance`` = accrued - paid (what is
+    still owed to the rep; negative while a carried debt is not absorbed)."""
     p = projection_of(projector)
     if sql is None:
         with projector.transaction(commit=False) as own:
             return commission_accounts(projector, own)
     accrued = {r["rep_key"]: int(r["amount"]) for r in sql.all(
-        f"SELECT rep_key, {fen_sum('total')} AS amount FROM {p.t('statements')} GROUP BY rep_key")}
+        f"SELECT rep_key, {fen_sum('total')} - {fen_sum('carried')} AS amount "
+        f"FROM {p.t('statements')} GROUP BY rep_key")}
     paid = {r["rep_key"]: int(r["amount"]) for r in sql.all(
         f"SELECT rep_key, {fen_sum('amount')} AS amount FROM {p.t('payouts')} GROUP BY rep_key")}
     names = {r["rep_key"]: r["rep_id"] for r in sql.all(f"SELECT rep_key, rep_id FROM {p.t('reps')}")}

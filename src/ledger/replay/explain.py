@@ -201,8 +201,6 @@ def explain_commission(projector: Projector, rep_id: str, period: str) -> dict[s
             "closed": statement["closed"], "plan_version": plan_version,
             "steps": steps.finish(sql, projector, statement["total"], plan_version),
         }
-    if "currency" in statement:
-        document["currency"] = statement["currency"]
     return document
 
 

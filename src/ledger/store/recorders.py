@@ -5,6 +5,7 @@ A rejected command stores no event (SPEC 1, Identity) but its answer is kept und
 ``command_id`` so that a repeat answers the first answer. The rows ride on the
 ``save(..., rejections=[...])`` keyword that the library passes down to
 ``_insert_events``, so one transaction holds a batch's events and its rejections.
+The hash chain (``ledger_chain``) is written in that transaction too (``store/chain.py``).
 Applied commands are recorded as ``CommandRecord`` aggregates (see domain/commands_log).
 """
 
@@ -19,10 +20,12 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.sql import SQL, Identifier
 
+from ledger.store.chain import PostgresChainMixin, SQLiteChainMixin
+
 REJECTIONS_TABLE = "ledger_rejections"
 
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+class SQLiteLedgerRecorder(SQLiteChainMixin, SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
         statements.append(
@@ -75,7 +78,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return found
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
+class PostgresLedgerRecorder(PostgresChainMixin, PostgresApplicationRecorder):
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         schema = Identifier(self.datastore.schema)

@@ -1,4 +1,5 @@
-"""Sales reps: commission statements and ranks (SPEC 5.3 ``commission``, ``ranks``)."""
+"""Sales reps: commission statements, ranks and incentive trips (SPEC 5.3 ``commission``,
+``ranks``, ``trips``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from ledger.api.encoding import MsgspecResponse
-from ledger.api.schemas import Commission, Ranks, read_responses
+from ledger.api.schemas import Commission, Ranks, Trips, read_responses
 from ledger.api.services import Read
 from ledger.projections.commissions import query_commission, query_ranks
+from ledger.projections.trips import query_trips
 
 router = APIRouter(prefix="/v1", tags=["reps"])
 
@@ -43,3 +45,20 @@ def rep_ranks(rep_id: str, read: Read) -> MsgspecResponse:
             response_class=MsgspecResponse, responses=_RANKS)
 def ranks(rep: Annotated[str, Query(min_length=1)], read: Read) -> MsgspecResponse:
     return rep_ranks(rep, read)
+
+
+Year = Annotated[int | None, Query(ge=1900, le=9998, description="A year `YYYY`; default: "
+                                                                 "this year.")]
+_TRIPS = read_responses(Trips, "`ledger query trips --rep R --json`.")
+
+
+@router.get("/reps/{rep_id}/trips", summary="A rep's progress towards the incentive trips",
+            response_class=MsgspecResponse, responses=_TRIPS)
+def rep_trips(rep_id: str, read: Read, year: Year = None) -> MsgspecResponse:
+    return read.respond(query_trips(read.projector, rep_id, year))
+
+
+@router.get("/trips", summary="A rep's incentive trips (the CLI's parameters)",
+            response_class=MsgspecResponse, responses=_TRIPS)
+def trips(rep: Annotated[str, Query(min_length=1)], read: Read, year: Year = None) -> MsgspecResponse:
+    return rep_trips(rep, read, year)

@@ -1,11 +1,20 @@
-"""Ranks, fines, payouts, month close and commission plans (SPEC 2.5, SPEC 5.2)."""
+"""Ranks, fines, payouts, month close and commission plans (SPEC 2.5, SPEC 5.2).
+
+- ``ChangeRank`` effective in a month up to the last closed one is ``period_closed``
+  (a month before the first close too: the rank would hold on a closed month's 1st).
+- ``PayCommission`` needs its period closed (``invalid_state``) and pays at most what the
+  month's statement makes payable by ``paid_on`` (``Rep.payable_by``: commission, bonuses,
+  clawbacks, fines, adjustments and carried from ``payable_on``, the override from
+  ``override_payable_on``; a negative total nothing) less what was paid for the month,
+  else ``exceeds_open_amount`` with those figures.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ledger.domain import authority
-from ledger.domain.calendar import add_months, month_of, previous_month
+from ledger.domain.calendar import add_months, month_of, next_month, previous_month
 from ledger.domain.commands import AdoptCommissionPlan, ChangeRank, CloseMonth, FineRep, PayCommission
 from ledger.domain.commission_plan import RANKS, PlanError, load_plan
 from ledger.domain.errors import Rejection, duplicate, invalid
@@ -26,6 +35,19 @@ def change_rank(ctx: Context) -> dict[str, Any]:
     authority.check_segregation(actor.user_id, beneficiary_user=rep.user_id,
                                 what=f"a rank change of rep {cmd.rep_id!r}", field="actor")
     effective = cmd.effective_from or ctx.day
+    # SPEC 2.5: a rank effective in a closed month would change that month's bonus group
+    # and override after its close (a month before the first close counts: the rank would
+    # hold on the first closed month's 1st)
+    closings = ctx.uow.get(Closings)
+    last = closings.last_closed if closings else None
+    if last is not None and month_of(effective) <= last:
+        raise Rejection(
+            "period_closed",
+            f"a rank change effective {effective} falls in {month_of(effective)}, but months "
+            f"up to {last} are closed: make it effective from {next_month(last)}-01 or later",
+            field="effective_from", effective_from=effective.isoformat(),
+            period=month_of(effective), last_closed=last,
+        )
     before = rep.rank_on(effective)
     rep.change_rank(
         rank=cmd.rank, previous_rank=before, effective_from=effective.isoformat(),
@@ -76,23 +98,36 @@ def pay_commission(ctx: Context) -> dict[str, Any]:
             f"commission for {cmd.period} cannot be paid before the month is closed",
             period=cmd.period, last_closed=closings.last_closed if closings else None,
         )
-    payable = rep.payable_for(cmd.period)
+    # SPEC 2.5: at most what is payable by paid_on (commission and bonuses from
+    # payable_on, override from override_payable_on, a negative total never) less what
+    # was paid for the month
+    total = rep.accrued.get(cmd.period, 0)
+    due = rep.payable_by(cmd.period, cmd.paid_on)
+    paid = rep.paid_for(cmd.period)
+    payable = due - paid
     if cmd.amount > payable:
+        dates = {}
+        if cmd.period in rep.dues:
+            _, override, on, override_on = rep.dues[cmd.period]
+            dates = {"override": override, "payable_on": on.isoformat(),
+                     "override_payable_on": override_on.isoformat()}
+        when = (f" (payable from {dates['payable_on']}, override {dates['override']} from "
+                f"{dates['override_payable_on']})" if dates else "")
         raise Rejection(
             "exceeds_open_amount",
             f"payout of {cmd.amount} fen exceeds what is payable to rep {cmd.rep_id!r} for "
-            f"{cmd.period}: accrued {rep.accrued.get(cmd.period, 0)} less paid "
-            f"{rep.paid_for(cmd.period)} = {payable}",
-            rep_id=cmd.rep_id, period=cmd.period, amount=cmd.amount,
-            accrued=rep.accrued.get(cmd.period, 0), paid=rep.paid_for(cmd.period),
-            payable=payable,
+            f"{cmd.period} by {cmd.paid_on}: total {total}, payable by then {due}{when}, "
+            f"less paid {paid} = {payable}",
+            rep_id=cmd.rep_id, period=cmd.period, amount=cmd.amount, paid_on=cmd.paid_on.isoformat(),
+            accrued=total, **dates, payable_by_paid_on=due, paid=paid, payable=payable,
         )
     rep.pay(payout_id=cmd.payout_id, period=cmd.period, amount=cmd.amount,
             paid_on=cmd.paid_on.isoformat(), meta=ctx.meta)
     ctx.claim("payout", cmd.payout_id, "rep", cmd.rep_id)
     ctx.uow.add(rep)
     return {"payout_id": cmd.payout_id, "paid_for_period": rep.paid_for(cmd.period),
-            "balance": rep.payable_for(cmd.period)}
+            "balance": rep.payable_for(cmd.period),
+            "payable_by_paid_on": rep.payable_by(cmd.period, cmd.paid_on) - rep.paid_for(cmd.period)}
 
 
 def own_rep_accounts(ctx: Context, user_id: str) -> list[str]:

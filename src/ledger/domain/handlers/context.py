@@ -41,6 +41,9 @@ class Context:
     occurred_at: datetime
     reported_at: datetime
     result: dict[str, Any] = field(default_factory=dict)
+    # every policy a decision consulted, name -> version (SPEC 1 Policy versions): what
+    # ``policy`` handed out, recorded in the events' ``meta["policies"]``
+    consulted: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -51,9 +54,18 @@ class Context:
         """The command's business date (SPEC 1, Time)."""
         return business_date(self.occurred_at)
 
-    @cached_property
+    @property
     def meta(self) -> dict[str, Any]:
-        reporting = self.policy("reporting")
+        """What every event of the command carries: the command, actor and times, the
+        late flag, and ``policies``, the version of every policy the decision consulted
+        so far (absent when it consulted none: a plain fact)."""
+        if not self.consulted:
+            return self._meta
+        return {**self._meta, "policies": dict(sorted(self.consulted.items()))}
+
+    @cached_property
+    def _meta(self) -> dict[str, Any]:
+        reporting = self._in_force("reporting")
         return {
             "command_id": self.cmd.command_id,
             "command": self.name,
@@ -71,15 +83,26 @@ class Context:
     # --- policies ----------------------------------------------------------------------
 
     def policy(self, name: str, day: date | None = None) -> PolicyVersion:
+        """The version of ``name`` in force on ``day`` (default: the business date),
+        recorded as consulted by this command (``reporting`` is recorded on its own, as
+        ``meta["reporting_policy"]``)."""
+        found = self._in_force(name, day)
+        if name != "reporting":
+            self.consulted[name] = found.version
+        return found
+
+    def _in_force(self, name: str, day: date | None = None) -> PolicyVersion:
         book = self.uow.get(PolicyBook)
         when = day or self.day
         return book.in_force(name, when) if book else default_version(name)
 
     def approvers(self, decision: str) -> frozenset[str]:
         """Roles that may approve ``decision`` (a key of the ``approvals`` policy, or a
-        command name of ``authority.APPROVAL_OF``) under the policy in force."""
+        command name of ``authority.APPROVAL_OF``) under the policy in force. A version
+        adopted before a key existed leaves that key at its default."""
         key = authority.APPROVAL_OF.get(decision, decision)
-        return frozenset(self.policy("approvals").values[key])
+        values = self.policy("approvals").values
+        return frozenset(values[key] if key in values else default_version("approvals").values[key])
 
     # --- references --------------------------------------------------------------------
 
@@ -121,8 +144,13 @@ class Context:
     # --- authorisation -----------------------------------------------------------------
 
     def authorize(self) -> User | BootstrapAdmin:
+        """The actor may issue the command; where the actor's own act is the approval (an
+        expense approved or rejected, a manual rank change), the roles are the
+        ``approvals`` policy's (``authority.ACTOR_APPROVES``)."""
         actor = self.actor()
-        authority.check_actor(self.name, actor.user_id, actor.roles)
+        key = authority.ACTOR_APPROVES.get(self.name)
+        allowed = self.approvers(key) if key is not None else None
+        authority.check_actor(self.name, actor.user_id, actor.roles, allowed)
         return actor
 
 
@@ -145,6 +173,35 @@ def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes
             f"recorded time {recorded_at.isoformat()}",
             occurred_at=occurred_at.isoformat(), recorded_at=recorded_at.isoformat(),
         )
+
+
+def check_dates(cmd: Command, occurred_at: datetime, reported_at: datetime,
+                recorded_at: datetime) -> None:
+    """SPEC 1: a ``received_on`` or ``paid_on`` after the recorded date in company time,
+    or a ``reported_at`` before ``occurred_at``, is ``invalid_field``."""
+    today = business_date(recorded_at)
+    for field_name in ("received_on", "paid_on"):
+        day = getattr(cmd, field_name, None)
+        if isinstance(day, date) and day > today:
+            raise invalid(field_name, f"{day.isoformat()} is after the recorded date "
+                                      f"{today.isoformat()}",
+                          value=day.isoformat(), recorded_on=today.isoformat())
+    if cmd.reported_at is not None and reported_at < occurred_at:
+        raise invalid("reported_at", f"{reported_at.isoformat()} is before occurred_at "
+                                     f"{occurred_at.isoformat()}",
+                      reported_at=reported_at.isoformat(), occurred_at=occurred_at.isoformat())
+
+
+def check_currency(ctx: Context) -> None:
+    """SPEC 1: the ledger keeps one currency (policy ``currency``); a money command may name
+    it, and any other is ``invalid_field``."""
+    named = getattr(ctx.cmd, "currency", None)
+    if named is None:
+        return
+    code = ctx.policy("currency").values["code"]
+    if named != code:
+        raise invalid("currency", f"{named!r} is not the ledger's currency {code!r}",
+                      currency=named, ledger_currency=code)
 
 
 def require_text(value: str | None, field_name: str) -> str:

@@ -21,6 +21,16 @@ This module reads those facts from the log and records what the rules decide:
 - fines (``Rep.Fined``): ``fined_on`` and the fined rep;
 - reps (``Rep.Registered`` and their aggregates): trainer, rank history, booked months.
 
+Carried (SPEC 2.5): a rep whose month before closed with a negative total gets it as the
+``carried`` line of this month's statement when the ``commission`` policy in force on this
+month's 1st has ``carry_negative`` (``MonthFacts.carried_into``); the accrual records that
+policy's version in ``policy``. A carried line alone makes a statement (the debt moves on
+each month until absorbed).
+
+The first close (SPEC 2.5): it reads the whole log, and a fact (sale, return, write-off,
+fine) dated in an earlier month is ``period_closed``, naming the earliest such month: that
+month could never be closed after it.
+
 Reading: each close reads the fact topics from ``Closings.scan_from(M)`` to ``stop`` (the
 previous close saw where facts dated after its month begin), plus, only when late facts
 or clawbacks need an older month in full, that month's own range (``MonthFacts``'s
@@ -50,7 +60,8 @@ from ledger.domain.commission_plan import (
 from ledger.domain.handlers.context import Context
 from ledger.domain.model import Closings, Customer, Rep
 from ledger.domain.model.records import Claim
-from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.errors import Rejection
+from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
 
 SALE_TOPIC = "ledger:Customer.SaleRecorded"
 RETURN_TOPIC = "ledger:Customer.ReturnRecorded"
@@ -167,13 +178,39 @@ class CloseRun:
 
     def month_facts(self) -> MonthFacts:
         """The facts read so far, the reps and the closes, for the rules."""
-        reps = [RepRecord(r.rep_id, r.trainer_id, tuple(r.ranks), dict(r.months))
+        reps = [RepRecord(r.rep_id, r.trainer_id, tuple(r.ranks), dict(r.months),
+                          dict(r.accrued))
                 for r in self.reps.values()]
         closed = {p: self.closings.log_position_of(p) for p in self.closings.closed}
         everything = self.start <= 1  # the scan read the whole log up to stop
-        return MonthFacts(reps, self.plan, closed, self.scan_main(),
+        facts = self.scan_main()
+        if not closed:
+            self.check_nothing_orphaned(facts)
+        return MonthFacts(reps, self.plan, closed, facts,
                           fetch=None if everything else self.older_month,
-                          complete=(self.period,))
+                          complete=(self.period,), carry=self.carry)
+
+    def carry(self, period: str) -> tuple[str, bool]:
+        """The ``commission`` policy in force on the month's 1st (SPEC 2.5 carried)."""
+        return carry_negative(self.ctx.policy(COMMISSION_POLICY, month(period).first))
+
+    def check_nothing_orphaned(self, facts: Iterable[Fact]) -> None:
+        """SPEC 2.5: the first close may not leave an earlier month holding sales, returns,
+        write-offs or fines unclosed (it could never be closed after it). ``facts``: every
+        fact dated in the month or earlier (the first close reads the whole log)."""
+        earlier = sorted((f for f in facts if f.period < self.period),
+                         key=lambda f: (f.day, f.kind, f.id))
+        if earlier:
+            first = earlier[0]
+            raise Rejection(
+                "period_closed",
+                f"{self.period} cannot be the first month closed: {first.period} holds facts "
+                f"and would stay open (the earliest: {first.kind} {first.id} of {first.day}); "
+                f"close {first.period} first",
+                period=self.period, earliest_open=first.period, fact_kind=first.kind,
+                fact_id=first.id, fact_date=first.day.isoformat(),
+                facts_before=len(earlier),
+            )
 
     # --- deciding -------------------------------------------------------------------
 
@@ -182,7 +219,7 @@ class CloseRun:
         facts = self.month_facts()
         plan = self.plan(self.period)
         next_first = month(next_month(self.period)).first
-        accrued, total, promotions = 0, 0, []
+        accrued, total, promotions, carried = 0, 0, [], []
         for rep_id in sorted(self.reps):
             rep = self.reps[rep_id]
             inp = facts.statement_input(rep_id, self.period)
@@ -190,6 +227,8 @@ class CloseRun:
             if not st.lines and st.total == 0:
                 continue  # nothing happened: the query answers zeros (no event)
             self.accrue(rep, st, inp, plan)
+            if st.carried:
+                carried.append({"rep_id": rep_id, "from": inp.carried_from, "amount": st.carried})
             accrued += 1
             total += st.total
             base = rep.rank_on(next_first)
@@ -212,6 +251,7 @@ class CloseRun:
             "late_facts": len(facts.late_facts()),
             "adjustments": [{"rep_id": r, "period": a.period, "amount": a.amount}
                             for r in sorted(self.reps) for a in facts.late_adjustments(r)],
+            "carried": carried,
         }
 
     def accrue(self, rep: Rep, st: Statement, inp: MonthInput, plan: Plan) -> None:
@@ -222,12 +262,14 @@ class CloseRun:
             rate=body["rate"], commission=st.commission,
             morning_star_bonus=st.morning_star_bonus, opening_star_bonus=st.opening_star_bonus,
             override=st.override, clawback=st.clawback, fines=st.fines,
-            adjustments=st.adjustments, total=st.total, payable_on=body["payable_on"],
+            adjustments=st.adjustments, carried=st.carried, total=st.total,
+            payable_on=body["payable_on"],
             override_payable_on=body["override_payable_on"], lines=body["lines"],
             trainees=_trainees_json(inp.trainees),
             rows_met=sorted(rows_met(plan, st.personal_sales, inp.trainees),
                             key=[r.rank for r in plan.promotion].index),
-            as_of_position=self.stop, meta=self.ctx.meta,
+            as_of_position=self.stop,
+            policy={COMMISSION_POLICY: self.carry(self.period)[0]}, meta=self.ctx.meta,
         )
 
 

@@ -33,8 +33,9 @@ def register_customer(ctx: Context) -> dict[str, Any]:
     ctx.actor()
     ctx.absent(Customer, cmd.customer_id, "customer")
     ctx.authorize()
-    credit = ctx.policy("credit")
-    terms = cmd.payment_terms_days if cmd.payment_terms_days is not None else credit.values["payment_terms_days"]
+    # default terms are a decision under the credit policy (SPEC 1): consulted, so recorded
+    terms = (cmd.payment_terms_days if cmd.payment_terms_days is not None
+             else ctx.policy("credit").values["payment_terms_days"])
     ctx.uow.add(Customer(
         customer_id=cmd.customer_id, name=cmd.name, credit_limit=cmd.credit_limit,
         payment_terms_days=terms, region=cmd.region, meta=ctx.meta,

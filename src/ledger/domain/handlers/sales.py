@@ -10,7 +10,7 @@ from ledger.domain.commands import RecordPayment, RecordReturn, RecordSale, Writ
 from ledger.domain.credit import credit_check, enforce_credit
 from ledger.domain.errors import Rejection, invalid
 from ledger.domain.handlers.context import Context, require_text
-from ledger.domain.model import Closings, Customer, Rep, Sku
+from ledger.domain.model import Claim, Closings, Customer, Rep, Sku
 from ledger.domain.money import format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
 from ledger.domain.receivables import (
@@ -18,6 +18,8 @@ from ledger.domain.receivables import (
     allocate_payment, check_return, check_write_off, return_commission_amount, return_vat,
     split_return,
 )
+
+INVOICE = "invoice"  # the claim kind of a sale's invoice number: unique among sales
 
 
 def _closed_period_flag(ctx: Context, day_period: str) -> bool:
@@ -57,10 +59,24 @@ def record_sale(ctx: Context) -> dict[str, Any]:
         list_prices.append(price)
     price_approver = ctx.user(cmd.price_approved_by, "price_approved_by") if cmd.price_approved_by else None
     credit_approver = ctx.user(cmd.credit_approved_by, "credit_approved_by") if cmd.credit_approved_by else None
-    # duplicate_id
+    # duplicate_id: the sale id, and its invoice number among recorded sales (SPEC 2.2)
     ctx.unclaimed("sale", cmd.sale_id)
-    # not_authorized: the actor, and the credit approver's fixed role
+    invoice = ctx.uow.get(Claim, INVOICE, cmd.invoice_no)
+    if invoice is not None:
+        raise Rejection(
+            "duplicate_id",
+            f"invoice_no: invoice {cmd.invoice_no!r} is already on sale {invoice.owner_id!r}",
+            field="invoice_no", kind="invoice", ref=cmd.invoice_no, sale_id=invoice.owner_id,
+        )
+    # not_authorized: the actor; the credit approver's fixed role; a price approver whose
+    # roles may approve no price at all, even on a sale at list price (SPEC 2.2; a role
+    # that covers a smaller discount than the sale's is ``price_approval``, below)
     actor = ctx.authorize()
+    if price_approver is not None:
+        authority.check_approver(
+            "a price below list", price_approver.user_id, price_approver.roles,
+            ctx.approvers("price_within_manager_limit") | ctx.approvers("price_above_manager_limit"),
+            field="price_approved_by")
     if credit_approver is not None:
         authority.check_approver("a credit override", credit_approver.user_id, credit_approver.roles,
                                  ctx.approvers("credit_override"), field="credit_approved_by")
@@ -113,6 +129,7 @@ def record_sale(ctx: Context) -> dict[str, Any]:
         meta=ctx.meta,
     )
     ctx.claim("sale", cmd.sale_id, "customer", cmd.customer_id)
+    ctx.claim(INVOICE, cmd.invoice_no, "sale", cmd.sale_id)
     ctx.uow.add(customer)
     return {
         "sale_id": cmd.sale_id, "gross": gross, "vat": sum(line.vat for line in lines),

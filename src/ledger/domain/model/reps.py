@@ -8,12 +8,19 @@ the period's accrued total less what was paid against it (``CommissionPaid``).
 projection and an auditor can read it from the event alone: ``period``, ``plan_version``,
 ``rank`` (on the month's 1st), ``personal_sales``, ``morning_star_sales``, ``rate``,
 ``commission``, ``morning_star_bonus``, ``opening_star_bonus``, ``override``, ``clawback``,
-``fines``, ``adjustments``, ``total`` (= commission + bonuses + override - clawback - fines
-+ adjustments), ``payable_on``, ``override_payable_on``, ``lines`` (the engine's statement
-lines: sales with their shares, same-month returns, trainees, clawbacks, fines and
-adjustments of earlier months), ``trainees`` (every trained rep with sales that month and
-their personal sales), ``rows_met`` (promotion rows the month met, for trips) and
-``as_of_position`` (the log position the close read up to).
+``fines``, ``adjustments``, ``carried`` (<= 0: the month before's negative total carried
+in, SPEC 2.5), ``total`` (= commission + bonuses + override + adjustments + carried -
+clawback - fines), ``payable_on``, ``override_payable_on``, ``lines`` (the engine's
+statement lines: sales with their shares, same-month returns, trainees, clawbacks, fines,
+adjustments of earlier months and the carried line), ``trainees`` (every trained rep with
+sales that month and their personal sales), ``rows_met`` (promotion rows the month met,
+for trips), ``as_of_position`` (the log position the close read up to) and ``policy``
+(the versions of the policies besides the plan it consulted: ``commission``).
+
+What a payout may pay for a month (``payable_by``, SPEC 2.5 PayCommission): what the
+month's statement makes payable by the payout's ``paid_on``
+(``commission_plan.payable_by``: nothing before ``payable_on``, the override part from
+``override_payable_on``, a negative total never) less what was paid for the month.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.commission_month import booked_months, rank_on
+from ledger.domain.commission_plan import override_due, payable_by
 from ledger.domain.ids import aggregate_id
 
 
@@ -56,6 +64,9 @@ class Rep(Aggregate):
         # period -> that month's own figures as last booked (``statement_figures``): at its
         # close, then as revised by late adjustments booked in later closes
         self.months: dict[str, dict[str, Any]] = {}
+        # period -> (total, its override part, payable_on, override_payable_on): what a
+        # payout may pay for it by a date (``payable_by``)
+        self.dues: dict[str, tuple[int, int, date, date]] = {}
 
     def rank_on(self, day: date) -> str:
         return rank_on(self.ranks, day)
@@ -64,8 +75,17 @@ class Rep(Aggregate):
         return sum(amount for _, amount in self.payouts.get(period, ()))
 
     def payable_for(self, period: str) -> int:
-        """What is still payable for a period: its accrued total less payouts for it."""
-        return self.accrued.get(period, 0) - self.paid_for(period)
+        """What is still payable for a period: its accrued total (a negative one is payable
+        as 0) less payouts for it."""
+        return max(self.accrued.get(period, 0), 0) - self.paid_for(period)
+
+    def payable_by(self, period: str, day: date) -> int:
+        """What the period's statement makes payable by ``day`` (SPEC 2.5), before
+        payouts: 0 for a month that accrued nothing."""
+        if period not in self.dues:
+            return 0
+        total, override, on, override_on = self.dues[period]
+        return payable_by(total, override, on, override_on, day)
 
     def booked(self, period: str) -> dict[str, Any] | None:
         """The month's own figures as last booked, or None if it never accrued."""
@@ -81,20 +101,62 @@ class Rep(Aggregate):
              meta: dict[str, Any]) -> None:
         self.fines[fine_id] = amount
 
-    @event("CommissionAccrued", topic="ledger:Rep.CommissionAccrued")
+    class CommissionAccrued(Aggregate.Event):
+        """A closed month's statement (see the module's docstring).
+
+        Version 2 added ``carried`` and ``policy``. A version-1 event predates carrying
+        negative totals: it carried nothing in and recorded no other policy than its plan,
+        so it is upcast with 0 and ``{}``."""
+
+        TOPIC = "ledger:Rep.CommissionAccrued"
+        class_version = 2
+
+        period: str
+        plan_version: str
+        rank: str
+        personal_sales: int
+        morning_star_sales: int
+        rate: str
+        commission: int
+        morning_star_bonus: int
+        opening_star_bonus: int
+        override: int
+        clawback: int
+        fines: int
+        adjustments: int
+        carried: int
+        total: int
+        payable_on: str
+        override_payable_on: str
+        lines: list[dict[str, Any]]
+        trainees: list[dict[str, Any]]
+        rows_met: list[str]
+        as_of_position: int
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["carried"] = 0
+            state["policy"] = {}
+
+    @event(CommissionAccrued)
     def accrue(self, period: str, plan_version: str, rank: str, personal_sales: int,
                morning_star_sales: int, rate: str, commission: int, morning_star_bonus: int,
                opening_star_bonus: int, override: int, clawback: int, fines: int,
-               adjustments: int, total: int, payable_on: str, override_payable_on: str,
-               lines: list[dict[str, Any]], trainees: list[dict[str, Any]],
-               rows_met: list[str], as_of_position: int, meta: dict[str, Any]) -> None:
+               adjustments: int, carried: int, total: int, payable_on: str,
+               override_payable_on: str, lines: list[dict[str, Any]],
+               trainees: list[dict[str, Any]], rows_met: list[str], as_of_position: int,
+               policy: dict[str, str], meta: dict[str, Any]) -> None:
         self.accrued[period] = total
+        self.dues[period] = (total, override_due(override, lines), date.fromisoformat(payable_on),
+                             date.fromisoformat(override_payable_on))
         self.months.update(booked_months([{
             "period": period, "rank": rank, "plan_version": plan_version,
             "personal_sales": personal_sales, "rate": rate, "commission": commission,
             "morning_star_bonus": morning_star_bonus, "opening_star_bonus": opening_star_bonus,
             "override": override, "clawback": clawback, "fines": fines, "total": total,
-            "adjustments": adjustments, "lines": lines,
+            "adjustments": adjustments, "carried": carried, "lines": lines,
         }]))
 
     @event("CommissionPaid", topic="ledger:Rep.CommissionPaid")
