@@ -305,6 +305,35 @@ def test_commission_steps_by_hand(ledger):
     assert e.value.rule == "invalid_field"
 
 
+def test_a_negative_month_carried_into_the_next(ledger):
+    """SPEC 2.5: April closes negative for R3 (the clawback of RT2 is larger than the late
+    adjustment), so May's statement carries April's total in: a ``carried`` step at the
+    accrual that booked April, before May's own facts."""
+    _commission_company(ledger)
+    all_applied(ledger, [
+        cmd("CloseMonth", "fin", period="2024-03", **at("2024-04-01")),
+        cmd("RecordReturn", "sa", return_id="RT2", sale_id="S4", amount=500_000,
+            approved_by="mgr", reason="faulty", **at("2024-04-05")),
+        sale("S9", 10, rep="R3", day="2024-03-28"),
+        cmd("CloseMonth", "fin", period="2024-04", **at("2024-05-01")),
+        sale("S10", 150, rep="R3", day="2024-05-03"),
+    ])
+    projector = projector_for(ledger)
+    projector.catch_up()
+    april = _position(ledger, "Rep.CommissionAccrued", period="2024-04",
+                      originator_id=Rep.create_id("R3"))
+    s10 = _position(ledger, "Customer.SaleRecorded", sale_id="S10")
+    # May: -615.38 carried; 15,000 -> 15%: 1,730.77; 晨星 1,500 (by the 20th)
+    may = _explained(projector, "R3", "2024-05")
+    assert _rows(may, "position", "rule", "amount", "running_total") == [
+        (april, "carried", -61_538, -61_538),
+        (s10, "commission_tier", 173_077, 111_539),
+        (s10, "morning_star_bonus", 150_000, 261_539),
+    ]
+    assert may["steps"][0]["event"] == "Rep.CommissionAccrued"
+    assert may["steps"][0]["details"]["period"] == "2024-04"
+
+
 def test_explain_in_a_sandbox_at_a_past_position(ledger):
     """Explain works on any projector: a sandbox replayed to a past position answers
     what the log then held."""
