@@ -168,16 +168,10 @@ def _pct(rate: Decimal | str) -> str:
 
 # --- commission ---------------------------------------------------------------------------
 
-# line type -> (the line's money field, sign in ``total``, the statement figure it makes up,
-# the rule's name); payouts are not part of ``total``, returns and trainees are shown
-# through the shares and the override
-_LINE_MONEY = {
-    "sale": ("share", 1, "commission", "commission_tier"),
-    "clawback": ("amount", -1, "clawback", "clawback"),
-    "fine": ("amount", -1, "fines", "fine"),
-    "adjustment": ("amount", 1, "adjustment", "late_adjustment"),
-    "carried": ("amount", 1, "carried", "carried"),
-}
+# A statement's money lines and how they make up ``total`` (``_commission_steps``): a sale's
+# ``share`` (+, of ``commission``), a clawback's and a fine's ``amount`` (-), an adjustment's
+# and a carried line's ``amount`` (signed), any other line by its signed ``amount``; payouts
+# are not part of ``total``; returns and trainees show through the shares and the override.
 _NOT_MONEY = ("return", "trainee")
 # figures of the statement and their sign in ``total`` (SPEC 2.5)
 _FIGURE_SIGNS = {"commission": 1, "morning_star_bonus": 1, "opening_star_bonus": 1,
