@@ -709,6 +709,99 @@ def replay_rebuild(
               f"({document['rate'] or 0:,} events/s)", highlight=False)
 
 
+# --- replay explain (SPEC 4, 5.3) -----------------------------------------------------------
+
+explain_app = typer.Typer(help="The events behind one figure, in log order, with the rule and "
+                               "policy version of each step and the running total.",
+                          no_args_is_help=True)
+replay_app.add_typer(explain_app, name="explain")
+
+
+def _run_explain(json_output: bool, fn: Any, *args: Any) -> None:
+    """Like ``_run_query`` (live projections caught up, or a sandbox for --at-position /
+    --at-time), printing the explanation: the figure and value, then one line per step."""
+    from ledger.projections.engine import projector_for
+    from ledger.projections.errors import QueryError
+    from ledger.replay.sandbox import sandbox
+
+    with Ledger() as ledger, contextlib.ExitStack() as stack:
+        stop = _as_of_stop(ledger, json_output)
+        if stop is not None:
+            projector = stack.enter_context(sandbox(ledger, stop=stop))
+        else:
+            projector = projector_for(ledger)
+            projector.catch_up()
+        try:
+            document = ledger.with_currency(fn(projector, *args))  # SPEC 1: names its currency
+        except QueryError as e:
+            _replay_failed(json_output, e.as_dict())
+            return
+    if json_output:
+        _print_json(document)
+        return
+    from ledger.domain.money import format_fen
+
+    subject = " ".join(f"{k} {document[k]}" for k in ("rep_id", "period", "customer_id", "sale_id",
+                                                      "as_of", "budget_id")
+                       if document.get(k) is not None)
+    out.print(f"[bold]{document['figure']}[/] {format_fen(document['value'])} ({subject}; "
+              f"value {document['value']} fen, {len(document['steps'])} step(s))")
+    for s in document["steps"]:
+        position = "-" if s["position"] is None else str(s["position"])
+        out.print(f"{position:>7} {(s['occurred_at'] or '-')[:10]:<10} {s['event'] or '-':<28} "
+                  f"{s['rule']:<22} {s['policy_version'] or '-':<10} "
+                  f"{format_fen(s['amount']):>15} {format_fen(s['running_total']):>15}  {s['note']}",
+                  highlight=False, markup=False, soft_wrap=True)
+
+
+@explain_app.command("commission")
+def explain_commission_command(rep: Annotated[str, typer.Option(help="Rep id.")],
+                               period: Annotated[str, typer.Option(help="Month YYYY-MM.")],
+                               json_output: JsonFlag = False) -> None:
+    """Explain a rep's statement total for a month, step by step.
+
+    Each sale's share with its tier and rate, bonuses with the threshold met, override per
+    trainee, clawbacks at the sale month's rate, fines, late adjustments, carried.
+
+    Example: ledger replay explain commission --rep R2 --period 2024-03 --json"""
+    from ledger.replay.explain import explain_commission
+
+    _run_explain(json_output, explain_commission, rep, period)
+
+
+@explain_app.command("receivable")
+def explain_receivable_command(
+    customer: Annotated[str, typer.Option(help="Customer id.")],
+    sale: Annotated[str | None, typer.Option(help="Explain this sale's open amount only.")] = None,
+    as_of: AsOf = None, json_output: JsonFlag = False,
+) -> None:
+    """Explain a customer's open receivables (or one sale's open amount) as of a date.
+
+    Sales, customer credit, returns, allocations, FIFO settlements, write-offs, recoveries.
+
+    Example: ledger replay explain receivable --customer C1 --sale S1 --as-of 2024-06-30"""
+    from ledger.replay.explain import explain_receivable
+
+    _run_explain(json_output, explain_receivable, customer, sale, as_of)
+
+
+@explain_app.command("budget")
+def explain_budget_command(budget: Annotated[str, typer.Option(help="Budget id.")],
+                           json_output: JsonFlag = False) -> None:
+    """Explain a budget's remaining, step by step.
+
+    Allocation, adjustments, commitments, spends and the commitments they release.
+
+    Example: ledger replay explain budget --budget B1"""
+    from ledger.replay.explain import explain_budget
+
+    _run_explain(json_output, explain_budget, budget)
+
+
+for _info in explain_app.registered_commands:
+    _info.callback = _with_as_of(_info.callback)
+
+
 # --- serve -------------------------------------------------------------------------------
 
 

@@ -22,6 +22,9 @@ ROUTES = {
     ("get", "/v1/audit"),
     ("get", "/v1/users"),
     ("get", "/v1/users/{user_id}"),
+    ("get", "/v1/explain/commission/{rep_id}/{period}"),
+    ("get", "/v1/explain/receivable/{customer_id}"),
+    ("get", "/v1/explain/budget/{budget_id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -52,7 +55,7 @@ def test_openapi_documents_models_parameters_and_auth(api: Api):
     for model in ("CommandAnswer", "Error", "Receivables", "Aging", "Budget", "Commission", "Ranks",
                   "TrialBalance", "Reconcile", "Audit", "RecordSale", "OpenDispute",
                   "ActorAudit", "CommandTrace", "Late", "Sod", "Dso", "Disputes", "Trips",
-                  "Policies"):
+                  "Policies", "Explanation", "ExplainStep"):
         assert model in schemas, model
     assert "HTTPValidationError" not in schemas
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -21,7 +21,7 @@ from ledger.api.background import BackgroundProjector
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
 from ledger.api.routers import (
-    audit, auditors, budgets, commands, general_ledger, receivables, reps, users,
+    audit, auditors, budgets, commands, explain, general_ledger, receivables, reps, users,
 )
 from ledger.api.schemas import components
 from ledger.api.services import Services
@@ -81,7 +81,8 @@ def create_app(ledger: Ledger, keys: ApiKeys,
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "X-Ledger-Position", "X-Next-Cursor"])
     observability.install(app)
-    for module in (commands, receivables, budgets, reps, general_ledger, audit, auditors, users):
+    for module in (commands, receivables, budgets, reps, general_ledger, audit, auditors, users,
+                   explain):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -306,9 +306,37 @@ class Policies(Struct, kw_only=True):
     plan: PlanInForce
 
 
+class ExplainStep(Struct, kw_only=True):
+    """One step of an explanation: the event at a log position (null only for an
+    ``unexplained`` remainder), the rule it went through, the policy version applied, its
+    signed amount and the running total; ``note`` says it in words, ``details`` has the
+    numbers (ids, tier and rate, threshold, dates)."""
+
+    position: int | None
+    event: str | None
+    occurred_at: str | None
+    rule: str
+    policy_version: str | None
+    amount: int
+    running_total: int
+    note: str = ""
+    details: dict[str, Any] = {}
+
+
+class Explanation(Struct, kw_only=True):
+    """The events behind one figure (SPEC 4 explain): ``figure`` names it (``total`` of a
+    statement, ``open_total`` or a sale's ``open``, a budget's ``remaining``), ``value`` is
+    the query's figure and the last step's ``running_total``."""
+
+    figure: str
+    value: int
+    steps: list[ExplainStep]
+
+
 DOCUMENTED: tuple[Any, ...] = (Error, CommandAnswer, Commission, Receivables, Aging, Budget,
                                Ranks, TrialBalance, Reconcile, Audit, ActorAudit, CommandTrace,
                                Late, Sod, Dso, Disputes, Trips, Policies, User, Users,
+                               Explanation,
                                AnyCommand)
 
 
