@@ -145,10 +145,11 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
             else:
                 err.print(f"[bold red]{e.rule}[/]: {e.message}")
             raise typer.Exit(1) from None
+        context = _report_context(projector, document, json_output)
     if json_output:
         _print_json(document)
     else:
-        render(document)
+        render(document, context)
 
 
 def _date(text: str | None) -> Any:
@@ -162,50 +163,77 @@ def _date(text: str | None) -> Any:
         raise typer.BadParameter(str(e)) from None
 
 
-def render(document: dict[str, Any]) -> None:
-    """A readable view of any query document: its scalars, then each list as a table."""
-    from rich.table import Table
+def render(document: dict[str, Any], context: dict[str, Any] | None = None) -> None:
+    """The query document as its reader wants it (ledger.reports, issue 14): the terminal
+    layout made for it, or with ``--csv`` its rows (to stdout or ``-o FILE``)."""
+    from ledger.reports import layout
+    from ledger.reports.csv import to_csv
 
-    head = Table(show_header=False, box=None)
-    for key, value in document.items():
-        if not isinstance(value, (list, dict)):
-            head.add_row(f"[bold]{key}[/]", _cell(key, value))
-    out.print(head)
-    for key, value in document.items():
-        if isinstance(value, dict):
-            table = Table(title=key)
-            table.add_column("name")
-            table.add_column("value", justify="right")
-            for k, v in value.items():
-                table.add_row(str(k), _cell(k, v))
-            out.print(table)
-        elif isinstance(value, list) and value:
-            table = Table(title=key)
-            columns = list(dict.fromkeys(k for row in value if isinstance(row, dict) for k in row))
-            for col in columns:
-                table.add_column(col)
-            for row in value:
-                table.add_row(*(_cell(col, row.get(col)) for col in columns))
-            out.print(table)
+    as_csv, fen, output, details = _OUTPUT.get()
+    if as_csv:
+        text = to_csv(document, fen=fen)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            try:
+                Path(output).write_text(text, encoding="utf-8", newline="")
+            except OSError as e:
+                err.print(f"[bold red]cannot write {output}[/]: {e.strerror}; give -o a "
+                          "writable path", highlight=False)
+                raise typer.Exit(2) from None
+            err.print(f"{text.count(chr(10)) - 1} rows written to {output}", highlight=False)
+        return
+    out.print(layout(document, out.width, details=details, context=context), highlight=False)
 
 
-_MONEY_KEYS = ("amount", "total", "open", "gross", "debit", "credit", "allocated", "committed",
-               "spent", "remaining", "commission", "bonus", "override", "clawback", "fines",
-               "paid", "balance", "sales", "share", "limit", "available", "difference",
-               "general_ledger", "subledger", "written_off", "adjustments", "base",
-               "adjustment", "carried")
+def _report_context(projector: Any, document: dict[str, Any], json_output: bool) -> dict[str, Any]:
+    """What a terminal layout shows beyond the document (the payslip's bonus thresholds and
+    fine reasons, the ranks' evidence), read while the projector is open."""
+    from ledger.reports import context_for
+
+    if json_output or _OUTPUT.get()[0]:
+        return {}
+    return context_for(projector, document)
 
 
-def _cell(key: str, value: Any) -> str:
-    from ledger.domain.money import format_fen
+# --- output options of every query: --csv, --fen, -o, --details (issue 14) ----------------
 
-    if isinstance(value, bool) or value is None:
-        return str(value).lower() if value is not None else "-"
-    if isinstance(value, int) and any(m in str(key) for m in _MONEY_KEYS):
-        return format_fen(value)
-    if isinstance(value, (dict, list)):
-        return msgspec.json.encode(value).decode()
-    return str(value)
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Print the rows as CSV (one header row, "
+                                                      "money in yuan, dates ISO).")]
+FenFlag = Annotated[bool, typer.Option("--fen", help="With --csv: money in integer fen.")]
+OutputFile = Annotated[str | None, typer.Option("--output", "-o", help="With --csv: write to FILE.")]
+DetailsFlag = Annotated[bool, typer.Option("--details", help="Audit trails: each event's details.")]
+_OUTPUT: contextvars.ContextVar[tuple[bool, bool, str | None, bool]] = contextvars.ContextVar(
+    "output", default=(False, False, None, False))
+
+
+def _with_output_options(fn: Any) -> Any:
+    """Give a query command ``--csv``, ``--fen``, ``-o/--output`` and ``--details`` (kept
+    for ``render``), the way ``_with_as_of`` adds the as-of options."""
+    signature = inspect.signature(fn, eval_str=True)
+    names = {"csv_output": CsvFlag, "fen": FenFlag, "output": OutputFile, "details": DetailsFlag}
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                               default=None if name == "output" else False, annotation=annotation)
+             for name, annotation in names.items()]
+
+    @functools.wraps(fn)
+    def command(*args: Any, csv_output: bool = False, fen: bool = False, output: str | None = None,
+                details: bool = False, **kwargs: Any) -> Any:
+        if (fen or output) and not csv_output:
+            raise typer.BadParameter("--fen and -o/--output go with --csv: add --csv")
+        if csv_output and kwargs.get("json_output"):
+            raise typer.BadParameter("--csv and --json: give one of them")
+        token = _OUTPUT.set((csv_output, fen, output, details))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _OUTPUT.reset(token)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra])
+    command.__annotations__ = {**{p.name: p.annotation for p in signature.parameters.values()},
+                               **names}
+    return command
 
 
 @query_app.command("commission")
@@ -401,7 +429,7 @@ def _with_as_of(fn: Any) -> Any:
 
 
 for _info in query_app.registered_commands:
-    _info.callback = _with_as_of(_info.callback)
+    _info.callback = _with_output_options(_with_as_of(_info.callback))
 
 
 def _as_of_stop(ledger: Ledger, json_output: bool) -> int | None:
