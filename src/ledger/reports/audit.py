@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 
-from ledger.reports.fmt import cell, company_time, group, table
+from ledger.reports.fmt import cell, company_time, group, money, table
 
 
 def _approvals(e: dict[str, Any]) -> str:
@@ -38,6 +39,28 @@ def _late(e: dict[str, Any]) -> str:
         return f"LATE +{hours:.0f}h"
     except (KeyError, TypeError, ValueError):
         return "LATE"
+
+
+SUBJECT_KEYS = ("sale_id", "return_id", "payment_id", "writeoff_id", "expense_id", "fine_id",
+                "payout_id", "budget_id", "dispute_id", "rep_id", "customer_id", "user_id", "period")
+AMOUNT_KEYS = ("amount", "gross")
+
+
+def _subject(e: dict[str, Any], entity: str | None) -> str:
+    """What the decision was about, in a few words: ``S2025-000312 11,234.00``."""
+    details = e.get("details")
+    if not isinstance(details, dict):
+        return ""
+    bits = []
+    subject = next((details[k] for k in SUBJECT_KEYS
+                    if isinstance(details.get(k), str) and details[k] != entity), None)
+    if subject:
+        bits.append(subject)
+    amount = next((details[k] for k in AMOUNT_KEYS if isinstance(details.get(k), int)
+                   and not isinstance(details.get(k), bool)), None)
+    if amount is not None:
+        bits.append(money(amount))
+    return (" " + " ".join(bits)) if bits else ""
 
 
 def _details(details: Any, indent: str = "  ") -> str:
@@ -75,8 +98,8 @@ def timeline(document: dict[str, Any], width: int = 80, *, details: bool = False
     head = Text.assemble(*head_bits)
     rows = []
     for e in entries:
-        first = [e.get("actor") or "-", "  ", e["event"]]
-        if e.get("command"):
+        first = [e.get("actor") or "-", "  ", e["event"], _subject(e, d.get("entity_id"))]
+        if e.get("command") and width >= 120:
             first.append(f" ({e['command']})")
         late_mark = _late(e)
         if late_mark:
@@ -88,10 +111,11 @@ def timeline(document: dict[str, Any], width: int = 80, *, details: bool = False
             more.append(f"reason: {e['reason']}")
         if e.get("policy_version"):
             more.append(f"policy {e['policy_version'].replace(',', ', ')}")
-        text = "".join(first) + "".join(f"\n  {m}" for m in more)
+        lines: list[RenderableType] = [Text("".join(first))]
+        lines += [Padding(Text(m), (0, 0, 0, 2)) for m in more]
         if details:
-            text += "\n" + _details(e.get("details"), indent="    ")
-        rows.append([company_time(e.get("occurred_at")), f"#{e['position']}", text])
+            lines.append(Padding(Text(_details(e.get("details"), indent="")), (0, 0, 0, 4)))
+        rows.append([company_time(e.get("occurred_at")), f"#{e['position']}", Group(*lines)])
     if not entries:
         return group(head)
     return group(head, table([("time (company)", "id"), ("log", "num"),

@@ -103,13 +103,21 @@ def sheet(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     if kind == "explain":
         return _list(d, "steps", ["figure"])
     if kind == "what-if":
-        return _list(d, "changes", ["position"])
+        return _fixed(_list(d, "changes", ["position"]),
+                      ["position", "projection", "key", "field", "live", "what_if", "difference"])
     if kind == "drift":
-        return _list(d, "differences", ["position"])
+        return _fixed(_list(d, "differences", ["position"]),
+                      ["position", "projection", "table", "missing", "unexpected"])
     if kind == "rebuild":
         return _list(d, "projections", [])
     scalars = {k: v for k, v in d.items() if not isinstance(v, (list, dict))}
     return list(scalars), [scalars]
+
+
+def _fixed(sheet: tuple[list[str], list[dict[str, Any]]], columns: list[str]
+           ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The named columns first (present even when there are no rows), then any others."""
+    return columns + [c for c in sheet[0] if c not in columns], sheet[1]
 
 
 def _list(d: dict[str, Any], key: str, ids: list[str]

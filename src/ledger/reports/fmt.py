@@ -83,7 +83,7 @@ def table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], *,
 
     ``columns``: (header, kind), kind ``money`` (right-aligned), ``num`` (right-aligned),
     ``id`` (left) -- none of them ever cut -- or ``text`` (wraps at the width left)."""
-    rows = [[str(c) if not isinstance(c, Text) else c for c in r] for r in rows]
+    rows = [[c if not isinstance(c, (int, float)) else str(c) for c in r] for r in rows]
     t = Table(box=box.SIMPLE_HEAD, show_edge=False,
               show_header=show_header, show_footer=footer is not None, pad_edge=False,
               header_style="bold", footer_style="bold", expand=False)
@@ -103,6 +103,8 @@ def table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], *,
 
 
 def _len(c: Any) -> int:
+    if not isinstance(c, (str, Text)):
+        return 0
     return max((len(line) for line in str(c if not isinstance(c, Text) else c.plain).split("\n")),
                default=0)
 
