@@ -24,8 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ledger.application import Ledger, iter_batches
 from ledger.config import parse_database_url
 
-app = typer.Typer(help="Event-sourced ledger and audit service.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(help="Event-sourced ledger and audit service.\n\nExample: ledger demo, then "
+                       "ledger query commission --rep REP-001 --period 2025-06",
+                  no_args_is_help=True, add_completion=False)
 err = Console(stderr=True)
 out = Console()
 
@@ -502,13 +503,7 @@ def replay_what_if(
     if json_output:
         _print_json(document)
         return
-    changes = document["changes"]
-    out.print(f"{len(changes)} figure(s) change at log position {document['position']}",
-              highlight=False)
-    for c in changes:
-        out.print(f"{c['projection']:<12} {c['key']:<24} {c['field']:<20} "
-                  f"{c['live']:>14,} -> {c['what_if']:>14,} ({c['difference']:+,})",
-                  highlight=False)
+    render(document)
 
 
 @replay_app.command("drift")
@@ -525,12 +520,7 @@ def replay_drift(json_output: JsonFlag = False) -> None:
     if json_output:
         _print_json(document)
     else:
-        verdict = "no drift" if document["ok"] else f"{len(document['differences'])} table(s) differ"
-        out.print(f"{verdict} (live projections at position {document['position']})",
-                  highlight=False)
-        for d in document["differences"]:
-            out.print(f"  {d['projection']}.{d['table']}: {d['missing']} row(s) missing, "
-                      f"{d['unexpected']} unexpected", highlight=False)
+        render(document)
     if not document["ok"]:
         raise typer.Exit(1)
 
@@ -571,11 +561,7 @@ def replay_rebuild(
     if json_output:
         _print_json(document)
         return
-    for p in document["projections"]:
-        out.print(f"{p['name']}: generation {p['from_generation']} -> {p['to_generation']}",
-                  highlight=False)
-    out.print(f"rebuilt from {document['events']:,} events in {document['seconds']:.1f}s "
-              f"({document['rate'] or 0:,} events/s)", highlight=False)
+    render(document)
 
 
 # --- serve -------------------------------------------------------------------------------
@@ -770,29 +756,10 @@ def _public_key(text: str) -> bytes:
 
 
 def _print_verification(d: dict[str, Any]) -> None:
-    rate = d["rate"]
-    raw = f"{rate['sha256_per_second']:,} hashes/s" if rate["sha256_per_second"] else "n/a"
-    out.print(f"{d['events']:,} events up to position {d['position']} in {rate['seconds']}s: "
-              f"{rate['events_per_second']:,} events/s (raw SHA-256 over the same bytes: {raw})",
-              highlight=False, soft_wrap=True)
-    out.print(f"head {d['head']}\nroot {d['root']} (tree size {d['tree_size']})", highlight=False, soft_wrap=True)
-    brk = d["first_break"]
-    if brk:
-        out.print(f"[bold red]BREAK[/] at position {brk['position']}: [bold]{brk['kind']}[/]: "
-                  f"{brk['detail']}", highlight=False, soft_wrap=True)
-    against = d.get("against")
-    if against:
-        for name in ("signature", "key_trusted", "head", "consistency"):
-            value = against[name]
-            mark = "n/a (no key pinned)" if value is None else ("ok" if value else "[bold red]FAILED[/]")
-            out.print(f"checkpoint {name}: {mark}", highlight=False, soft_wrap=True)
-        for problem in against["problems"]:
-            out.print(f"[bold red]problem[/]: {problem}", highlight=False, soft_wrap=True)
-        out.print(f"checkpoint of {against['signed_at']} (position {against['position']}, "
-                  f"tree size {against['tree_size']}): " + ("[green]the log extends it[/]"
-                  if d["ok"] else "[bold red]the log does NOT extend it[/]"), highlight=False, soft_wrap=True)
-    elif not brk:
-        out.print("[green]ok[/]: the chain is intact", soft_wrap=True)
+    """The verdict first, then the evidence (ledger.reports.replay.verify)."""
+    from ledger.reports.replay import verify
+
+    out.print(verify(d, out.width), highlight=False)
 
 
 @app.command("keygen")
@@ -858,6 +825,57 @@ def demo_command(
                   f"{ledger.max_position()} events in {path}")
         demo_summary(ledger, report, out, err, as_of=year_end)
     err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
+
+
+# --- an example in every command's help (issue 14) ------------------------------------------
+
+_EXAMPLES = {
+    "import": "ledger import commands.ndjson",
+    "demo": "ledger demo --database ./ledger-demo.db",
+    "serve": "ledger serve --port 8000 --keys-file keys.json",
+    "verify": "ledger verify --checkpoint cp.json",
+    "keygen": "ledger keygen signing.pem",
+    "query commission": "ledger query commission --rep REP-001 --period 2025-06 (--csv -o slip.csv)",
+    "query receivables": "ledger query receivables --customer CUST-0001 --as-of 2025-12-31",
+    "query aging": "ledger query aging --as-of 2025-12-31 --csv --fen",
+    "query budget": "ledger query budget --budget B-east-adver-2025Q2",
+    "query ranks": "ledger query ranks --rep REP-001",
+    "query trial-balance": "ledger query trial-balance --as-of 2025-12-31 --csv -o tb.csv",
+    "query reconcile": "ledger query reconcile --as-of 2025-12-31",
+    "query audit": "ledger query audit --entity REP-001 --details",
+    "query command": "ledger query command --id demo-7-000319",
+    "query late": "ledger query late --from 2025-01-01 --to 2025-03-31",
+    "query sod": "ledger query sod",
+    "query dso": "ledger query dso --as-of 2025-12-31",
+    "query disputes": "ledger query disputes --open",
+    "query trips": "ledger query trips --rep REP-001 --year 2025",
+    "query policies": "ledger query policies --as-of 2025-06-30",
+    "replay drift": "ledger replay drift",
+    "replay rebuild": "ledger replay rebuild --projection commissions",
+    "replay explain": "ledger replay explain commission --rep REP-001 --period 2025-06",
+    "replay explain commission": "ledger replay explain commission --rep REP-001 --period 2025-06",
+    "replay explain receivable": "ledger replay explain receivable --customer CUST-0001 --as-of 2025-12-31",
+    "replay explain budget": "ledger replay explain budget --budget B-east-adver-2025Q2",
+    "keys add": "ledger keys add svc-orders --file keys.json",
+    "keys list": "ledger keys list --file keys.json",
+    "keys revoke": "ledger keys revoke KEY_ID --file keys.json",
+}
+
+
+def _add_examples(group: typer.Typer, prefix: str = "") -> None:
+    """Append ``Example: ...`` to the help of each command that does not show one."""
+    for info in group.registered_commands:
+        name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
+        example = _EXAMPLES.get(f"{prefix}{name}")
+        doc = info.help or (info.callback.__doc__ if info.callback else None) or ""
+        if example and "Example" not in doc:
+            info.help = f"{inspect.cleandoc(doc)}\n\nExample: {example}"
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _add_examples(sub.typer_instance, f"{prefix}{sub.name} ")
+
+
+_add_examples(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -19,14 +19,15 @@ def verify(document: dict[str, Any], width: int = 80) -> RenderableType:
         verdict = Text.assemble(("BROKEN", "bold red"), f": the chain breaks at position "
                                 f"{brk['position']} ({brk['kind']})")
     elif against and not d["ok"]:
-        verdict = Text.assemble(("FAILED", "bold red"), ": the log does NOT extend the checkpoint")
+        verdict = Text.assemble(("FAILED", "bold red"), ": the log does NOT extend the checkpoint "
+                                "(details below)")
     else:
         verdict = Text.assemble(("OK", "bold green"), f": the chain is intact over {d['events']:,} events"
                                 + (", and extends the checkpoint" if against else ""))
     facts = [("events", f"{d['events']:,}"), ("last position", str(d["position"])),
              ("head", d["head"] or "-")]
     if "root" in d:
-        facts.append((f"root (tree size {d.get('tree_size')})", d["root"] or "-"))
+        facts += [("root", d["root"] or "-"), ("tree size", f"{d.get('tree_size'):,}")]
     rate = d.get("rate")
     if rate:
         facts.append(("rate", f"{rate['events_per_second']:,} events/s in {rate['seconds']}s"
@@ -34,21 +35,19 @@ def verify(document: dict[str, Any], width: int = 80) -> RenderableType:
                          if rate.get("sha256_per_second") else "")))
     parts: list[RenderableType] = [verdict, pairs(facts, money_right=False)]
     if brk:
-        parts.append(Text(f"break at {brk['position']}: {brk['kind']}: {brk['detail']}"))
+        parts.append(Text(f"BREAK at position {brk['position']}: {brk['kind']}: "
+                          f"{brk['detail']}", no_wrap=True, overflow="ignore"))
     if against:
-        rows = []
+        lines = []
         for name in ("signature", "key_trusted", "head", "consistency"):
             value = against.get(name)
-            rows.append((f"checkpoint {name}", "n/a (no key pinned)" if value is None
-                         else "ok" if value else "FAILED"))
-        rows.append(("checkpoint", f"{against.get('signed_at')} (position {against.get('position')}, "
-                                   f"tree size {against.get('tree_size')})"))
-        parts.append(pairs(rows, money_right=False))
-        for problem in against.get("problems", []):
-            parts.append(Text(f"problem: {problem}"))
-    if d.get("checkpoint"):
-        parts.append(Text(f"signed checkpoint written to {d['checkpoint']['file']} (key "
-                          f"{d['checkpoint']['key_fingerprint']})"))
+            lines.append(f"checkpoint {name}: " + ("n/a (no key pinned)" if value is None
+                                                    else "ok" if value else "FAILED"))
+        lines += [f"problem: {problem}" for problem in against.get("problems", [])]
+        lines.append(f"checkpoint of {against.get('signed_at')} (position {against.get('position')}, "
+                     f"tree size {against.get('tree_size')}):")
+        lines.append("  the log extends it" if d["ok"] else "  the log does NOT extend it")
+        parts.append(Text("\n".join(lines)))
     return group(*parts)
 
 
