@@ -111,3 +111,36 @@ def test_replay_layouts_lead_with_the_verdict(documents):
     assert render(verify, 80, {}).startswith("BROKEN: the chain breaks at position 4 (altered)")
     explain, _ = documents["explain"]
     assert render(explain, 80, {}).splitlines()[0].endswith("the running total ends on it")
+
+
+def test_payslip_deductions_adjustments_and_carry():
+    """The lines the demo company does not produce: a clawback with its source sale and that
+    month's rate, a fine with its reason, a late adjustment, a carried negative total; an
+    open month says so and has no payable date yet."""
+    document = {
+        "rep_id": "R9", "period": "2025-07", "closed": False, "rank": "SE",
+        "personal_sales": 0, "rate": "0", "commission": 0, "morning_star_bonus": 0,
+        "opening_star_bonus": 0, "override": 0, "adjustment": 1_234, "carried": -50_000,
+        "clawback": 12_308, "fines": 20_000, "total": -81_074, "payable_on": None,
+        "override_payable_on": "2025-11-10", "paid": 0, "balance": -81_074,
+        "lines": [
+            {"type": "clawback", "ref_id": "RET-1", "kind": "return", "sale_id": "S-OLD-1",
+             "sale_period": "2025-05", "gross": 80_000, "rate": "0.2", "amount": 12_308},
+            {"type": "fine", "fine_id": "FINE-1", "date": "2025-07-03", "amount": 20_000},
+            {"type": "adjustment", "ref_id": "PAY-LATE", "period": "2025-06", "amount": 1_234,
+             "note": "return dated in a closed month", "facts": [], "booked": 0, "revised": 0},
+            {"type": "carried", "period": "2025-06", "amount": -50_000},
+        ],
+        "disputes": [],
+    }
+    text = render(document, 80, {"fine_reasons": {"FINE-1": "late visit report"}})
+    assert "OPEN (figures of the facts so far)" in text
+    assert "payable on - (at the close)" in text
+    claw = next(line for line in text.splitlines() if "RET-1" in line)
+    assert claw.split()[-1] == "-123.08"
+    assert "sale S-OLD-1 of 2025-05" in text and "rate 20%" in text
+    fine = next(line for line in text.splitlines() if "FINE-1" in line)
+    assert fine.split()[-1] == "-200.00" and "late visit report" in text
+    assert "carried" in text and "-500.00" in text and "12.34" in text
+    assert next(line for line in text.splitlines() if line.startswith("= total")).split()[-1] == "-810.74"
+    assert "not met" in text  # no plan given: the bonuses say whether they were met

@@ -69,18 +69,21 @@ def explain(document: dict[str, Any], width: int = 80) -> RenderableType:
     if extra:
         parts.append(pairs([(k, str(v)) for k, v in extra.items()], money_right=False))
     wide = width >= 120
-    cols = [("pos", "num"), ("occurred", "id"), ("event", "text"), ("rule", "text")]
     if wide:
-        cols.append(("policy", "text"))
+        cols = [("pos", "num"), ("occurred", "id"), ("event", "id"), ("rule", "text"),
+                ("policy", "id")]
+    else:  # the time over the event, the policy under the rule
+        cols = [("pos", "num"), ("occurred / event", "id"), ("rule / policy", "text")]
     cols += [("amount", "money"), ("running", "money")]
     rows = []
     for s in steps:
-        r = [str(s["position"]), company_time(s.get("occurred_at")), s.get("event") or "-",
-             s.get("rule") or "-"]
+        when, event = company_time(s.get("occurred_at")), s.get("event") or "-"
+        rule, policy = s.get("rule") or "-", s.get("policy_version") or "-"
         if wide:
-            r.append(s.get("policy_version") or "-")
-        elif s.get("policy_version"):
-            r[3] += f" [{s['policy_version']}]"
+            r = [str(s["position"]), when, event, rule, policy]
+        else:
+            r = [str(s["position"]), f"{when}\n{event}",
+                 rule + (f"\npolicy {policy}" if s.get("policy_version") else "")]
         r += [money(s["amount"]), money(s["running_total"])]
         rows.append(r)
     parts.append(table(cols, rows))
