@@ -104,7 +104,13 @@ def documents(demo_company: dict[str, Any]) -> dict[str, tuple[dict[str, Any], d
     return out
 
 
-def golden(name: str, text: str) -> None:
+@pytest.fixture
+def golden() -> Any:
+    """``golden(name, text)``: see :func:`compare_golden`."""
+    return compare_golden
+
+
+def compare_golden(name: str, text: str) -> None:
     """Compare ``text`` with tests/reports/expected/NAME.txt; with LEDGER_UPDATE_GOLDEN=1
     (re)write the file instead -- on purpose, never silently."""
     path = Path(__file__).parent / "expected" / f"{name}.txt"

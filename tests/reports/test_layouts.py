@@ -11,7 +11,6 @@ import pytest
 from ledger.domain.money import format_fen
 from ledger.reports import layout
 from ledger.reports.fmt import MONEY_KEYS
-from conftest import golden
 
 NAMES = ["commission", "receivables", "aging", "dso", "budget", "ranks", "trial-balance",
          "reconcile", "audit", "sod", "disputes", "trips", "policies", "drift", "what-if",
@@ -45,7 +44,7 @@ def _money_and_ids(document: Any, key: str = "") -> set[str]:
 
 @pytest.mark.parametrize("width", [80, 120])
 @pytest.mark.parametrize("name", NAMES)
-def test_layout_matches_its_expected_text(documents, name, width):
+def test_layout_matches_its_expected_text(documents, golden, name, width):
     document, context = documents[name]
     text = render(document, width, context)
     assert max(len(line) for line in text.splitlines()) <= width

@@ -52,9 +52,9 @@ def _subject(e: dict[str, Any], entity: str | None) -> str:
     if not isinstance(details, dict):
         return ""
     bits = []
-    subject = next((details[k] for k in SUBJECT_KEYS
-                    if isinstance(details.get(k), str) and details[k] != entity), None)
-    if subject:
+    # the event's own id (the first of SUBJECT_KEYS it carries), unless it is the trail's
+    subject = next((details[k] for k in SUBJECT_KEYS if isinstance(details.get(k), str)), None)
+    if subject and subject != entity:
         bits.append(subject)
     amount = next((details[k] for k in AMOUNT_KEYS if isinstance(details.get(k), int)
                    and not isinstance(details.get(k), bool)), None)
