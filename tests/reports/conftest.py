@@ -89,6 +89,8 @@ def documents(demo_company: dict[str, Any]) -> dict[str, tuple[dict[str, Any], d
             "what-if": what_if(ledger, p, exclude=[last_payout], amend={}),
         }
         for name, doc in docs.items():
+            doc = ledger.with_currency(doc)  # as the CLI answers (SPEC 1)
+            docs[name] = doc
             out[name] = (doc, context_for(p, doc))
     # replay explain's shape (SPEC 5.3), built from the statement: its own figure steps
     doc = docs["commission"]

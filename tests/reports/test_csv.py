@@ -84,7 +84,8 @@ def test_cli_csv_to_stdout_and_file_matches_json(demo_company, documents, tmp_pa
     result = runner.invoke(app, [*args, "--csv", "--fen"])
     assert result.exit_code == 0, result.output
     header, rows = parse(result.stdout)
-    assert header == ["account", "debit", "credit"]
+    assert header == ["account", "debit", "credit", "currency"]
+    assert {r["currency"] for r in rows} == {as_json["currency"]} == {"CNY"}
     by_account = {r["account"]: (int(r["debit"]), int(r["credit"])) for r in rows}
     for a in as_json["accounts"]:
         assert by_account[a["account"]] == (a["debit"], a["credit"])

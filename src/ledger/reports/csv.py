@@ -40,7 +40,16 @@ def _value(key: str, value: Any, fen: bool, money: bool | None = None) -> str:
 
 
 def sheet(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(columns, rows) of a document's CSV, values still as in the JSON."""
+    """(columns, rows) of a document's CSV, values still as in the JSON; the document's
+    ``currency`` (SPEC 1) as the last column of every row."""
+    columns, rows = _sheet(document)
+    if "currency" in document and "currency" not in columns:
+        columns = [*columns, "currency"]
+        rows = [{**r, "currency": document["currency"]} for r in rows]
+    return columns, rows
+
+
+def _sheet(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     d = document
     kind = kind_of(d)
     if kind == "commission":

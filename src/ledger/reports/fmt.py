@@ -35,6 +35,12 @@ def money(fen: int | None) -> str:
     return "-" if fen is None else format_fen(int(fen))
 
 
+def unit(document: dict[str, Any]) -> str:
+    """How a layout names the money unit: ``yuan`` for CNY (the default), else the code."""
+    currency = document.get("currency") or "CNY"
+    return "yuan" if currency == "CNY" else currency
+
+
 def yesno(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 

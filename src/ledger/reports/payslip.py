@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
-from ledger.reports.fmt import group, heading, money, pairs, rate_pct, table
+from ledger.reports.fmt import group, money, pairs, rate_pct, table, unit
 
 
 def _bonus_group(plan: dict[str, Any] | None, rank: str) -> dict[str, Any] | None:
@@ -40,7 +40,7 @@ def payslip(document: dict[str, Any], width: int = 80, *,
         f"rank on the 1st {d['rank']}   month {status}\n",
         f"payable on {d['payable_on'] or '- (at the close)'}   override payable on "
         f"{d['override_payable_on'] or '-'}\n",
-        f"personal sales {money(d['personal_sales'])} yuan   commission rate "
+        f"personal sales {money(d['personal_sales'])} {unit(d)}   commission rate "
         f"{rate_pct(d['rate'])}",
     )
     parts: list[RenderableType | None] = [header]
@@ -124,7 +124,7 @@ def payslip(document: dict[str, Any], width: int = 80, *,
                ("= total", money(d["total"])),
                ("paid", money(d["paid"])),
                ("balance", money(d["balance"]))]
-    parts.append(pairs(summary, title="Total (yuan)"))
+    parts.append(pairs(summary, title=f"Total ({unit(d)})"))
 
     payouts = by_type.get("payout", [])
     if payouts:
