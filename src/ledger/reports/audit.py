@@ -41,8 +41,9 @@ def _late(e: dict[str, Any]) -> str:
         return "LATE"
 
 
-SUBJECT_KEYS = ("sale_id", "return_id", "payment_id", "writeoff_id", "expense_id", "fine_id",
-                "payout_id", "budget_id", "dispute_id", "rep_id", "customer_id", "user_id", "period")
+# an event's own id first (a return's, a payment's...), then what it is about
+SUBJECT_KEYS = ("return_id", "payment_id", "writeoff_id", "fine_id", "payout_id", "dispute_id",
+                "expense_id", "sale_id", "budget_id", "rep_id", "customer_id", "user_id", "period")
 AMOUNT_KEYS = ("amount", "gross")
 
 
