@@ -116,8 +116,9 @@ def _is_connection_error(e: Exception) -> bool:
     return module.startswith(("psycopg", "psycopg_pool"))
 
 
-app = typer.Typer(help="Event-sourced ledger and audit service.", no_args_is_help=True,
-                  add_completion=False, cls=_LedgerGroup)
+app = typer.Typer(help="Event-sourced ledger and audit service.\n\nExample: ledger demo, then "
+                       "ledger query commission --rep REP-001 --period 2025-06",
+                  no_args_is_help=True, add_completion=False, cls=_LedgerGroup)
 
 IMPORT_BATCH = 1000
 
@@ -239,10 +240,11 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
             else:
                 err.print(f"[bold red]{e.rule}[/]: {e.message}")
             raise typer.Exit(1) from None
+        context = _report_context(projector, document, json_output)
     if json_output:
         _print_json(document)
     else:
-        render(document)
+        render(document, context)
 
 
 def _date(text: str | None) -> Any:
@@ -258,50 +260,77 @@ def _date(text: str | None) -> Any:
         raise invalid("as_of", str(e)) from None  # answered by _LedgerGroup (JSON with --json)
 
 
-def render(document: dict[str, Any]) -> None:
-    """A readable view of any query document: its scalars, then each list as a table."""
-    from rich.table import Table
+def render(document: dict[str, Any], context: dict[str, Any] | None = None) -> None:
+    """The query document as its reader wants it (ledger.reports, issue 14): the terminal
+    layout made for it, or with ``--csv`` its rows (to stdout or ``-o FILE``)."""
+    from ledger.reports import layout
+    from ledger.reports.csv import to_csv
 
-    head = Table(show_header=False, box=None)
-    for key, value in document.items():
-        if not isinstance(value, (list, dict)):
-            head.add_row(f"[bold]{key}[/]", _cell(key, value))
-    out.print(head)
-    for key, value in document.items():
-        if isinstance(value, dict):
-            table = Table(title=key)
-            table.add_column("name")
-            table.add_column("value", justify="right")
-            for k, v in value.items():
-                table.add_row(str(k), _cell(k, v))
-            out.print(table)
-        elif isinstance(value, list) and value:
-            table = Table(title=key)
-            columns = list(dict.fromkeys(k for row in value if isinstance(row, dict) for k in row))
-            for col in columns:
-                table.add_column(col)
-            for row in value:
-                table.add_row(*(_cell(col, row.get(col)) for col in columns))
-            out.print(table)
+    as_csv, fen, output, details = _OUTPUT.get()
+    if as_csv:
+        text = to_csv(document, fen=fen)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            try:
+                Path(output).write_text(text, encoding="utf-8", newline="")
+            except OSError as e:
+                err.print(f"[bold red]cannot write {output}[/]: {e.strerror}; give -o a "
+                          "writable path", highlight=False)
+                raise typer.Exit(2) from None
+            err.print(f"{text.count(chr(10)) - 1} rows written to {output}", highlight=False)
+        return
+    out.print(layout(document, out.width, details=details, context=context), highlight=False)
 
 
-_MONEY_KEYS = ("amount", "total", "open", "gross", "debit", "credit", "allocated", "committed",
-               "spent", "remaining", "commission", "bonus", "override", "clawback", "fines",
-               "paid", "balance", "sales", "share", "limit", "available", "difference",
-               "general_ledger", "subledger", "written_off", "adjustments", "base",
-               "adjustment", "carried")
+def _report_context(projector: Any, document: dict[str, Any], json_output: bool) -> dict[str, Any]:
+    """What a terminal layout shows beyond the document (the payslip's bonus thresholds and
+    fine reasons, the ranks' evidence), read while the projector is open."""
+    from ledger.reports import context_for
+
+    if json_output or _OUTPUT.get()[0]:
+        return {}
+    return context_for(projector, document)
 
 
-def _cell(key: str, value: Any) -> str:
-    from ledger.domain.money import format_fen
+# --- output options of every query: --csv, --fen, -o, --details (issue 14) ----------------
 
-    if isinstance(value, bool) or value is None:
-        return str(value).lower() if value is not None else "-"
-    if isinstance(value, int) and any(m in str(key) for m in _MONEY_KEYS):
-        return format_fen(value)
-    if isinstance(value, (dict, list)):
-        return msgspec.json.encode(value).decode()
-    return str(value)
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Print the rows as CSV (one header row, "
+                                                      "money in yuan, dates ISO).")]
+FenFlag = Annotated[bool, typer.Option("--fen", help="With --csv: money in integer fen.")]
+OutputFile = Annotated[str | None, typer.Option("--output", "-o", help="With --csv: write to FILE.")]
+DetailsFlag = Annotated[bool, typer.Option("--details", help="Audit trails: each event's details.")]
+_OUTPUT: contextvars.ContextVar[tuple[bool, bool, str | None, bool]] = contextvars.ContextVar(
+    "output", default=(False, False, None, False))
+
+
+def _with_output_options(fn: Any) -> Any:
+    """Give a query command ``--csv``, ``--fen``, ``-o/--output`` and ``--details`` (kept
+    for ``render``), the way ``_with_as_of`` adds the as-of options."""
+    signature = inspect.signature(fn, eval_str=True)
+    names = {"csv_output": CsvFlag, "fen": FenFlag, "output": OutputFile, "details": DetailsFlag}
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                               default=None if name == "output" else False, annotation=annotation)
+             for name, annotation in names.items()]
+
+    @functools.wraps(fn)
+    def command(*args: Any, csv_output: bool = False, fen: bool = False, output: str | None = None,
+                details: bool = False, **kwargs: Any) -> Any:
+        if (fen or output) and not csv_output:
+            raise typer.BadParameter("--fen and -o/--output go with --csv: add --csv")
+        if csv_output and kwargs.get("json_output"):
+            raise typer.BadParameter("--csv and --json: give one of them")
+        token = _OUTPUT.set((csv_output, fen, output, details))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _OUTPUT.reset(token)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra])
+    command.__annotations__ = {**{p.name: p.annotation for p in signature.parameters.values()},
+                               **names}
+    return command
 
 
 @query_app.command("commission")
@@ -497,7 +526,7 @@ def _with_as_of(fn: Any) -> Any:
 
 
 for _info in query_app.registered_commands:
-    _info.callback = _with_as_of(_info.callback)
+    _info.callback = _with_output_options(_with_as_of(_info.callback))
 
 
 def _as_of_stop(ledger: Ledger, json_output: bool) -> int | None:
@@ -570,13 +599,7 @@ def replay_what_if(
     if json_output:
         _print_json(document)
         return
-    changes = document["changes"]
-    out.print(f"{len(changes)} figure(s) change at log position {document['position']}",
-              highlight=False)
-    for c in changes:
-        out.print(f"{c['projection']:<12} {c['key']:<24} {c['field']:<20} "
-                  f"{c['live']:>14,} -> {c['what_if']:>14,} ({c['difference']:+,})",
-                  highlight=False)
+    render(document)
 
 
 @replay_app.command("as-of", context_settings={"allow_extra_args": True,
@@ -656,12 +679,7 @@ def replay_drift(json_output: JsonFlag = False) -> None:
     if json_output:
         _print_json(document)
     else:
-        verdict = "no drift" if document["ok"] else f"{len(document['differences'])} table(s) differ"
-        out.print(f"{verdict} (live projections at position {document['position']})",
-                  highlight=False)
-        for d in document["differences"]:
-            out.print(f"  {d['projection']}.{d['table']}: {d['missing']} row(s) missing, "
-                      f"{d['unexpected']} unexpected", highlight=False)
+        render(document)
     if not document["ok"]:
         raise typer.Exit(1)
 
@@ -702,11 +720,7 @@ def replay_rebuild(
     if json_output:
         _print_json(document)
         return
-    for p in document["projections"]:
-        out.print(f"{p['name']}: generation {p['from_generation']} -> {p['to_generation']}",
-                  highlight=False)
-    out.print(f"rebuilt from {document['events']:,} events in {document['seconds']:.1f}s "
-              f"({document['rate'] or 0:,} events/s)", highlight=False)
+    render(document)
 
 
 # --- replay explain (SPEC 4, 5.3) -----------------------------------------------------------
@@ -994,29 +1008,10 @@ def _public_key(text: str) -> bytes:
 
 
 def _print_verification(d: dict[str, Any]) -> None:
-    rate = d["rate"]
-    raw = f"{rate['sha256_per_second']:,} hashes/s" if rate["sha256_per_second"] else "n/a"
-    out.print(f"{d['events']:,} events up to position {d['position']} in {rate['seconds']}s: "
-              f"{rate['events_per_second']:,} events/s (raw SHA-256 over the same bytes: {raw})",
-              highlight=False, soft_wrap=True)
-    out.print(f"head {d['head']}\nroot {d['root']} (tree size {d['tree_size']})", highlight=False, soft_wrap=True)
-    brk = d["first_break"]
-    if brk:
-        out.print(f"[bold red]BREAK[/] at position {brk['position']}: [bold]{brk['kind']}[/]: "
-                  f"{brk['detail']}", highlight=False, soft_wrap=True)
-    against = d.get("against")
-    if against:
-        for name in ("signature", "key_trusted", "head", "consistency"):
-            value = against[name]
-            mark = "n/a (no key pinned)" if value is None else ("ok" if value else "[bold red]FAILED[/]")
-            out.print(f"checkpoint {name}: {mark}", highlight=False, soft_wrap=True)
-        for problem in against["problems"]:
-            out.print(f"[bold red]problem[/]: {problem}", highlight=False, soft_wrap=True)
-        out.print(f"checkpoint of {against['signed_at']} (position {against['position']}, "
-                  f"tree size {against['tree_size']}): " + ("[green]the log extends it[/]"
-                  if d["ok"] else "[bold red]the log does NOT extend it[/]"), highlight=False, soft_wrap=True)
-    elif not brk:
-        out.print("[green]ok[/]: the chain is intact", soft_wrap=True)
+    """The verdict first, then the evidence (ledger.reports.replay.verify)."""
+    from ledger.reports.replay import verify
+
+    out.print(verify(d, out.width), highlight=False)
 
 
 @app.command("keygen")
@@ -1113,6 +1108,58 @@ def _explore(url: str, company: Any, year_end: date) -> None:
               highlight=False)
     for line in commands:
         out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+# --- an example in every command's help (issue 14) ------------------------------------------
+
+_EXAMPLES = {
+    "import": "ledger import commands.ndjson",
+    "demo": "ledger demo --database ./ledger-demo.db",
+    "serve": "ledger serve --port 8000 --keys-file keys.json",
+    "verify": "ledger verify --checkpoint cp.json",
+    "keygen": "ledger keygen signing.pem",
+    "query commission": "ledger query commission --rep REP-001 --period 2025-06 (--csv -o slip.csv)",
+    "query receivables": "ledger query receivables --customer CUST-0001 --as-of 2025-12-31",
+    "query aging": "ledger query aging --as-of 2025-12-31 --csv --fen",
+    "query budget": "ledger query budget --budget B-east-adver-2025Q2",
+    "query ranks": "ledger query ranks --rep REP-001",
+    "query trial-balance": "ledger query trial-balance --as-of 2025-12-31 --csv -o tb.csv",
+    "query reconcile": "ledger query reconcile --as-of 2025-12-31",
+    "query audit": "ledger query audit --entity REP-001 --details",
+    "query command": "ledger query command --id demo-7-000319",
+    "query late": "ledger query late --from 2025-01-01 --to 2025-03-31",
+    "query sod": "ledger query sod",
+    "query dso": "ledger query dso --as-of 2025-12-31",
+    "query disputes": "ledger query disputes --open",
+    "query trips": "ledger query trips --rep REP-001 --year 2025",
+    "query policies": "ledger query policies --as-of 2025-06-30",
+    "replay drift": "ledger replay drift",
+    "replay as-of": "ledger replay as-of --at-position 5000 aging --as-of 2025-03-31",
+    "replay rebuild": "ledger replay rebuild --projection commissions",
+    "replay explain": "ledger replay explain commission --rep REP-001 --period 2025-06",
+    "replay explain commission": "ledger replay explain commission --rep REP-001 --period 2025-06",
+    "replay explain receivable": "ledger replay explain receivable --customer CUST-0001 --as-of 2025-12-31",
+    "replay explain budget": "ledger replay explain budget --budget B-east-adver-2025Q2",
+    "keys add": "ledger keys add svc-orders --file keys.json",
+    "keys list": "ledger keys list --file keys.json",
+    "keys revoke": "ledger keys revoke KEY_ID --file keys.json",
+}
+
+
+def _add_examples(group: typer.Typer, prefix: str = "") -> None:
+    """Append ``Example: ...`` to the help of each command that does not show one."""
+    for info in group.registered_commands:
+        name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
+        example = _EXAMPLES.get(f"{prefix}{name}")
+        doc = info.help or (info.callback.__doc__ if info.callback else None) or ""
+        if example and "Example" not in doc:
+            info.help = f"{inspect.cleandoc(doc)}\n\nExample: {example}"
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _add_examples(sub.typer_instance, f"{prefix}{sub.name} ")
+
+
+_add_examples(app)
 
 
 def main() -> None:  # pragma: no cover

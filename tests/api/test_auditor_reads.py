@@ -152,6 +152,7 @@ def test_cli_errors_are_json_with_exit_1(company: Api):
         assert msgspec.json.decode(result.stdout)["rule"] == rule
     both = CliRunner().invoke(app, ["query", "audit", "--entity", "S1", "--actor", "mgr"], env=env)
     assert both.exit_code == 2
-    # a readable table without --json
+    # a readable layout without --json: the verdict first (ledger.reports.misc.sod)
     shown = CliRunner().invoke(app, ["query", "sod"], env=env)
-    assert shown.exit_code == 0 and "decisions_checked" in shown.stdout
+    assert shown.exit_code == 0 and shown.stdout.startswith("OK: ")
+    assert "decisions and" in shown.stdout and "approvals checked" in shown.stdout
