@@ -61,7 +61,10 @@ def test_openapi_documents_models_parameters_and_auth(api: Api):
     assert set(post["responses"]) >= {"200", "401", "403", "409", "422"}
     body = post["requestBody"]["content"]["application/json"]["schema"]
     assert body["oneOf"][1]["type"] == "array"
-    assert {"$ref": "#/components/schemas/RecordSale"} in body["oneOf"][0]["anyOf"]
+    one = body["oneOf"][0]
+    assert {"$ref": "#/components/schemas/RecordSale"} in one["oneOf"]
+    assert one["discriminator"]["propertyName"] == "command"
+    assert one["discriminator"]["mapping"]["RecordSale"] == "#/components/schemas/RecordSale"
 
     aging = doc["paths"]["/v1/aging"]["get"]
     assert {p["name"] for p in aging["parameters"]} == {"as_of", "as-of", "wait_for", "limit",
