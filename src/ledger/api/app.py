@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,10 +17,11 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from ledger.api import observability
 from ledger.api.background import BackgroundProjector
-from ledger.api.contract import declare_headers, refine_commands
+from ledger.api.contract import declare_headers, plain_parameters, refine_commands
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
+from ledger.api.params import PLAIN, check_parameters
 from ledger.api.routers import (
     audit, auditors, budgets, commands, general_ledger, receivables, reps, users,
 )
@@ -83,7 +84,7 @@ def create_app(ledger: Ledger, keys: ApiKeys,
                            expose_headers=["X-Request-ID", "X-Ledger-Position", "X-Next-Cursor"])
     observability.install(app)
     for module in (commands, receivables, budgets, reps, general_ledger, audit, auditors, users):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(check_parameters)])
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -159,5 +160,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         declare_headers(schema)
+        plain_parameters(schema, PLAIN)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -122,6 +122,18 @@ RETRY_AFTER = _header("Seconds to wait before retrying.", {"type": "integer", "m
                       True)
 
 
+def plain_parameters(document: dict[str, Any], pattern: str) -> None:
+    """Every string parameter without a pattern of its own gets ``pattern`` (no control
+    characters; ``ledger.api.params.plain_parameters`` enforces it)."""
+    for methods in document.get("paths", {}).values():
+        for operation in methods.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                for branch in schema.get("anyOf", [schema]):
+                    if branch.get("type") == "string":
+                        branch.setdefault("pattern", pattern)
+
+
 def declare_headers(document: dict[str, Any]) -> None:
     """The headers of every documented answer."""
     for path, methods in document.get("paths", {}).items():
