@@ -22,16 +22,17 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import DataError, IntegrityError, Transcoder
 
 from ledger.config import Database, database_from_env, ensure_schema
-from ledger.domain.calendar import utcnow
-from ledger.domain.commands import Command, body_hash, command_name, decode_command
+from ledger.domain.calendar import business_date, utcnow
+from ledger.domain.commands import (Command, body_hash, check_body, command_name, decode_command,
+                                     valid_id)
 from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
-from ledger.domain.handlers.context import check_future
+from ledger.domain.handlers.context import check_currency, check_dates, check_future
 from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Dispute, Rep, Sku, User
-from ledger.domain.policies import PolicyBook
+from ledger.domain.policies import PolicyBook, default_version
 from ledger.store.transcoder import MsgspecTranscoder
 
 Answer = dict[str, Any]
@@ -81,6 +82,10 @@ class _Conflict(Exception):
     pass
 
 
+class _Unstorable(Exception):
+    """The store refused a batch's data (a value out of its range): rerun one by one."""
+
+
 @dataclass
 class _Pending:
     """One command of a batch."""
@@ -92,6 +97,7 @@ class _Pending:
     hash: str | None = None
     cmd: Command | None = None
     answer: Answer | None = None
+    refused: Rejection | None = None  # out of bounds (SPEC 1): answered, never stored
 
 
 class UnitOfWork:
@@ -240,6 +246,15 @@ class Ledger:
             except _Tainted:
                 self._forget_unsaved()
                 break
+            except _Unstorable as e:
+                # the store refused a value no rule foresaw: find the command, reject it alone
+                self._forget_unsaved()
+                if len(pendings) == 1:
+                    return [_rejected(pendings[0].command_id, _name_of(pendings[0].body),
+                                      Rejection("invalid_field",
+                                                f"the command could not be stored: {e}",
+                                                field="$"), unstored=True)]
+                break
             except _Conflict:
                 self.conflicts += 1
                 self._forget_unsaved()
@@ -293,6 +308,8 @@ class Ledger:
                                                   rejections=rejections)
         except IntegrityError as e:
             raise _Conflict from e
+        except (DataError, OverflowError) as e:
+            raise _Unstorable(f"{type(e).__name__}: {e}") from e
         # positions: events were collected in command order, per aggregate; give each
         # applied command the highest position of the batch's events it produced
         position = max((r.notification.id for r in recordings), default=None)
@@ -311,6 +328,13 @@ class Ledger:
         in one query."""
         for p in pendings:
             body = p.body
+            try:
+                check_body(body)
+            except Rejection as r:
+                # too deep, too big, a control character...: answered, never stored (its
+                # command_id may itself be what is wrong), and never hashed or read further
+                p.refused = r
+                continue
             if isinstance(body, dict) and isinstance(body.get("command_id"), str):
                 p.command_id = body["command_id"]
                 p.key = idempotency_key(body.get("actor"), p.command_id)
@@ -323,7 +347,7 @@ class Ledger:
         instead of one per lookup (command records, claims and parties named in bodies)."""
         wanted: set[UUID] = {PolicyBook.create_id(), Closings.create_id()}
         for p in pendings:
-            if isinstance(p.body, dict):
+            if isinstance(p.body, dict) and p.refused is None:
                 wanted.update(referenced_ids(p.body))
         cache = self.app.repository.cache
         if cache is not None:
@@ -336,6 +360,8 @@ class Ledger:
     def _judge(self, p: _Pending, uow: UnitOfWork, recorded_at: datetime,
                seen: dict[str, _Pending], stored: dict[str, tuple[str, bytes]]) -> Answer:
         name = _name_of(p.body)
+        if p.refused is not None:
+            return _rejected(_echo_id(p.body), name, p.refused, unstored=True)
         if p.command_id is None:
             try:
                 decode_command(p.body)
@@ -358,7 +384,7 @@ class Ledger:
                     "original": first_answer}
         seen[key] = p
         try:
-            cmd = decode_command(p.body)
+            cmd = decode_command(p.body, checked=True)  # _prefetch ran check_body
             occurred_at = cmd.occurred_at or recorded_at
             reported_at = cmd.reported_at or recorded_at
             ctx = Context(cmd=cmd, uow=uow, recorded_at=recorded_at, occurred_at=occurred_at,
@@ -367,9 +393,18 @@ class Ledger:
             check_future(occurred_at, recorded_at, tolerance)
             if cmd.reported_at is not None:
                 check_future(cmd.reported_at, recorded_at, tolerance, field_name="reported_at")
+            check_dates(cmd, occurred_at, reported_at, recorded_at)
+            check_currency(ctx)
             result = HANDLERS[command_name(cmd)](ctx) or {}
         except Rejection as r:
             return _rejected(p.command_id, name, r)
+        except Exception as e:  # noqa: BLE001 - one command's failure rejects that command only
+            # A value the rules above did not foresee (a date arithmetic overflow, ...):
+            # the command is rejected by name and the batch goes on (SPEC 1: one bad line
+            # rejects that line only). Whatever it changed is dropped like any rejection's.
+            return _rejected(p.command_id, name, Rejection(
+                "invalid_field", f"the command could not be applied: {type(e).__name__}: {e}",
+                field="$", error=type(e).__name__), unstored=True)
         answer = {"command_id": p.command_id, "command": name, "status": "applied",
                   "result": result}
         uow.add(CommandRecord(command_id=p.command_id, command=name, body_hash=p.hash or "",
@@ -401,6 +436,24 @@ class Ledger:
 
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
+
+    def currency(self) -> str:
+        """The ledger's currency (policy ``currency`` in force today, SPEC 1)."""
+        try:
+            # from the stored events, not the cache: a batch in progress may hold unsaved
+            # changes to the cached aggregate (a version number bypasses the cache)
+            book = self.app.repository.get(PolicyBook.create_id(), version=2**62)
+        except AggregateNotFoundError:
+            book = None
+        day = business_date(self.clock())
+        version = book.in_force("currency", day) if book is not None else default_version("currency")
+        return str(version.values["code"])
+
+    def with_currency(self, document: Any) -> Any:
+        """A query document naming its currency (SPEC 1: every query document does)."""
+        if isinstance(document, dict) and "currency" not in document:
+            return {**document, "currency": self.currency()}
+        return document
 
 
 def _in_cache(cache: Any, key: UUID) -> bool:
@@ -450,9 +503,16 @@ _PARTY_FIELDS: dict[str, Any] = {
 }
 
 
+def _echo_id(body: Any) -> str | None:
+    """A refused body's command_id, if it is a plain id worth echoing."""
+    value = body.get("command_id") if isinstance(body, dict) else None
+    return value if valid_id(value) else None
+
+
 def _name_of(body: Any) -> str | None:
     name = body.get("command") if isinstance(body, dict) else None
-    return name if isinstance(name, str) else None
+    # echoed in answers: only a plain name (a hostile one is answered as unnamed)
+    return name if isinstance(name, str) and len(name) <= 200 and name.isprintable() else None
 
 
 def _rejected(command_id: str | None, name: str | None, r: Rejection, *,

@@ -14,20 +14,109 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.application import Ledger, iter_batches
-from ledger.config import parse_database_url
+from ledger.config import ConfigError, parse_database_url, use_database_url
 
-app = typer.Typer(help="Event-sourced ledger and audit service.", no_args_is_help=True,
-                  add_completion=False)
 err = Console(stderr=True)
 out = Console()
+
+
+# --- shared plumbing: --database on every command, errors (SPEC 5.3) -------------------------
+
+
+def _use_database(value: str | None) -> None:
+    """``--database URL``: checked at once (a bad URL is one line and exit 2), then in force
+    for the command instead of ``LEDGER_DATABASE_URL``."""
+    if value is None:
+        return
+    try:
+        parse_database_url(value)
+    except ConfigError as e:
+        _config_error(str(e).replace("LEDGER_DATABASE_URL", "--database", 1))
+    use_database_url(value)
+
+
+def _database_option() -> Any:
+    """A ``--database URL`` option, built by typer itself (typer bundles its own click)."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(database: Annotated[str | None, typer.Option(
+        "--database", metavar="URL", expose_value=False, is_eager=True, callback=_use_database,
+        help="The ledger's database (the same as LEDGER_DATABASE_URL): sqlite:///PATH or "
+             "postgresql://...")] = None) -> None:  # pragma: no cover - never invoked
+        pass
+
+    command = typer.main.get_command(probe)
+    return next(p for p in command.params if p.name == "database")
+
+
+def _add_database_option(command: Any) -> None:
+    """Give every command (and every group) ``--database`` unless it has its own."""
+    if not any(p.name == "database" for p in command.params):
+        command.params.append(_database_option())
+    for sub in getattr(command, "commands", {}).values():
+        _add_database_option(sub)
+
+
+def _config_error(message: str) -> NoReturn:
+    err.print(f"ledger: {message.splitlines()[0] if message else 'configuration error'}",
+              highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+class _LedgerGroup(TyperGroup):
+    """The root command: ``--database`` everywhere; a configuration error (a bad database
+    URL, a database that cannot be opened, an unreadable file) is one line on stderr and
+    exit 2, never a traceback; with ``--json`` a query error raised while reading the
+    arguments (a malformed date or period) is the JSON ``{rule, message, details}``, exit 1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_database_option(self)
+
+    def invoke(self, ctx: Any) -> Any:
+        import sqlite3
+
+        from eventsourcing.persistence import PersistenceError
+
+        from ledger.projections.errors import QueryError
+
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        wants_json = "--json" in words
+        try:
+            return super().invoke(ctx)
+        except QueryError as e:
+            if wants_json:
+                _print_json(e.as_dict())
+            else:
+                err.print(f"[bold red]{e.rule}[/]: {e.message}")
+            raise typer.Exit(1) from None
+        except (ConfigError, PersistenceError, sqlite3.Error, OSError) as e:
+            _config_error(f"{type(e).__name__}: {e}" if not isinstance(e, ConfigError) else str(e))
+        except Exception as e:
+            if _is_connection_error(e):
+                _config_error(f"cannot connect to the database: {type(e).__name__}: {e}")
+            raise
+        finally:
+            use_database_url(None)
+
+
+def _is_connection_error(e: Exception) -> bool:
+    module = type(e).__module__
+    return module.startswith(("psycopg", "psycopg_pool"))
+
+
+app = typer.Typer(help="Event-sourced ledger and audit service.", no_args_is_help=True,
+                  add_completion=False, cls=_LedgerGroup)
 
 IMPORT_BATCH = 1000
 
@@ -56,6 +145,8 @@ def import_lines(ledger: Ledger, lines: list[bytes], progress: Progress | None =
             numbered.append((number, msgspec.json.decode(raw)))
         except msgspec.DecodeError as e:
             numbered.append((number, _BadJson(str(e))))
+        except RecursionError:
+            numbered.append((number, _BadJson("nested too deep")))
     task = progress.add_task("importing", total=len(numbered)) if progress else None
     for batch in iter_batches(numbered, IMPORT_BATCH):
         bodies = [body for _, body in batch if not isinstance(body, _BadJson)]
@@ -86,12 +177,14 @@ class _BadJson:
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="NDJSON file: one command per line.", exists=True,
-                                         dir_okay=False, readable=True)],
+    file: Annotated[Path, typer.Argument(help="NDJSON file: one command per line.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the JSON report only.")] = False,
 ) -> None:
     """Apply the commands of an NDJSON file; exit 1 if any line was rejected."""
-    lines = file.read_bytes().splitlines()
+    try:
+        lines = file.read_bytes().splitlines()
+    except OSError as e:
+        _config_error(f"cannot read {str(file)!r}: {e.strerror or e}")
     started = time.perf_counter()
     with Ledger() as ledger, _progress() as progress:
         report = import_lines(ledger, lines, progress if not json_output else None)
@@ -138,7 +231,7 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
             else:
                 projector.catch_up()
         try:
-            document = fn(projector, *args)
+            document = ledger.with_currency(fn(projector, *args))  # SPEC 1: names its currency
         except QueryError as e:
             if json_output:
                 _print_json(e.as_dict())
@@ -156,10 +249,12 @@ def _date(text: str | None) -> Any:
 
     if text is None:
         return None
+    from ledger.projections.errors import invalid
+
     try:
         return parse_date(text)
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise invalid("as_of", str(e)) from None  # answered by _LedgerGroup (JSON with --json)
 
 
 def render(document: dict[str, Any]) -> None:
@@ -791,7 +886,9 @@ DEMO_DATABASE = "./ledger-demo.db"
 
 @app.command("demo")
 def demo_command(
-    database: Annotated[str, typer.Option(help="SQLite file for the demo; recreated each run.")] = DEMO_DATABASE,
+    database: Annotated[str, typer.Option(
+        metavar="URL", help="The demo's SQLite database, sqlite:///PATH or a file path; "
+                            "recreated each run.")] = DEMO_DATABASE,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 7,
 ) -> None:
     """Build a generated company through the real command path and show what finance and
@@ -801,7 +898,9 @@ def demo_command(
     from ledger.projections.engine import projector_for
     from ledger.report import demo_summary
 
-    path = Path(database)
+    path = Path(database[len("sqlite:///"):] if database.startswith("sqlite:///") else database)
+    if "://" in str(path):
+        _config_error(f"--database: the demo builds a fresh SQLite file, got {database!r}")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     started = time.perf_counter()
@@ -830,6 +929,29 @@ def demo_command(
                   f"{ledger.max_position()} events in {path}")
         demo_summary(ledger, report, out, err, as_of=year_end)
     err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
+    _explore(f"sqlite:///{path}", company, year_end)
+
+
+def _explore(url: str, company: Any, year_end: date) -> None:
+    """The demo's closing lines (SPEC 5.3): the commands that explore the database it built."""
+    db = f"--database {url}"
+    rep = company.rep_ids[0] if company.rep_ids else "REP-001"
+    customer = company.cust[0].customer_id if getattr(company, "cust", None) else "C1"
+    month = f"{year_end.year:04d}-{year_end.month:02d}"
+    commands = [
+        f"ledger query aging --as-of {year_end.isoformat()} {db}",
+        f"ledger query receivables --customer {customer} {db}",
+        f"ledger query commission --rep {rep} --period {month} {db}",
+        f"ledger query ranks --rep {rep} {db}",
+        f"ledger query trial-balance {db}",
+        f"ledger query reconcile {db}",
+        f"ledger query audit --entity {customer} {db}",
+        f"LEDGER_DATABASE_URL={url} ledger serve",
+    ]
+    out.print("\nExplore the demo's database (add --json for the JSON documents):",
+              highlight=False)
+    for line in commands:
+        out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover

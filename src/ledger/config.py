@@ -34,8 +34,19 @@ class Database:
         return self.kind == "postgres"
 
 
+_url_override: str | None = None
+
+
+def use_database_url(url: str | None) -> None:
+    """The CLI's ``--database URL`` (SPEC 5.3): in force instead of ``LEDGER_DATABASE_URL``
+    until reset with ``None``."""
+    global _url_override
+    _url_override = url
+
+
 def database_from_env() -> Database:
-    return parse_database_url(os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL)
+    return parse_database_url(_url_override or os.environ.get(DATABASE_URL_ENV)
+                              or DEFAULT_DATABASE_URL)
 
 
 def parse_database_url(url: str) -> Database:

@@ -39,14 +39,16 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     table = Table(title=f"Receivables aging as of {aging['as_of']} (open total "
                         f"{format_fen(aging['total'])}, DSO {dso.get('dso', '-')} days)")
     table.add_column("class")
-    table.add_column("amount", justify="right")
+    table.add_column("amount", justify="right", no_wrap=True)
     for name, amount in aging["classes"].items():
         table.add_row(name, format_fen(amount))
     out.print(table)
+    # one row per bucket: seven figures side by side do not fit 80 columns untruncated
     buckets = Table(title="Open receivables by days past due")
-    for name in aging["buckets"]:
-        buckets.add_column(name, justify="right")
-    buckets.add_row(*(format_fen(v) for v in aging["buckets"].values()))
+    buckets.add_column("days past due", no_wrap=True)
+    buckets.add_column("amount", justify="right", no_wrap=True)
+    for name, amount in aging["buckets"].items():
+        buckets.add_row(name, format_fen(amount))
     out.print(buckets)
 
     budgets = query_budgets(projector)
@@ -55,9 +57,9 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     util = Table(title=f"Marketing budgets: {format_fen(used)} of {format_fen(totals['allocated'])} "
                        f"committed or spent ({100 * used / max(1, totals['allocated']):.1f}%); "
                        "the fullest lines")
-    util.add_column("budget", no_wrap=True)
+    util.add_column("budget", overflow="fold")
     for col in ("allocated", "committed", "spent", "remaining", "used"):
-        util.add_column(col, justify="right")
+        util.add_column(col, justify="right", no_wrap=True)
     fullest = sorted(budgets["budgets"], key=lambda b: -(b["committed"] + b["spent"]) / max(1, b["allocated"]))
     for b in fullest[:6]:
         util.add_row(b["budget_id"], format_fen(b["allocated"]), format_fen(b["committed"]),
@@ -70,7 +72,7 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
         top = top_statements(projector, last, 5)
         stm = Table(title=f"Top commission statements, {last} (payable {top[0]['payable_on'] if top else '-'})",
                     box=box.SIMPLE_HEAD)
-        stm.add_column("rep", no_wrap=True)
+        stm.add_column("rep", overflow="fold")
         stm.add_column("rank", no_wrap=True, min_width=4)
         for col in ("sales", "commission", "bonuses", "override", "total"):
             stm.add_column(col, justify="right", no_wrap=True)
@@ -83,8 +85,9 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
 
     rec = query_reconcile(projector)
     rt = Table(title=f"Reconciliation: {'OK' if rec['ok'] else 'DIFFERENCES FOUND'}")
-    for col in ("control account", "general ledger", "sub-ledger", "difference"):
-        rt.add_column(col, justify="right" if col != "control account" else "left")
+    rt.add_column("control account", overflow="fold")  # names fold; figures never truncate
+    for col in ("general ledger", "sub-ledger", "difference"):
+        rt.add_column(col, justify="right", no_wrap=True)
     for c in rec["checks"]:
         rt.add_row(c["name"], format_fen(c["general_ledger"]), format_fen(c["subledger"]),
                    format_fen(c["difference"]))

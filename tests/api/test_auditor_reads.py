@@ -81,7 +81,8 @@ def test_each_auditor_route_answers_the_query_functions_json(company: Api, query
                                                              model):
     r = company.get(path, user="aud")  # auditors read everything
     assert r.status_code == 200, r.text
-    expected = _json(QUERIES[query](company.projector, *args))
+    # the query function's document, naming the ledger's currency (SPEC 1)
+    expected = {**_json(QUERIES[query](company.projector, *args)), "currency": "CNY"}
     assert r.json() == expected
     cli_path, params = cli
     assert company.get(cli_path, user="aud", **params).json() == expected

@@ -90,7 +90,8 @@ def test_each_query_route_answers_the_query_functions_json(company: Api, query, 
     r = company.get(path)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
-    expected = _json(QUERIES[query](company.projector, *args))
+    # the query function's document, naming the ledger's currency (SPEC 1)
+    expected = {**_json(QUERIES[query](company.projector, *args)), "currency": "CNY"}
     assert r.json() == expected
     assert int(r.headers[POSITION_HEADER]) == company.ledger.max_position()
     # the CLI's parameter names answer the same

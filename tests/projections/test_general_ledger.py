@@ -120,7 +120,7 @@ def test_accrual_credits_commission_payable_by_the_statement_total_plus_its_fine
     # total + 7,000, and the adjustment's non-fine part (+1,000) goes to expense
     late = {"type": "adjustment", "ref_id": "late:2024-02", "period": "2024-02", "amount": -1_000,
             "booked": {"fines": 0, "total": 50_000}, "revised": {"fines": 2_000, "total": 49_000}}
-    statement = SimpleNamespace(commission=307_692, morning_star_bonus=150_000,
+    statement = SimpleNamespace(carried=0, commission=307_692, morning_star_bonus=150_000,
                                 opening_star_bonus=100_000, override=40_000, clawback=7_692,
                                 fines=5_000, adjustments=-1_000, total=584_000, lines=[late])
     lines = [line for line in accrual_entry(statement) if line[1] or line[2]]

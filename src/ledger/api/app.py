@@ -157,9 +157,28 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     elif "$ref" in documented or "oneOf" in documented or "anyOf" in documented:
                         # FastAPI's default for a custom response class is a string
                         documented.pop("type", None)
+        _document_currency(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         declare_headers(schema)
         plain_parameters(schema, PLAIN)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _document_currency(schema: dict[str, Any]) -> None:
+    """Every query document names its currency (SPEC 1): added to each document a GET
+    answers, in one place (``Reading.respond`` adds it to the answers)."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    for path in schema.get("paths", {}).values():
+        ok = path.get("get", {}).get("responses", {}).get("200", {})
+        documented = ok.get("content", {}).get("application/json", {}).get("schema", {})
+        name = documented.get("$ref", "").rsplit("/", 1)[-1]
+        target = schemas.get(name)
+        if target is not None and "properties" in target:
+            target["properties"].setdefault("currency", {
+                "type": "string", "description": "The ledger's currency (policy `currency`).",
+                "examples": ["CNY"]})
+            required = target.setdefault("required", [])
+            if "currency" not in required:
+                required.append("currency")

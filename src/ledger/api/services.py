@@ -3,10 +3,11 @@ on ``app.state``: the ledger, the API keys and the projector that keeps the read
 
 from __future__ import annotations
 
+import re
 import time
-from urllib.parse import urlencode
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -102,6 +103,7 @@ class Reading:
     url: str = ""
 
     def respond(self, document: Any) -> MsgspecResponse:
+        document = self.projector.ledger.with_currency(document)  # SPEC 1: names its currency
         document, following = paginate(document, self.limit, self.cursor)
         headers = {POSITION_HEADER: str(self.position)}
         if following is not None:
@@ -109,6 +111,18 @@ class Reading:
             headers["Link"] = f'<{self.url}>; rel="next"'.replace(
                 "{cursor}", following)
         return MsgspecResponse(document, headers=headers)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_parameters(request: Request) -> None:
+    """No control character in a read's path or query parameters (SPEC 1: PostgreSQL text
+    cannot hold NUL; no id or date holds one): ``invalid_field`` naming the parameter."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ApiError(422, "invalid_field",
+                           f"{name}: control characters are not allowed", field=name)
 
 
 def reading(
@@ -134,6 +148,7 @@ def reading(
         description="As-of a recorded time (ISO 8601 with an offset): the answer this read "
                     "gave then.")] = None,
 ) -> Iterator[Reading]:
+    check_parameters(request)
     authorize_read(request, svc, caller)
     # the next page's link is relative: never built from the Host header
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from ledger.api.auth import Principal
 from ledger.application import Answer, Ledger
+from ledger.domain.commands import valid_id
 
 
 def as_actor(principal: Principal, body: Any) -> Any:
@@ -23,7 +24,9 @@ def as_actor(principal: Principal, body: Any) -> Any:
     name = body.get("command") if isinstance(body.get("command"), str) else None
     if "actor" not in body:
         body = {**body, "actor": principal.user_id}
-    elif isinstance(body["actor"], str) and body["actor"] != principal.user_id:
+    elif valid_id(body["actor"]) and body["actor"] != principal.user_id:
+        # (an actor that is no id at all, with a control character..., goes on to the
+        # ledger, which refuses it as invalid_field: SPEC 5.2's first rule)
         return _refused(command_id, name,
                         f"actor {body['actor']!r} is not the API key's user {principal.user_id!r}",
                         actor=body["actor"], user=principal.user_id)

@@ -45,10 +45,27 @@ def parse_instant(text: str) -> datetime:
     return value
 
 
+# SPEC 1: every date within 1900-01-01..9999-12-31. A period (month, quarter, year) ends
+# by 9998: its commissions are payable up to 12 months later, which must be a date too.
+MIN_YEAR, MAX_YEAR, MAX_PERIOD_YEAR = 1900, 9999, 9998
+
+
 def parse_date(text: str) -> date:
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise ValueError(f"expected a date YYYY-MM-DD, got {text!r}")
-    return date.fromisoformat(text)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not a date: {e}") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(f"date {text!r} is outside {MIN_YEAR}-01-01..{MAX_YEAR}-12-31")
+    return day
+
+
+def _period_year(text: str, year: int) -> int:
+    if not MIN_YEAR <= year <= MAX_PERIOD_YEAR:
+        raise ValueError(f"period {text!r} is outside the years {MIN_YEAR}..{MAX_PERIOD_YEAR}")
+    return year
 
 
 def business_date(instant: datetime) -> date:
@@ -84,12 +101,12 @@ def parse_period(text: str) -> Period:
     if m := _MONTH.fullmatch(text):
         return month(text)
     if m := _QUARTER.fullmatch(text):
-        year, q = int(m[1]), int(m[2])
+        year, q = _period_year(text, int(m[1])), int(m[2])
         first = date(year, 3 * q - 2, 1)
         last_month = 3 * q
         return Period(first, date(year, last_month, _cal.monthrange(year, last_month)[1]), text)
     if _YEAR.fullmatch(text):
-        year = int(text)
+        year = _period_year(text, int(text))
         return Period(date(year, 1, 1), date(year, 12, 31), text)
     raise ValueError(f"period must be YYYY, YYYY-Qn or YYYY-MM, got {text!r}")
 
@@ -98,7 +115,7 @@ def month(text: str) -> Period:
     m = _MONTH.fullmatch(text) if isinstance(text, str) else None
     if not m:
         raise ValueError(f"expected a month YYYY-MM, got {text!r}")
-    year, mon = int(m[1]), int(m[2])
+    year, mon = _period_year(text, int(m[1])), int(m[2])
     return Period(date(year, mon, 1), date(year, mon, _cal.monthrange(year, mon)[1]), text)
 
 

@@ -2,13 +2,26 @@
 
 Amounts are integers in fen, rates decimal strings, dates ``YYYY-MM-DD``, times ISO 8601
 with an offset. Decoding errors become ``invalid_field`` answers naming the field.
+
+Input that must never get in (SPEC 1) is refused here, before anything is stored, with
+``invalid_field`` naming the field (the limits are documented in ``LIMITS``):
+
+- every amount in fen, and every sale line's quantity x unit price (and the sale's gross),
+  is at most 10^13 fen in magnitude, so no sum the ledger keeps leaves a 64-bit integer;
+- ids hold no control character, free text none but tab and newline (PostgreSQL text
+  cannot hold NUL), and no string anywhere in a command holds NUL or another control;
+- a command nests at most ``MAX_DEPTH`` levels, each list or object holds at most
+  ``MAX_ITEMS`` entries, a string at most ``MAX_STRING`` characters, the whole command at
+  most ``MAX_COMMAND_BYTES`` bytes of JSON;
+- every date and time lies within 1900-01-01..9999-12-31 (in its own offset, in UTC and in
+  company time).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
@@ -16,12 +29,34 @@ from msgspec import Meta, Struct
 
 from ledger.domain.errors import Rejection
 
-Id = Annotated[str, Meta(min_length=1, max_length=200)]
-Text = Annotated[str, Meta(min_length=1, max_length=2000)]
-Fen = int
-PositiveFen = Annotated[int, Meta(gt=0)]
-NonNegativeFen = Annotated[int, Meta(ge=0)]
+# --- limits (SPEC 1; SPEC 5.4 "request bodies, list lengths and nesting are bounded") ---
+MAX_AMOUNT = 10**13  # fen: 100 billion yuan, any amount and any line's quantity x unit price
+MAX_QUANTITY = 10**13
+MAX_DEPTH = 32  # nesting of objects and lists in one command (the command object is depth 1)
+MAX_ITEMS = 1000  # entries of any list or object in a command
+MAX_STRING = 10_000  # characters of any string in a command (ids 200, text 2,000)
+MAX_COMMAND_BYTES = 256 * 1024  # one command's JSON
+MIN_YEAR, MAX_YEAR = 1900, 9999
+LIMITS = {
+    "amount_fen": MAX_AMOUNT, "quantity": MAX_QUANTITY, "depth": MAX_DEPTH,
+    "items": MAX_ITEMS, "string_chars": MAX_STRING, "id_chars": 200, "text_chars": 2000,
+    "command_bytes": MAX_COMMAND_BYTES, "years": [MIN_YEAR, MAX_YEAR],
+}
+
+# No control character in an id; none but tab, newline and carriage return in free text.
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*\Z"  # \Z: "$" would let a final newline in
+_TEXT_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*\Z"
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NO_CONTROL)]
+Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=_TEXT_CONTROL)]
+Fen = Annotated[int, Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+PositiveFen = Annotated[int, Meta(gt=0, le=MAX_AMOUNT)]
+NonNegativeFen = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
 Instant = Annotated[datetime, Meta(tz=True)]
+Rate = Annotated[str, Meta(max_length=32, pattern=r"^[0-9]{1,3}(\.[0-9]{1,12})?$")]
+Position = Annotated[int, Meta(ge=0, le=2**62)]
+Currency = Annotated[str, Meta(min_length=1, max_length=8, pattern=_NO_CONTROL)]
 
 
 class Command(Struct, kw_only=True, forbid_unknown_fields=True, tag_field="command"):
@@ -37,7 +72,7 @@ class Command(Struct, kw_only=True, forbid_unknown_fields=True, tag_field="comma
 class RegisterUser(Command, tag="RegisterUser", kw_only=True):
     user_id: Id
     name: Text
-    roles: Annotated[list[str], Meta(min_length=1)]
+    roles: Annotated[list[Id], Meta(min_length=1, max_length=20)]
 
 
 class RegisterCustomer(Command, tag="RegisterCustomer", kw_only=True):
@@ -46,6 +81,7 @@ class RegisterCustomer(Command, tag="RegisterCustomer", kw_only=True):
     credit_limit: NonNegativeFen
     payment_terms_days: Annotated[int, Meta(ge=0, le=3650)] | None = None
     region: Text
+    currency: Currency | None = None
 
 
 class SetCreditTerms(Command, tag="SetCreditTerms", kw_only=True):
@@ -53,6 +89,7 @@ class SetCreditTerms(Command, tag="SetCreditTerms", kw_only=True):
     credit_limit: NonNegativeFen
     payment_terms_days: Annotated[int, Meta(ge=0, le=3650)]
     approved_by: Id
+    currency: Currency | None = None
 
 
 class FlagCustomerAtRisk(Command, tag="FlagCustomerAtRisk", kw_only=True):
@@ -66,12 +103,13 @@ class SetListPrice(Command, tag="SetListPrice", kw_only=True):
     unit_price: PositiveFen
     effective_from: date
     approved_by: Id
+    currency: Currency | None = None
 
 
 class RegisterRep(Command, tag="RegisterRep", kw_only=True):
     rep_id: Id
     name: Text
-    rank: str = "SR"
+    rank: Id = "SR"
     trainer_id: Id | None = None
     region: Text
     user_id: Id | None = None
@@ -82,9 +120,9 @@ class RegisterRep(Command, tag="RegisterRep", kw_only=True):
 
 class SaleLine(Struct, forbid_unknown_fields=True):
     sku: Id
-    quantity: Annotated[int, Meta(gt=0)]
+    quantity: Annotated[int, Meta(gt=0, le=MAX_QUANTITY)]
     unit_price: NonNegativeFen
-    tax_rate: str | None = None
+    tax_rate: Rate | None = None
 
 
 class RecordSale(Command, tag="RecordSale", kw_only=True):
@@ -95,6 +133,7 @@ class RecordSale(Command, tag="RecordSale", kw_only=True):
     lines: Annotated[list[SaleLine], Meta(min_length=1, max_length=1000)]
     price_approved_by: Id | None = None
     credit_approved_by: Id | None = None
+    currency: Currency | None = None
 
 
 class RecordReturn(Command, tag="RecordReturn", kw_only=True):
@@ -103,6 +142,7 @@ class RecordReturn(Command, tag="RecordReturn", kw_only=True):
     amount: PositiveFen
     approved_by: Id
     reason: Text
+    currency: Currency | None = None
 
 
 class Allocation(Struct, forbid_unknown_fields=True):
@@ -115,7 +155,8 @@ class RecordPayment(Command, tag="RecordPayment", kw_only=True):
     customer_id: Id
     amount: PositiveFen
     received_on: date
-    allocations: list[Allocation] | None = None
+    allocations: Annotated[list[Allocation], Meta(max_length=MAX_ITEMS)] | None = None
+    currency: Currency | None = None
 
 
 class WriteOffReceivable(Command, tag="WriteOffReceivable", kw_only=True):
@@ -124,6 +165,7 @@ class WriteOffReceivable(Command, tag="WriteOffReceivable", kw_only=True):
     amount: PositiveFen
     approved_by: Id
     reason: Text
+    currency: Currency | None = None
 
 
 # --- budgets and expenses -------------------------------------------------------------------
@@ -136,13 +178,15 @@ class AllocateBudget(Command, tag="AllocateBudget", kw_only=True):
     period: Id
     amount: NonNegativeFen
     approved_by: Id
+    currency: Currency | None = None
 
 
 class AdjustBudget(Command, tag="AdjustBudget", kw_only=True):
     budget_id: Id
-    delta: int
+    delta: Fen
     approved_by: Id
     reason: Text
+    currency: Currency | None = None
 
 
 class SubmitExpense(Command, tag="SubmitExpense", kw_only=True):
@@ -152,6 +196,7 @@ class SubmitExpense(Command, tag="SubmitExpense", kw_only=True):
     description: Text
     planned_on: date
     activity: bool = False
+    currency: Currency | None = None
 
 
 class ApproveExpense(Command, tag="ApproveExpense", kw_only=True):
@@ -168,6 +213,7 @@ class RecordExpenseSpend(Command, tag="RecordExpenseSpend", kw_only=True):
     amount: PositiveFen
     invoice_no: Id
     paid_on: date
+    currency: Currency | None = None
 
 
 # --- compensation ---------------------------------------------------------------------------
@@ -190,6 +236,7 @@ class FineRep(Command, tag="FineRep", kw_only=True):
     amount: PositiveFen
     reason: Text
     approved_by: Id
+    currency: Currency | None = None
 
 
 class PayCommission(Command, tag="PayCommission", kw_only=True):
@@ -198,6 +245,7 @@ class PayCommission(Command, tag="PayCommission", kw_only=True):
     period: Id
     amount: PositiveFen
     paid_on: date
+    currency: Currency | None = None
 
 
 class AdoptCommissionPlan(Command, tag="AdoptCommissionPlan", kw_only=True):
@@ -221,7 +269,7 @@ class OpenDispute(Command, tag="OpenDispute", kw_only=True):
     entity: Id
     period: Id | None = None
     claim: Text
-    event_refs: list[Any] | None = None
+    event_refs: Annotated[list[Union[Id, Position]], Meta(max_length=MAX_ITEMS)] | None = None
 
 
 class ResolveDispute(Command, tag="ResolveDispute", kw_only=True):
@@ -250,10 +298,142 @@ def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(_body_encoder.encode(body)).hexdigest()
 
 
-def decode_command(body: Any) -> Command:
-    """Turn a JSON object into a typed command, or raise ``invalid_field``."""
+_ID_RE = re.compile(_NO_CONTROL)
+
+
+def valid_id(value: Any) -> bool:
+    """Whether ``value`` decodes as an ``Id`` (1..200 characters, no control character)."""
+    return isinstance(value, str) and 0 < len(value) <= 200 and bool(_ID_RE.match(value))
+
+
+def check_body(body: Any) -> None:
+    """The bounds of SPEC 1 / 5.4 on a decoded JSON body, before anything else reads it:
+    nesting depth, entries per list or object, string length and control characters, and
+    the size of the whole command. Walks iteratively (a deep body cannot exhaust the
+    stack). Raises ``invalid_field`` naming the first offending place."""
     if not isinstance(body, dict):
         raise Rejection("invalid_field", "a command must be a JSON object", field="$")
+    stack: list[tuple[Any, str, int]] = [(body, "$", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            _check_string(value, where)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            # a number no amount can be: refuse before any code converts or stores it
+            if not -(2**63) < value < 2**63:
+                raise _invalid_at(where, "a number outside the 64-bit range",
+                                  max=MAX_AMOUNT)
+        elif isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise _invalid_at(where, "must be a finite number")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise _invalid_at(where, f"nested more than {MAX_DEPTH} levels deep",
+                                  max_depth=MAX_DEPTH)
+            if len(value) > MAX_ITEMS:
+                raise _invalid_at(where, f"{len(value)} entries, at most {MAX_ITEMS}",
+                                  count=len(value), max_items=MAX_ITEMS)
+            # pushed in reverse, so the first offending place in document order answers
+            if isinstance(value, dict):
+                for key in value:
+                    if not isinstance(key, str):  # pragma: no cover - JSON keys are strings
+                        raise _invalid_at(where, "object keys must be strings")
+                    _check_string(key, f"{where}.{_printable(key)}")
+                stack.extend((item, _join(where, key), depth + 1)
+                             for key, item in reversed(value.items()))
+            else:
+                stack.extend((value[i], f"{where}[{i}]", depth + 1)
+                             for i in range(len(value) - 1, -1, -1))
+    size = len(_body_encoder.encode(body))
+    if size > MAX_COMMAND_BYTES:
+        raise Rejection("invalid_field",
+                        f"$: the command is {size} bytes of JSON, at most {MAX_COMMAND_BYTES}",
+                        field="$", size=size, max_bytes=MAX_COMMAND_BYTES)
+
+
+def _join(where: str, key: str) -> str:
+    return key if where == "$" else f"{where}.{key}"
+
+
+def _printable(text: str) -> str:
+    return _FORBIDDEN.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text[:50])
+
+
+def _check_string(text: str, where: str) -> None:
+    if len(text) > MAX_STRING:
+        raise _invalid_at(where, f"{len(text)} characters, at most {MAX_STRING}",
+                          length=len(text), max_length=MAX_STRING)
+    m = _FORBIDDEN.search(text)
+    if m:
+        raise _invalid_at(where, f"control character U+{ord(m.group(0)):04X} is not allowed",
+                          position=m.start())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise _invalid_at(where, "not valid Unicode text (a lone surrogate)",
+                          position=e.start) from None
+
+
+def _invalid_at(where: str, message: str, **details: Any) -> Rejection:
+    field = where[2:] if where.startswith("$.") else where
+    return Rejection("invalid_field", f"{field}: {message}", field=field, **details)
+
+
+def _check_times(cmd: Any) -> None:
+    """Every date and time within 1900-01-01..9999-12-31, and a time also in UTC and in
+    company time (an offset must not carry it out of the calendar)."""
+    from ledger.domain.calendar import company_tz
+
+    for field_name in cmd.__struct_fields__:
+        value = getattr(cmd, field_name)
+        if isinstance(value, datetime):
+            try:
+                days = (value.astimezone(timezone.utc).date(),
+                        value.astimezone(company_tz()).date(), value.date())
+            except (OverflowError, ValueError):
+                days = ()
+            if len(days) != 3 or any(not MIN_YEAR <= d.year <= MAX_YEAR for d in days):
+                raise Rejection(
+                    "invalid_field",
+                    f"{field_name}: {value.isoformat()} is outside "
+                    f"{MIN_YEAR}-01-01..{MAX_YEAR}-12-31", field=field_name,
+                    value=value.isoformat())
+        elif isinstance(value, date):
+            if not MIN_YEAR <= value.year <= MAX_YEAR:
+                raise Rejection(
+                    "invalid_field",
+                    f"{field_name}: {value.isoformat()} is outside "
+                    f"{MIN_YEAR}-01-01..{MAX_YEAR}-12-31", field=field_name,
+                    value=value.isoformat())
+
+
+def _check_lines(cmd: Any) -> None:
+    """SPEC 1: each line's quantity x unit price, and the sale's gross before tax, at most
+    10^13 fen."""
+    lines = getattr(cmd, "lines", None)
+    if not isinstance(cmd, RecordSale) or not lines:
+        return
+    gross = 0
+    for i, line in enumerate(lines):
+        amount = line.quantity * line.unit_price
+        if amount > MAX_AMOUNT:
+            raise Rejection(
+                "invalid_field",
+                f"lines[{i}]: quantity {line.quantity} x unit price {line.unit_price} = "
+                f"{amount} fen, more than {MAX_AMOUNT}", field=f"lines[{i}]",
+                amount=amount, max=MAX_AMOUNT)
+        gross += amount
+    if gross > MAX_AMOUNT:
+        raise Rejection("invalid_field",
+                        f"lines: the sale's lines total {gross} fen, more than {MAX_AMOUNT}",
+                        field="lines", amount=gross, max=MAX_AMOUNT)
+
+
+def decode_command(body: Any, *, checked: bool = False) -> Command:
+    """Turn a JSON object into a typed command, or raise ``invalid_field``. ``checked``:
+    the caller has already passed the body through ``check_body``."""
+    if not checked:
+        check_body(body)
     name = body.get("command")
     if name not in COMMAND_NAMES:
         raise Rejection(
@@ -261,7 +441,7 @@ def decode_command(body: Any) -> Command:
             allowed=list(COMMAND_NAMES),
         )
     try:
-        return msgspec.convert(body, AnyCommand, strict=True)
+        cmd = msgspec.convert(body, AnyCommand, strict=True)
     except msgspec.ValidationError as e:
         text = str(e)
         m = _FIELD_AT.search(text)
@@ -271,6 +451,9 @@ def decode_command(body: Any) -> Command:
         elif field is None and text.startswith("Object contains unknown field"):
             field = text.split("`")[1]
         raise Rejection("invalid_field", f"{field or '$'}: {text}", field=field or "$") from None
+    _check_times(cmd)
+    _check_lines(cmd)
+    return cmd  # type: ignore[no-any-return]
 
 
 def command_name(cmd: Command) -> str:

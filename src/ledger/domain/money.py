@@ -57,6 +57,11 @@ def parse_rate(text: str) -> Decimal:
         raise ValueError(f"rate must be a decimal string, got {text!r}") from None
     if not value.is_finite():
         raise ValueError(f"rate must be finite, got {text!r}")
+    # SPEC 1: input that must never get in. A rate is a short decimal: "1e999999" would
+    # make exact arithmetic on it unbounded.
+    if len(text) > 32 or value.as_tuple().exponent < -24 or value.adjusted() > 12:  # type: ignore[operator]
+        raise ValueError(f"rate must be a decimal of at most 12 digits before and 24 after "
+                         f"the point, got {text[:40]!r}")
     return value
 
 

@@ -174,9 +174,14 @@ def _obj(value: Any, path: str, cls: type) -> dict:
     return value
 
 
+MAX_PLAN_INT = 10**13
+
+
 def _int(value: Any, path: str, low: int = 0, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PlanError(path, f"must be an integer, got {value!r}")
+    if high is None:
+        high = MAX_PLAN_INT  # SPEC 1: every amount at most 10^13 fen
     if value < low or (high is not None and value > high):
         bounds = f">= {low}" if high is None else f"between {low} and {high}"
         raise PlanError(path, f"must be {bounds}, got {value!r}")

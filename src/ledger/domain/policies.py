@@ -12,6 +12,7 @@ policy; every key of the default must be present with a value of the same kind.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -83,7 +84,13 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
     # SPEC 2.5: a closed month's negative commission total carries into the next month's
     # statement until absorbed (false: it stays on its month, payable as 0).
     "commission": {"carry_negative": True},
+    # SPEC 1: the ledger keeps one currency; a money command may name it, any other is
+    # invalid_field. ``code`` is an ISO 4217 code (three capital letters).
+    "currency": {"code": "CNY"},
 }
+
+# SPEC 1: a policy's whole numbers are days, hours or minutes; 100 years of days at most.
+MAX_POLICY_INT = 36_500
 
 POLICY_NAMES = tuple(DEFAULT_POLICIES)
 PLAN_POLICY = "commission_plan"
@@ -121,8 +128,12 @@ def validate_policy_values(policy: str, values: Any) -> dict[str, Any]:
             if not isinstance(v, bool):
                 raise invalid(where, "must be true or false")
         elif isinstance(dv, int):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise invalid(where, "must be a whole number >= 0", value=v)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_POLICY_INT:
+                raise invalid(where, f"must be a whole number in 0..{MAX_POLICY_INT}", value=v)
+        elif policy == "currency":
+            if not isinstance(v, str) or not re.fullmatch(r"[A-Z]{3}", v):
+                raise invalid(where, "must be an ISO 4217 code of three capital letters",
+                              value=v if isinstance(v, str) else None)
         elif isinstance(dv, str):
             try:
                 rate = parse_rate(v)
@@ -134,7 +145,8 @@ def validate_policy_values(policy: str, values: Any) -> dict[str, Any]:
             if not isinstance(v, list) or not v:
                 raise invalid(where, "must be a non-empty list")
             if all(isinstance(x, int) for x in dv):
-                if any(isinstance(x, bool) or not isinstance(x, int) or x <= 0 for x in v) or (
+                if any(isinstance(x, bool) or not isinstance(x, int) or not 0 < x <= MAX_POLICY_INT
+                       for x in v) or (
                     v != sorted(set(v))
                 ):
                     raise invalid(where, "must be increasing whole numbers > 0", value=v)

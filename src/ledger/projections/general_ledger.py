@@ -212,12 +212,13 @@ def statement_fines(fines: int, lines: list[dict[str, Any]]) -> int:
 def accrual_entry(e: Any) -> list[Line]:
     """A month's statement, dated the month's last day. Its fines were posted on their own
     dates (``fine_entry``), so the entry credits commission_payable by the statement's
-    ``total`` plus the fines it counts: earned (commission, bonuses, override) Dr
-    commission_expense, clawback back to commission_expense, and the rest of the total
-    (late adjustments other than fines, and whatever else the total carries) Dr
+    ``total`` less what it carried in from an earlier negative month (already booked by
+    that month: a carry moves a debt inside commission_payable) plus the fines it counts:
+    earned (commission, bonuses, override) Dr commission_expense, clawback back to
+    commission_expense, and the rest (late adjustments other than fines) Dr
     commission_expense, Cr commission_payable (the reverse when negative)."""
     earned = e.commission + e.morning_star_bonus + e.opening_star_bonus + e.override
-    payable = e.total + statement_fines(e.fines, e.lines)
+    payable = e.total - e.carried + statement_fines(e.fines, e.lines)
     rest = payable - earned + e.clawback
     return [
         dr(COMMISSION_EXPENSE, earned), cr(COMMISSION_PAYABLE, earned),

@@ -53,11 +53,14 @@ def _debit_balance(sums: dict[str, tuple[int, int]], account: str) -> int:
 
 def commission_payable(sql: Sql, p: CommissionsProjection, upto: str = END_OF_TIME) -> int:
     """The commissions sub-ledger as of ``upto``: the totals of the statements of the
-    months ended by then, plus the fines each counts (a fine reduces the rep's balance on
-    its own date, SPEC 3), less the fines dated by then, less the payouts paid by then."""
+    months ended by then, each less what it carried in from an earlier negative month
+    (that month booked it: SPEC 2.5), plus the fines each counts (a fine reduces the rep's
+    balance on its own date, SPEC 3), less the fines dated by then, less the payouts paid
+    by then."""
     accrued = sum(
-        int(r["total"]) + statement_fines(int(r["fines"]), from_json(r["lines"]) or [])
-        for r in sql.all(f"SELECT period, total, fines, lines FROM {p.t('statements')}")
+        int(r["total"]) - int(r["carried"])
+        + statement_fines(int(r["fines"]), from_json(r["lines"]) or [])
+        for r in sql.all(f"SELECT period, total, carried, fines, lines FROM {p.t('statements')}")
         if month(r["period"]).last.isoformat() <= upto
     )
     fines = int(sql.scalar(f"SELECT {fen_sum('amount')} AS fines FROM {p.t('fines')} "

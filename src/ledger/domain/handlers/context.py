@@ -175,6 +175,35 @@ def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes
         )
 
 
+def check_dates(cmd: Command, occurred_at: datetime, reported_at: datetime,
+                recorded_at: datetime) -> None:
+    """SPEC 1: a ``received_on`` or ``paid_on`` after the recorded date in company time,
+    or a ``reported_at`` before ``occurred_at``, is ``invalid_field``."""
+    today = business_date(recorded_at)
+    for field_name in ("received_on", "paid_on"):
+        day = getattr(cmd, field_name, None)
+        if isinstance(day, date) and day > today:
+            raise invalid(field_name, f"{day.isoformat()} is after the recorded date "
+                                      f"{today.isoformat()}",
+                          value=day.isoformat(), recorded_on=today.isoformat())
+    if cmd.reported_at is not None and reported_at < occurred_at:
+        raise invalid("reported_at", f"{reported_at.isoformat()} is before occurred_at "
+                                     f"{occurred_at.isoformat()}",
+                      reported_at=reported_at.isoformat(), occurred_at=occurred_at.isoformat())
+
+
+def check_currency(ctx: Context) -> None:
+    """SPEC 1: the ledger keeps one currency (policy ``currency``); a money command may name
+    it, and any other is ``invalid_field``."""
+    named = getattr(ctx.cmd, "currency", None)
+    if named is None:
+        return
+    code = ctx.policy("currency").values["code"]
+    if named != code:
+        raise invalid("currency", f"{named!r} is not the ledger's currency {code!r}",
+                      currency=named, ledger_currency=code)
+
+
 def require_text(value: str | None, field_name: str) -> str:
     if value is None or not value.strip():
         raise invalid(field_name, "is required")
