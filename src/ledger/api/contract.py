@@ -58,14 +58,16 @@ COMMAND_PARTS = ("SaleLine", "Allocation")
 
 def _refine(prop: dict[str, Any], extra: dict[str, Any]) -> None:
     """Add ``extra`` to a property's schema (to its non-null branch when it is optional);
-    what the schema already says stands, but ``items`` and enums narrow it."""
+    what the schema already says stands, but ``items``, enums and patterns narrow it."""
     targets = [p for p in prop.get("anyOf", []) if p.get("type") != "null"] or [prop]
     for target in targets:
         for key, value in extra.items():
             if key == "items":
                 target.setdefault("items", {}).update(
                     {k: v for k, v in value.items() if k not in target["items"] or k == "enum"})
-            elif key in ("enum", "description"):
+            elif key in ("enum", "description", "pattern"):
+                # a period's or rate's own pattern says more than an id's (no control
+                # characters, which it implies)
                 (prop if key == "description" else target)[key] = value
             else:
                 target.setdefault(key, value)
