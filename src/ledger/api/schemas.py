@@ -204,6 +204,11 @@ class User(Struct, kw_only=True):
     roles: list[Role]
 
 
+class UserDocument(User, kw_only=True):
+    """``/v1/users/{user_id}``: one user, as a query document (the entries of ``Users``
+    are the same without the document's own fields)."""
+
+
 class Users(Struct, kw_only=True):
     users: list[User]
 
@@ -326,7 +331,7 @@ class Policies(Struct, kw_only=True):
 DOCUMENTED: tuple[Any, ...] = (Error, CommandAnswer, Commission, Receivables, Aging, Budget,
                                Ranks, TrialBalance, Reconcile, Audit, ActorAudit, CommandTrace,
                                Late, Sod, Dso, Disputes, Trips, Policies, User, Users,
-                               Health, Readiness, AnyCommand)
+                               UserDocument, Health, Readiness, AnyCommand)
 
 
 def ref(model: type) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ledger.api.encoding import MsgspecResponse
-from ledger.api.schemas import User, Users, read_responses
+from ledger.api.schemas import UserDocument, Users, read_responses
 from ledger.api.services import Read
 from ledger.projections.users import query_user, query_users
 
@@ -20,6 +20,6 @@ def users(read: Read) -> MsgspecResponse:
 
 
 @router.get("/users/{user_id}", operation_id="getUser", summary="One user and their roles",
-            response_class=MsgspecResponse, responses=read_responses(User, "The user."))
+            response_class=MsgspecResponse, responses=read_responses(UserDocument, "The user."))
 def user(user_id: str, read: Read) -> MsgspecResponse:
     return read.respond(query_user(read.projector, user_id))
