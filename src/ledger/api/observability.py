@@ -96,13 +96,15 @@ def _pool_stats(services: Any) -> dict[str, int]:
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", operation_id="getHealthz", summary="The process is up", response_class=MsgspecResponse,
+@router.get("/healthz", operation_id="getHealthz",
+            summary="The process is up", response_class=MsgspecResponse,
             responses={200: json_content(ref(Health), "Up.")})
 def healthz() -> MsgspecResponse:
     return MsgspecResponse({"status": "ok"})
 
 
-@router.get("/readyz", operation_id="getReadyz", summary="The database answers and the projections are not far behind",
+@router.get("/readyz", operation_id="getReadyz",
+            summary="The database answers and the projections are not far behind",
             response_class=MsgspecResponse,
             responses={200: json_content(ref(Readiness), "Ready."),
                        503: json_content(ref(Readiness), "Not ready: the database does not "

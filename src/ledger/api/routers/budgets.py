@@ -16,7 +16,8 @@ router = APIRouter(prefix="/v1", tags=["budgets"])
 _BUDGET = read_responses(Budget, "`ledger query budget --json`.")
 
 
-@router.get("/budgets/{budget_id}", operation_id="getBudgetById", summary="A budget line's figures and expenses",
+@router.get("/budgets/{budget_id}", operation_id="getBudgetById",
+            summary="A budget line's figures and expenses",
             response_class=MsgspecResponse, responses=_BUDGET)
 def budget_by_id(budget_id: str, read: Read) -> MsgspecResponse:
     return read.respond(query_budget(read.projector, budget_id))
