@@ -17,9 +17,11 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from ledger.api import observability
 from ledger.api.background import BackgroundProjector
+from ledger.api.contract import declare_headers, plain_parameters, refine_commands
 
 from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
+from ledger.api.params import PLAIN
 from ledger.api.routers import (
     audit, auditors, budgets, commands, explain, general_ledger, receivables, reps, users,
 )
@@ -120,6 +122,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         return MsgspecResponse(error_body("invalid_field", message,
                                           {"field": field, "errors": problems}), status_code=422)
 
+    @app.exception_handler(Exception)
+    def internal_error(request: Request, e: Exception) -> MsgspecResponse:
+        """A failure no other handler answers: still the API's error document (SPEC 5.4),
+        naming the request id and the exception's type only (never its text: it may hold
+        a customer's data or the database's)."""
+        request_id = getattr(request.state, "request_id", None)
+        return MsgspecResponse(error_body("internal_error", "the server failed to answer this "
+                                          "request; it has been logged",
+                                          {"request_id": request_id, "error": type(e).__name__}),
+                               status_code=500)
+
 
 _HTTP_RULES = {
     404: ("unknown_route", "no such route; the API's routes are listed at /openapi.json"),
@@ -133,6 +146,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                              routes=app.routes)
         _, comps = components()
         schema.setdefault("components", {}).setdefault("schemas", {}).update(comps)
+        refine_commands(schema["components"]["schemas"])
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 for status, response in operation.get("responses", {}).items():
@@ -141,12 +155,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     if status == "422" and documented.get("$ref", "").endswith("/HTTPValidationError"):
                         # FastAPI's own 422 body, which this API never answers
                         content["schema"] = {"$ref": "#/components/schemas/Error"}
-                    elif "$ref" in documented or "oneOf" in documented:
+                    elif "$ref" in documented or "oneOf" in documented or "anyOf" in documented:
                         # FastAPI's default for a custom response class is a string
                         documented.pop("type", None)
         _document_currency(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
+        declare_headers(schema)
+        plain_parameters(schema, PLAIN)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -155,7 +171,9 @@ def _document_currency(schema: dict[str, Any]) -> None:
     """Every query document names its currency (SPEC 1): added to each document a GET
     answers, in one place (``Reading.respond`` adds it to the answers)."""
     schemas = schema.get("components", {}).get("schemas", {})
-    for path in schema.get("paths", {}).values():
+    for route, path in schema.get("paths", {}).items():
+        if not route.startswith("/v1/"):
+            continue  # /healthz, /readyz: no query document
         ok = path.get("get", {}).get("responses", {}).get("200", {})
         documented = ok.get("content", {}).get("application/json", {}).get("schema", {})
         name = documented.get("$ref", "").rsplit("/", 1)[-1]

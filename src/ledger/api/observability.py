@@ -23,6 +23,7 @@ from prometheus_client.exposition import generate_latest
 
 from ledger.api.auth import Caller
 from ledger.api.encoding import MsgspecResponse
+from ledger.api.schemas import ERRORS, Health, Readiness, json_content, ref
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -95,13 +96,19 @@ def _pool_stats(services: Any) -> dict[str, int]:
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is up", response_class=MsgspecResponse)
+@router.get("/healthz", operation_id="getHealthz",
+            summary="The process is up", response_class=MsgspecResponse,
+            responses={200: json_content(ref(Health), "Up.")})
 def healthz() -> MsgspecResponse:
     return MsgspecResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="The database answers and the projections are not far behind",
-            response_class=MsgspecResponse, responses={503: {"description": "Not ready."}})
+@router.get("/readyz", operation_id="getReadyz",
+            summary="The database answers and the projections are not far behind",
+            response_class=MsgspecResponse,
+            responses={200: json_content(ref(Readiness), "Ready."),
+                       503: json_content(ref(Readiness), "Not ready: the database does not "
+                                                         "answer, or the projections lag.")})
 def readyz(request: Request) -> MsgspecResponse:
     services = request.app.state.services
     try:
@@ -116,8 +123,12 @@ def readyz(request: Request) -> MsgspecResponse:
                            status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics (any valid API key)",
-            response_class=Response)
+@router.get("/metrics", operation_id="getMetrics", summary="Prometheus metrics (any valid API key)",
+            response_class=Response,
+            responses={200: {"description": "The Prometheus text format.",
+                             "content": {CONTENT_TYPE_LATEST.split(";")[0]: {
+                                 "schema": {"type": "string"}}}},
+                       **ERRORS})
 def metrics(request: Request, caller: Caller) -> Response:
     services = request.app.state.services
     m: Metrics = request.app.state.metrics

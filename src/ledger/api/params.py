@@ -13,6 +13,11 @@ from ledger.domain.calendar import parse_date
 
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 
+# No id, date, cursor or time holds a control character (and PostgreSQL text cannot hold
+# NUL): the OpenAPI document gives every string parameter this pattern
+# (``services.check_parameters`` enforces it).
+PLAIN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
 
 def as_of_param(
     as_of: Annotated[str | None, Query(

@@ -8,14 +8,41 @@ two in step. Requests are documented with the domain's own command structs.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
+from ledger.api.contract import MONTH, RATE
+from ledger.domain.authority import ROLES
 from ledger.domain.commands import AnyCommand
+from ledger.domain.plan_schema import RANKS
+
+# The domain's vocabularies, as the answers carry them.
+Role = Literal[ROLES]  # type: ignore[valid-type]
+Rank = Literal[RANKS]  # type: ignore[valid-type]
+Month = Annotated[str, Meta(pattern=MONTH)]
+Rate = Annotated[str, Meta(pattern=RATE)]
 
 REF = "#/components/schemas/{name}"
+
+
+class Health(Struct, kw_only=True):
+    """``/healthz``: the process is up."""
+
+    status: Literal["ok"]
+
+
+class Readiness(Struct, kw_only=True):
+    """``/readyz``: the database answers and the slowest projection's lag."""
+
+    status: Literal["ok", "lagging", "unavailable"]
+    database: Literal["ok", "unreachable"]
+    log_position: int | None = None
+    lag_events: int | None = None
+    lag_seconds: float | None = None
+    max_lag_events: int | None = None
+    error: str | None = None
 
 
 class Error(Struct, kw_only=True):
@@ -56,11 +83,11 @@ class CommissionLine(Struct, kw_only=True):
 
 class Commission(Struct, kw_only=True):
     rep_id: str
-    period: str
+    period: Month
     closed: bool
-    rank: str | None
+    rank: Rank | None
     personal_sales: int
-    rate: str
+    rate: Rate
     commission: int
     morning_star_bonus: int
     opening_star_bonus: int
@@ -116,7 +143,7 @@ class Budget(Struct, kw_only=True):
 
 
 class RankChange(Struct, kw_only=True):
-    rank: str
+    rank: Rank
     effective_from: str
     reason: str | None
     decided_by: str | None
@@ -124,7 +151,7 @@ class RankChange(Struct, kw_only=True):
 
 class Ranks(Struct, kw_only=True):
     rep_id: str
-    rank: str
+    rank: Rank
     history: list[RankChange]
 
 
@@ -184,7 +211,12 @@ class Audit(Struct, kw_only=True):
 
 class User(Struct, kw_only=True):
     user_id: str
-    roles: list[str]
+    roles: list[Role]
+
+
+class UserDocument(User, kw_only=True):
+    """``/v1/users/{user_id}``: one user, as a query document (the entries of ``Users``
+    are the same without the document's own fields)."""
 
 
 class Users(Struct, kw_only=True):
@@ -248,7 +280,7 @@ class Dispute(Struct, kw_only=True):
     dispute_id: str
     entity: str
     entity_kind: str
-    period: str | None
+    period: Month | None
     claim: str
     status: Literal["open", "resolved"]
     opened_by: str
@@ -336,8 +368,7 @@ class Explanation(Struct, kw_only=True):
 DOCUMENTED: tuple[Any, ...] = (Error, CommandAnswer, Commission, Receivables, Aging, Budget,
                                Ranks, TrialBalance, Reconcile, Audit, ActorAudit, CommandTrace,
                                Late, Sod, Dso, Disputes, Trips, Policies, User, Users,
-                               Explanation,
-                               AnyCommand)
+                               UserDocument, Health, Readiness, Explanation, AnyCommand)
 
 
 def ref(model: type) -> dict[str, str]:
@@ -361,10 +392,12 @@ ERRORS = {
 }
 READ_ERRORS = {
     **ERRORS,
-    422: json_content(ref(Error), "A malformed parameter (`invalid_field`), or `wait_for` "
+    422: json_content(ref(Error), "A malformed parameter (`invalid_field`), or `at_position` "
                                   "beyond the log's end."),
     503: json_content(ref(Error), "`wait_for`: the projections did not reach the position in "
-                                  "time (`not_caught_up`); retry."),
+                                  "time (`not_caught_up`), a position perhaps not yet written "
+                                  "(another process may be about to write it); retry after "
+                                  "`Retry-After` seconds."),
 }
 NOT_FOUND = {404: json_content(ref(Error), "An unknown rep, customer, budget or entity "
                                            "(`unknown_reference`).")}

@@ -17,13 +17,15 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 _AUDIT = read_responses(Audit, "`ledger query audit --json`.")
 
 
-@router.get("/audit/{entity_id}", summary="The decisions and events about one entity",
+@router.get("/audit/{entity_id}", operation_id="getEntityAudit",
+            summary="The decisions and events about one entity",
             response_class=MsgspecResponse, responses=_AUDIT)
 def entity_audit(entity_id: str, read: Read) -> MsgspecResponse:
     return read.respond(query_audit(read.projector, entity_id))
 
 
-@router.get("/audit", summary="An entity's or a user's audit trail (the CLI's parameters)",
+@router.get("/audit", operation_id="getAudit",
+            summary="An entity's or a user's audit trail (the CLI's parameters)",
             description="Exactly one of `entity` (the trail of one entity, as "
                         "`/v1/audit/{entity_id}`) and `actor` (every decision the user took or "
                         "approved, as `/v1/actors/{user_id}/audit`).",

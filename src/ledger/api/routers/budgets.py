@@ -16,13 +16,14 @@ router = APIRouter(prefix="/v1", tags=["budgets"])
 _BUDGET = read_responses(Budget, "`ledger query budget --json`.")
 
 
-@router.get("/budgets/{budget_id}", summary="A budget line's figures and expenses",
+@router.get("/budgets/{budget_id}", operation_id="getBudgetById",
+            summary="A budget line's figures and expenses",
             response_class=MsgspecResponse, responses=_BUDGET)
 def budget_by_id(budget_id: str, read: Read) -> MsgspecResponse:
     return read.respond(query_budget(read.projector, budget_id))
 
 
-@router.get("/budget", summary="A budget line (the CLI's parameters)",
+@router.get("/budget", operation_id="getBudget", summary="A budget line (the CLI's parameters)",
             response_class=MsgspecResponse, responses=_BUDGET)
 def budget(budget: Annotated[str, Query(min_length=1)], read: Read) -> MsgspecResponse:
     return budget_by_id(budget, read)

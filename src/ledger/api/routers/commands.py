@@ -83,15 +83,17 @@ of the answers.
 
 
 def _request_body() -> dict[str, Any]:
+    from ledger.api.contract import one_command
     from ledger.api.schemas import components
 
-    one, _ = components()
+    one = one_command(components()[0])
     schema = {"oneOf": [one, {"type": "array", "items": one, "maxItems": MAX_COMMANDS}]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 @router.post(
     "/commands",
+    operation_id="postCommands",
     summary="Apply one command or a list of commands",
     description=_DESCRIPTION.format(body=MAX_BODY_BYTES, commands=MAX_COMMANDS,
                                     command=MAX_COMMAND_BYTES, depth=MAX_DEPTH, items=MAX_ITEMS,
@@ -104,11 +106,11 @@ def _request_body() -> dict[str, Any]:
                           "One command applied (or a duplicate of an applied one), or a "
                           "list's answers."),
         **ERRORS,
-        403: json_content({"oneOf": [ref(CommandAnswer), ref(Error)]},
+        403: json_content({"anyOf": [ref(CommandAnswer), ref(Error)]},
                           "`not_authorized`: a wrong role, an actor who is not the key's "
                           "user, an auditor's write; or the key's user is not registered."),
         409: json_content(ref(CommandAnswer), "`version_conflict`: retry the command."),
-        422: json_content({"oneOf": [ref(CommandAnswer), ref(Error)]},
+        422: json_content({"anyOf": [ref(CommandAnswer), ref(Error)]},
                           "Rejected by a rule (its name and numbers), or a body that is not "
                           "JSON (`invalid_field`)."),
     },

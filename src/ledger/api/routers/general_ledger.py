@@ -15,14 +15,16 @@ from ledger.projections.reconcile import query_reconcile
 router = APIRouter(prefix="/v1", tags=["general ledger"])
 
 
-@router.get("/trial-balance", summary="The trial balance", response_class=MsgspecResponse,
+@router.get("/trial-balance", operation_id="getTrialBalance",
+            summary="The trial balance", response_class=MsgspecResponse,
             responses=read_responses(TrialBalance, "`ledger query trial-balance --json`.",
                                      lookup=False))
 def trial_balance(read: Read, as_of: AsOf) -> MsgspecResponse:
     return read.respond(query_trial_balance(read.projector, as_of))
 
 
-@router.get("/reconcile", summary="Control accounts against their sub-ledgers",
+@router.get("/reconcile", operation_id="getReconcile",
+            summary="Control accounts against their sub-ledgers",
             response_class=MsgspecResponse,
             responses=read_responses(Reconcile, "`ledger query reconcile --json`.", lookup=False))
 def reconcile(read: Read, as_of: AsOf) -> MsgspecResponse:
