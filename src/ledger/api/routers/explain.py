@@ -25,7 +25,7 @@ _EXPLANATION = read_responses(Explanation, "`ledger replay explain ... --json`: 
                                            "figure.")
 
 
-@router.get("/commission/{rep_id}/{period}", tags=["reps"],
+@router.get("/commission/{rep_id}/{period}", tags=["reps"], operation_id="getExplainCommission",
             summary="The steps of a rep's statement total for a month",
             response_class=MsgspecResponse, responses=_EXPLANATION)
 def commission(rep_id: str, period: Annotated[str, Path(description="A month, `YYYY-MM`.",
@@ -34,7 +34,7 @@ def commission(rep_id: str, period: Annotated[str, Path(description="A month, `Y
     return read.respond(explain_commission(read.projector, rep_id, period))
 
 
-@router.get("/receivable/{customer_id}", tags=["explain"],
+@router.get("/receivable/{customer_id}", tags=["explain"], operation_id="getExplainReceivable",
             summary="The steps of a customer's open receivables (or one sale's) as of a date",
             response_class=MsgspecResponse, responses=_EXPLANATION)
 def receivable(customer_id: str, read: Read, as_of: AsOf,
@@ -44,7 +44,8 @@ def receivable(customer_id: str, read: Read, as_of: AsOf,
     return read.respond(explain_receivable(read.projector, customer_id, sale, as_of))
 
 
-@router.get("/budget/{budget_id}", tags=["explain"], summary="The steps of a budget's remaining",
+@router.get("/budget/{budget_id}", tags=["explain"], operation_id="getExplainBudget",
+            summary="The steps of a budget's remaining",
             response_class=MsgspecResponse, responses=_EXPLANATION)
 def budget(budget_id: str, read: Read) -> MsgspecResponse:
     return read.respond(explain_budget(read.projector, budget_id))
