@@ -219,3 +219,14 @@ def test_hostile_lines_in_an_import_file_reject_those_lines_only(tmp_path, fresh
         q = runner.invoke(app, args)
         assert q.exit_code == 0, (args, q.output)
     assert json.loads(runner.invoke(app, ["query", "aging", "--json"]).stdout)["total"] == 10_000
+
+
+def test_errors_name_the_rule_and_the_fix(tmp_path, fresh_database, monkeypatch):
+    monkeypatch.setenv("LEDGER_DATABASE_URL", fresh_database.url)
+    result = runner.invoke(app, ["query", "commission", "--rep", "NOPE", "--period", "2025-01"])
+    assert result.exit_code == 1
+    assert "unknown_reference" in result.stderr and "fix: check the id" in result.stderr
+    result = runner.invoke(app, ["query", "aging", "--as-of", "31/12/2025"])
+    assert result.exit_code == 1
+    assert "invalid_field" in result.stderr and "YYYY-MM-DD" in result.stderr
+    assert result.stdout == ""

@@ -99,7 +99,7 @@ class _LedgerGroup(TyperGroup):
             if wants_json:
                 _print_json(e.as_dict())
             else:
-                err.print(f"[bold red]{e.rule}[/]: {e.message}")
+                _print_problem(e.rule, e.message, e.details)
             raise typer.Exit(1) from None
         except (ConfigError, PersistenceError, sqlite3.Error, OSError) as e:
             _config_error(f"{type(e).__name__}: {e}" if not isinstance(e, ConfigError) else str(e))
@@ -238,7 +238,7 @@ def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
             if json_output:
                 _print_json(e.as_dict())
             else:
-                err.print(f"[bold red]{e.rule}[/]: {e.message}")
+                _print_problem(e.rule, e.message, e.details)
             raise typer.Exit(1) from None
         context = _report_context(projector, document, json_output)
     if json_output:
@@ -568,8 +568,27 @@ def _replay_failed(json_output: bool, problem: dict[str, Any]) -> None:
     if json_output:
         _print_json(problem)
     else:
-        err.print(f"[bold red]{problem['rule']}[/]: {problem['message']}")
+        _print_problem(problem["rule"], problem["message"], problem.get("details") or {})
     raise typer.Exit(1)
+
+
+# What to do about a refused query or replay (issue 14: errors name the fix).
+_FIXES = {
+    "unknown_reference": "check the id: `ledger query audit --entity ID` shows everything "
+                         "the log knows about an id, `ledger query policies` the policies",
+    "invalid_field": "dates are YYYY-MM-DD, months YYYY-MM, times ISO 8601 with an offset "
+                     "(2025-03-03T18:00:00+08:00); `--help` on the command shows an example",
+}
+
+
+def _print_problem(rule: str, message: str, details: Any) -> None:
+    """A refusal on stderr: the rule, the message, and how to fix it."""
+    err.print(f"[bold red]{rule}[/]: {message}", highlight=False)
+    fix = _FIXES.get(rule)
+    field = details.get("field") if isinstance(details, dict) else None
+    if fix is not None:
+        err.print(f"  fix: {fix}" + (f" (field {field})" if field else ""), highlight=False,
+                  markup=False)
 
 
 @replay_app.command("what-if")
