@@ -772,19 +772,7 @@ def _run_explain(json_output: bool, fn: Any, *args: Any) -> None:
     if json_output:
         _print_json(document)
         return
-    from ledger.domain.money import format_fen
-
-    subject = " ".join(f"{k} {document[k]}" for k in ("rep_id", "period", "customer_id", "sale_id",
-                                                      "as_of", "budget_id")
-                       if document.get(k) is not None)
-    out.print(f"[bold]{document['figure']}[/] {format_fen(document['value'])} ({subject}; "
-              f"value {document['value']} fen, {len(document['steps'])} step(s))")
-    for s in document["steps"]:
-        position = "-" if s["position"] is None else str(s["position"])
-        out.print(f"{position:>7} {(s['occurred_at'] or '-')[:10]:<10} {s['event'] or '-':<28} "
-                  f"{s['rule']:<22} {s['policy_version'] or '-':<10} "
-                  f"{format_fen(s['amount']):>15} {format_fen(s['running_total']):>15}  {s['note']}",
-                  highlight=False, markup=False, soft_wrap=True)
+    render(document)  # the verdict line (figure and value), then the steps (ledger.reports)
 
 
 @explain_app.command("commission")
