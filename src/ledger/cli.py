@@ -390,14 +390,20 @@ def q_reconcile(as_of: AsOf = None, json_output: JsonFlag = False) -> None:
     """Each control account against its sub-ledger as of a business date; exits 1 when any differs."""
     from ledger.projections.reconcile import query_reconcile
 
+    _run_check(json_output, query_reconcile, as_of)
+
+
+def _run_check(json_output: bool, fn: Any, *args: Any) -> None:
+    """A query whose document says ``ok``: printed like any query, exit 1 when not ok."""
+    outcome = {"ok": True}
+
     def run(projector: Any) -> dict[str, Any]:
-        document = query_reconcile(projector, as_of)
-        run.ok = document["ok"]  # type: ignore[attr-defined]
+        document: dict[str, Any] = fn(projector, *args)
+        outcome["ok"] = bool(document["ok"])
         return document
 
-    run.ok = True  # type: ignore[attr-defined]
     _run_query(json_output, run)
-    if not run.ok:  # type: ignore[attr-defined]
+    if not outcome["ok"]:
         raise typer.Exit(1)
 
 
@@ -442,15 +448,7 @@ def q_sod(json_output: JsonFlag = False) -> None:
     """Segregation-of-duty checks over every approval, and any violation; exits 1 on one."""
     from ledger.projections.audit import query_sod
 
-    def run(projector: Any) -> dict[str, Any]:
-        document = query_sod(projector)
-        run.ok = document["ok"]  # type: ignore[attr-defined]
-        return document
-
-    run.ok = True  # type: ignore[attr-defined]
-    _run_query(json_output, run)
-    if not run.ok:  # type: ignore[attr-defined]
-        raise typer.Exit(1)
+    _run_check(json_output, query_sod)
 
 
 @query_app.command("dso")
@@ -582,13 +580,11 @@ _FIXES = {
 
 
 def _print_problem(rule: str, message: str, details: Any) -> None:
-    """A refusal on stderr: the rule, the message, and how to fix it."""
-    err.print(f"[bold red]{rule}[/]: {message}", highlight=False)
+    """A refusal on stderr, one line: the rule, the message, and how to fix it."""
     fix = _FIXES.get(rule)
-    field = details.get("field") if isinstance(details, dict) else None
-    if fix is not None:
-        err.print(f"  fix: {fix}" + (f" (field {field})" if field else ""), highlight=False,
-                  markup=False)
+    hint = f" -- fix: {fix}" if fix is not None else ""
+    err.print(f"[bold red]{rule}[/]: ", end="", highlight=False)
+    err.print(f"{message}{hint}", highlight=False, markup=False, soft_wrap=True)
 
 
 @replay_app.command("what-if")
