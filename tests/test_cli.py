@@ -90,6 +90,12 @@ def test_demo_builds_the_company_and_reconciles(tmp_path):
     aging = runner.invoke(app, [*commands[0].split()[1:], "--json"])
     assert aging.exit_code == 0, aging.output
     assert json.loads(aging.stdout)["total"] > 0
+    # the demo's log is intact and its projections match a rebuild
+    for name in ("verify", "replay drift"):
+        line = next(x.strip() for x in tail if x.strip().startswith(f"ledger {name} "))
+        checked = runner.invoke(app, [*line.split()[1:], "--json"])
+        assert checked.exit_code == 0, checked.output
+        assert json.loads(checked.stdout)["ok"] is True
 
 
 # --- failing gracefully (SPEC 5.3, issue 11) ----------------------------------------------------

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
 import msgspec
 import typer
 from typer.core import TyperGroup
@@ -578,6 +579,69 @@ def replay_what_if(
                   highlight=False)
 
 
+@replay_app.command("as-of", context_settings={"allow_extra_args": True,
+                                               "ignore_unknown_options": True})
+def replay_as_of(
+    ctx: typer.Context,
+    at_position: Annotated[int | None, typer.Option(
+        "--at-position", min=0, help="The log position the query is answered at.")] = None,
+    at_time: Annotated[str | None, typer.Option(
+        "--at-time", help="A recorded time (ISO 8601 with offset): where the log ended then.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """What the ledger showed when the log ended at a position or a recorded time (SPEC 4).
+
+    With a query after the options, answers that query as it answered then, e.g.
+    `ledger replay as-of --at-time 2025-03-03T18:00:00+08:00 commission --rep R7 --period 2025-02 --json`
+    (the same as `ledger query commission ... --at-time ...`). Without one, tells where the
+    log ended: `{position, recorded_at, log_position}`."""
+    from ledger.domain.calendar import parse_instant
+    from ledger.replay.sandbox import position_at_time
+
+    if ctx.args:
+        args = [*ctx.args]
+        if at_position is not None:
+            args += ["--at-position", str(at_position)]
+        if at_time is not None:
+            args += ["--at-time", at_time]
+        if json_output:
+            args.append("--json")
+        command = typer.main.get_command(app)
+        try:
+            command.main(["query", *args], prog_name="ledger", standalone_mode=False)
+        except click.exceptions.ClickException as e:
+            e.show()
+            raise typer.Exit(2) from None
+        return
+    if (at_position is None) == (at_time is None):
+        _replay_failed(json_output, {"rule": "invalid_field", "message":
+                                     "give one of --at-position and --at-time",
+                                     "details": {"field": "at_position"}})
+    with Ledger() as ledger:
+        end = ledger.max_position()
+        if at_time is not None:
+            try:
+                position = position_at_time(ledger, parse_instant(at_time))
+            except ValueError as e:
+                _replay_failed(json_output, {"rule": "invalid_field",
+                                             "message": f"--at-time: {e}",
+                                             "details": {"field": "at_time"}})
+                return
+        else:
+            position = min(at_position or 0, end)
+        recorded = None
+        if position:
+            notes = ledger.app.recorder.select_notifications(start=position, limit=1)
+            if notes:
+                recorded = ledger.app.mapper.to_domain_event(notes[0]).timestamp.isoformat()
+    document = {"position": position, "recorded_at": recorded, "log_position": end}
+    if json_output:
+        _print_json(document)
+    else:
+        out.print(f"the log ended at position {position:,} (recorded {recorded or '-'}); "
+                  f"it is at {end:,} now", highlight=False)
+
+
 @replay_app.command("drift")
 def replay_drift(json_output: JsonFlag = False) -> None:
     """Rebuild every projection in a sandbox and compare it with the live tables; exits 1
@@ -949,7 +1013,11 @@ def _explore(url: str, company: Any, year_end: date) -> None:
         f"ledger query trial-balance {db}",
         f"ledger query reconcile {db}",
         f"ledger query audit --entity {customer} {db}",
-        f"LEDGER_DATABASE_URL={url} ledger serve",
+        f"ledger query policies {db}",
+        f"ledger verify {db}",
+        f"ledger replay drift {db}",
+        f"ledger keys add fin-li --file keys.json && "
+        f"LEDGER_DATABASE_URL={url} ledger serve --keys-file keys.json",
     ]
     out.print("\nExplore the demo's database (add --json for the JSON documents):",
               highlight=False)

@@ -99,8 +99,8 @@ def test_admin_reads_users_and_their_roles(company: Api):
     users = {u["user_id"]: u["roles"] for u in r.json()["users"]}
     assert users["admin"] == ["admin"]
     assert users["rep_user"] == ["sales_rep"]
-    assert company.get("/v1/users/fin", user="admin").json() == {"user_id": "fin",
-                                                                 "roles": ["finance"]}
+    assert company.get("/v1/users/fin", user="admin").json() == {
+        "user_id": "fin", "roles": ["finance"], "currency": "CNY"}
     assert company.get("/v1/users/nobody", user="admin").status_code == 404
     assert company.get("/v1/aging", user="admin").status_code == 403
 

@@ -82,3 +82,29 @@ def test_replay_rebuild(fresh_database, monkeypatch):
     assert after == before
     code, doc = _json(["replay", "rebuild", "--projection", "nope", "--json"])
     assert code == 1 and doc["rule"] == "invalid_field"
+
+
+def test_replay_as_of_answers_a_query_then_or_says_where_the_log_ended(fresh_database,
+                                                                       monkeypatch):
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("LEDGER_DATABASE_URL", fresh_database.url)
+    with Ledger(fresh_database) as ledger:
+        setup_company(ledger)
+        ledger.execute_one(sale("S1", 3))
+        position = ledger.max_position()
+    moment = datetime.now(timezone.utc).isoformat()
+    with Ledger(fresh_database) as ledger:
+        ledger.execute_one(sale("S2", 2))
+        end = ledger.max_position()
+    code, doc = _json(["replay", "as-of", "--at-time", moment, "--json"])
+    assert code == 0 and doc["position"] == position and doc["log_position"] == end
+    code, doc = _json(["replay", "as-of", "--at-position", str(position), "--json",
+                       "receivables", "--customer", "C1"])
+    assert code == 0, doc
+    assert doc["open_total"] == 30_000
+    code, doc = _json(["replay", "as-of", "--at-time", moment, "--json",
+                       "receivables", "--customer", "C1"])
+    assert doc["open_total"] == 30_000
+    code, doc = _json(["replay", "as-of", "--json"])
+    assert code == 1 and doc["rule"] == "invalid_field"
