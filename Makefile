@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ test: $(STAMP)
 bench: $(STAMP)
 	./scripts/ensure-postgres
 	$(BIN)/python bench/import_rate.py
+
+# HTTP load (issue 13): locust against `ledger serve` on loopback, this checkout against the
+# server of commit $(BEFORE) (its own worktree and venv, made once), both stores.
+BEFORE     ?= 01cf16f
+BEFORE_DIR ?= /tmp/ledger-before-$(BEFORE)
+bench-http: $(STAMP)
+	./scripts/ensure-postgres
+	$(BIN)/python -c 'import locust' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	test -d $(BEFORE_DIR) || git worktree add --detach $(BEFORE_DIR) $(BEFORE)
+	test -x $(BEFORE_DIR)/.venv/bin/ledger || ($(PYTHON) -m venv $(BEFORE_DIR)/.venv && \
+		$(BEFORE_DIR)/.venv/bin/python -m pip install --quiet -e $(BEFORE_DIR))
+	$(BIN)/python bench/load_http.py --before $(BEFORE_DIR) --write
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -827,12 +827,15 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     keys_file: Annotated[str | None, typer.Option(help="API keys JSON file (default: $LEDGER_API_KEYS_FILE).")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Worker processes answering requests; with more than one, the "
+                            "supervising process runs the background projector.")] = 1,
 ) -> None:
     """Serve the HTTP API (SPEC 5.4)."""
     from ledger.api import ApiKeysError, serve
 
     try:
-        serve(host, port, keys_file)
+        serve(host, port, keys_file, workers)
     except ApiKeysError as e:
         err.print(f"[bold red]cannot serve[/]: {e}")
         raise typer.Exit(1) from None

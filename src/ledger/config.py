@@ -16,6 +16,10 @@ from ledger.store.recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
 
 DATABASE_URL_ENV = "LEDGER_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
+# The PostgreSQL connection pool of each process (the library's own names): taken from the
+# environment when set there (``ledger serve --workers N`` sizes it to the workers).
+POOL_SIZE_ENV = "POSTGRES_POOL_SIZE"
+POOL_MAX_OVERFLOW_ENV = "POSTGRES_MAX_OVERFLOW"
 
 
 class ConfigError(ValueError):
@@ -78,8 +82,8 @@ def parse_database_url(url: str) -> Database:
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": unquote(parsed.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_POOL_SIZE": "4",
-            "POSTGRES_MAX_OVERFLOW": "8",
+            POOL_SIZE_ENV: os.environ.get(POOL_SIZE_ENV) or "4",
+            POOL_MAX_OVERFLOW_ENV: os.environ.get(POOL_MAX_OVERFLOW_ENV) or "8",
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "APPLICATION_RECORDER_TOPIC": _topic(PostgresLedgerRecorder),

@@ -52,14 +52,19 @@ Amounts are integers in fen; dates `YYYY-MM-DD`. Errors that are not a command's
 def create_app(ledger: Ledger, keys: ApiKeys,
                projector_factory: ProjectorFactory = projector_for,
                *, wait_timeout: float = 10.0, cors_origins: Sequence[str] = (),
-               background_projector: bool = False) -> FastAPI:
+               background_projector: bool = False, projector_elsewhere: bool = False,
+               close_ledger: bool = False) -> FastAPI:
     """The API over ``ledger``. ``cors_origins``: the browser origins allowed to call it
     (none by default). ``background_projector``: a thread keeps the projections caught up
-    while the app runs (``ledger serve``), so reads do not pay for a backlog."""
+    while the app runs (``ledger serve``), so reads do not pay for a backlog.
+    ``projector_elsewhere``: another process does that (``ledger serve --workers N``);
+    reads behave as with a background projector. ``close_ledger``: the app owns the ledger
+    and closes it when it stops."""
     # No trailing-slash redirect (it would build its Location from the Host header) and no
     # /docs page (it loads scripts from a CDN): the contract is /openapi.json.
     services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
-                        wait_timeout=wait_timeout, background=background_projector)
+                        wait_timeout=wait_timeout,
+                        background=background_projector or projector_elsewhere)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +76,8 @@ def create_app(ledger: Ledger, keys: ApiKeys,
         finally:
             if worker is not None:
                 worker.stop()
+            if close_ledger:
+                ledger.close()
 
     app = FastAPI(title="ledger", version="1", description=DESCRIPTION,
                   default_response_class=MsgspecResponse, redirect_slashes=False,

@@ -1,23 +1,81 @@
 """``ledger serve`` (SPEC 5.3, 5.4): the HTTP API on uvicorn, over the ledger of
-``LEDGER_DATABASE_URL`` and the keys of ``keys_file`` (default ``LEDGER_API_KEYS_FILE``)."""
+``LEDGER_DATABASE_URL`` and the keys of ``keys_file`` (default ``LEDGER_API_KEYS_FILE``).
+
+One worker (the default): one process serves the requests and runs the background
+projector in a thread. ``workers=N`` (N > 1, issue 13): uvicorn's supervisor process starts
+N worker processes, each building its own ledger and keys from the environment
+(``app_from_env``) with a connection pool sized to the workers, and the supervisor itself
+runs the one background projector (a thread beside uvicorn's supervision loop), so the
+workers only answer requests and no work is done twice. SIGTERM goes to the supervisor,
+which passes it to the workers; each drains its requests in flight, then the projector
+stops."""
 
 from __future__ import annotations
 
+import os
 import signal
+from pathlib import Path
+
+from fastapi import FastAPI
 
 from ledger.api.app import create_app
-from ledger.api.auth import ApiKeys
+from ledger.api.auth import KEYS_FILE_ENV, ApiKeys
 from ledger.application import Ledger
+from ledger.config import DATABASE_URL_ENV, POOL_MAX_OVERFLOW_ENV, POOL_SIZE_ENV, database_from_env
+
+# PostgreSQL connections all workers together may hold (pool + overflow); the projector's
+# own process holds a few more. A worker's threads beyond its pool wait for a connection:
+# on a small machine more connections than cores buy nothing but contention.
+CONNECTIONS_PER_SERVER = 16
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, keys_file: str | None = None) -> None:
-    """Serve until interrupted. One process: the ledger runs one batch at a time and the
-    projector catches up on reads. Raises ``ApiKeysError`` (a ``ValueError``) when there
-    are no usable keys, before anything listens."""
+def pool_for(workers: int) -> tuple[int, int]:
+    """(pool size, max overflow) of each of ``workers`` processes."""
+    size = max(2, CONNECTIONS_PER_SERVER // (2 * max(1, workers)))
+    return size, size
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, keys_file: str | None = None,
+          workers: int = 1) -> None:
+    """Serve until interrupted. Raises ``ApiKeysError`` (a ``ValueError``) when there are
+    no usable keys, before anything listens."""
     import uvicorn
 
     keys = ApiKeys.from_file(keys_file) if keys_file else ApiKeys.from_env()
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, lambda *_: keys.reload())
-    with Ledger() as ledger:
-        uvicorn.run(create_app(ledger, keys, background_projector=True), host=host, port=port, log_level="info")
+    if workers <= 1:
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: keys.reload())
+        with Ledger() as ledger:
+            uvicorn.run(create_app(ledger, keys, background_projector=True), host=host,
+                        port=port, log_level="info")
+        return
+
+    from ledger.api.background import BackgroundProjector
+    from ledger.projections.engine import projector_for
+
+    # what the workers build their ledger and keys from (spawned processes inherit it)
+    database = database_from_env()  # the CLI's --database, or LEDGER_DATABASE_URL
+    os.environ[DATABASE_URL_ENV] = database.url
+    if keys_file:
+        os.environ[KEYS_FILE_ENV] = str(Path(keys_file).resolve())
+    size, overflow = pool_for(workers)
+    os.environ.setdefault(POOL_SIZE_ENV, str(size))
+    os.environ.setdefault(POOL_MAX_OVERFLOW_ENV, str(overflow))
+    # SIGHUP: uvicorn's supervisor replaces the workers, which read the keys file anew
+    with Ledger(database) as ledger:
+        projector = BackgroundProjector(projector_for(ledger))
+        projector.start()
+        try:
+            uvicorn.run("ledger.api.server:app_from_env", factory=True, workers=workers,
+                        host=host, port=port, log_level="info")
+        finally:
+            projector.stop()
+
+
+def app_from_env() -> FastAPI:
+    """One worker of ``ledger serve --workers N`` (a uvicorn factory): the ledger of
+    ``LEDGER_DATABASE_URL``, the keys of ``LEDGER_API_KEYS_FILE``; reads answer from the
+    projected tables, which another process keeps caught up."""
+    keys = ApiKeys.from_env()
+    ledger = Ledger()
+    return create_app(ledger, keys, projector_elsewhere=True, close_ledger=True)

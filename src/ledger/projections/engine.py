@@ -222,7 +222,25 @@ class Projector:
         return self.tracker.max_tracking_id(projection.tracking_name) or 0
 
     def positions(self) -> dict[str, int]:
-        return {p.name: self.position(p) for p in self.projections}
+        """Every projection's tracking position, in one read (every API read asks: one
+        statement instead of one connection and statement per projection)."""
+        projections = list(self.projections)
+        if not self.is_postgres:
+            with self.tracker.datastore.transaction(commit=False) as c:
+                return {p.name: self.tracker._max_tracking_id(p.tracking_name, c) or 0  # noqa: SLF001
+                        for p in projections}
+        from psycopg.sql import SQL, Identifier
+
+        # one MAX per name, each an index lookup (a GROUP BY would scan every tracking row)
+        statement = SQL(
+            "SELECT name, (SELECT MAX(notification_id) FROM {0}.{1} WHERE application_name = name) "
+            "AS max FROM unnest(%s::text[]) AS name"
+        ).format(Identifier(self.tracker.datastore.schema),
+                 Identifier(self.tracker.tracking_table_name))
+        with self.tracker.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, ([p.tracking_name for p in projections],), prepare=True)
+            found = {r["name"]: r["max"] for r in curs.fetchall()}
+        return {p.name: found.get(p.tracking_name) or 0 for p in projections}
 
     # --- processing -------------------------------------------------------------------
 

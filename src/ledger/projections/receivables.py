@@ -401,12 +401,18 @@ def sales_as_of(sql: Sql, p: ReceivablesProjection, upto: str,
     ]
 
 
-def at_risk_customers(sql: Sql, p: ReceivablesProjection, upto: str) -> set[str]:
+def at_risk_customers(sql: Sql, p: ReceivablesProjection, upto: str,
+                      customer_id: str | None = None) -> set[str]:
     """Customers at risk as of ``upto``: the flag with the latest business date on or
-    before it (ties: the later in the log); for every fact, the latest flag recorded."""
+    before it (ties: the later in the log); for every fact, the latest flag recorded.
+    ``customer_id``: only that customer's flags are read (one customer's receivables)."""
+    where, params = "business_date <= ?", [upto]
+    if customer_id is not None:
+        where += " AND customer_id = ?"
+        params.append(customer_id)
     rows = sql.all(
         f"SELECT customer_id, business_date, position, at_risk FROM {p.t('flags')} "
-        "WHERE business_date <= ?", (upto,),
+        f"WHERE {where}", params,
     )
     key = (lambda r: r["position"]) if upto == END_OF_TIME else (
         lambda r: (r["business_date"], r["position"]))
@@ -460,7 +466,7 @@ def query_receivables(projector: Projector, customer_id: str,
                       (customer_id,)) == 0:
             raise unknown("customer", customer_id, "customer")
         sales = sales_as_of(sql, p, upto, customer_id)
-        at_risk = customer_id in at_risk_customers(sql, p, upto)
+        at_risk = customer_id in at_risk_customers(sql, p, upto, customer_id)
         limit, terms_days = terms_on(sql, p, customer_id, day)
         policy = aging_policy(sql, p, day)
         credit = int(sql.scalar(
