@@ -153,5 +153,9 @@ def test_two_workers_write_read_and_stop_on_sigterm(tmp_path):
                 time.sleep(0.2)
         finally:
             if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+                proc.terminate()  # the supervisor stops its workers (a kill would orphan them)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
