@@ -315,7 +315,8 @@ class Ledger:
         # applied command the highest position of the batch's events it produced
         position = max((r.notification.id for r in recordings), default=None)
         for p, n_events in zip(pendings, per_command_events, strict=True):
-            assert p.answer is not None
+            if p.answer is None:
+                raise RuntimeError(f"command {p.index} of the batch was not answered")
             if p.answer["status"] == "applied":
                 p.answer["events"] = n_events
                 p.answer["position"] = position
@@ -422,7 +423,8 @@ class Ledger:
                       stored_rejections: dict[str, tuple[str, bytes]]) -> tuple[str, Answer] | None:
         if key in seen:
             earlier = seen[key]
-            assert earlier.answer is not None
+            if earlier.answer is None:
+                raise RuntimeError(f"command {earlier.index} of the batch was not answered")
             return earlier.hash or "", _stored_answer(earlier.answer)
         stored = stored_rejections.get(key)
         if stored is not None:

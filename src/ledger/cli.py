@@ -304,6 +304,16 @@ _OUTPUT: contextvars.ContextVar[tuple[bool, bool, str | None, bool]] = contextva
     "output", default=(False, False, None, False))
 
 
+def _with_options(command: Any, signature: inspect.Signature,
+                  extra: list[inspect.Parameter]) -> Any:
+    """Show Typer ``command`` as taking the wrapped function's options plus ``extra`` (the
+    wrapper keeps the extra values in a ContextVar for the shared query path)."""
+    command.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])
+    command.__annotations__ = {p.name: p.annotation
+                               for p in (*signature.parameters.values(), *extra)}
+    return command
+
+
 def _with_output_options(fn: Any) -> Any:
     """Give a query command ``--csv``, ``--fen``, ``-o/--output`` and ``--details`` (kept
     for ``render``), the way ``_with_as_of`` adds the as-of options."""
@@ -326,11 +336,7 @@ def _with_output_options(fn: Any) -> Any:
         finally:
             _OUTPUT.reset(token)
 
-    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*signature.parameters.values(), *extra])
-    command.__annotations__ = {**{p.name: p.annotation for p in signature.parameters.values()},
-                               **names}
-    return command
+    return _with_options(command, signature, extra)
 
 
 @query_app.command("commission")
@@ -516,11 +522,7 @@ def _with_as_of(fn: Any) -> Any:
         finally:
             _AS_OF.reset(token)
 
-    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*signature.parameters.values(), *extra])
-    command.__annotations__ = {**{p.name: p.annotation for p in signature.parameters.values()},
-                               "at_position": AtPosition, "at_time": AtTime}
-    return command
+    return _with_options(command, signature, extra)
 
 
 for _info in query_app.registered_commands:
@@ -982,7 +984,8 @@ def verify_command(
                            if task is not None else None)
             document = v.as_dict()
         if checkpoint is not None and v.ok:
-            assert key is not None
+            if key is None:  # checked above: --checkpoint needs LEDGER_SIGNING_KEY_FILE
+                _config_error("--checkpoint needs LEDGER_SIGNING_KEY_FILE")
             cp = cps.sign(v, key)
             try:
                 cps.write(cp, checkpoint)

@@ -28,7 +28,8 @@ class Rejection(Exception):
     """A command broke a rule. Nothing it would have done is stored."""
 
     def __init__(self, rule: str, message: str, **details: Any) -> None:
-        assert rule in RULES, rule
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}: SPEC 5.2 names {', '.join(RULES)}")
         super().__init__(f"{rule}: {message}")
         self.rule = rule
         self.message = message

@@ -164,7 +164,8 @@ def versions_book(policy: str, rows: list[dict[str, Any]]) -> Defaults:
     return book
 
 
-assert Defaults.in_force is PolicyBook.in_force  # the domain's rule, not a copy
+if Defaults.in_force is not PolicyBook.in_force:  # the domain's rule, not a copy
+    raise ImportError("projections.common.Defaults must use PolicyBook.in_force")
 
 
 # --- ratios -------------------------------------------------------------------------------------

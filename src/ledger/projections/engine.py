@@ -120,7 +120,8 @@ class Projection:
 
     def t(self, table: str) -> str:
         """Physical name of a logical table in this generation."""
-        assert table in self.tables, table
+        if table not in self.tables:
+            raise KeyError(f"projection {self.name!r} has no table {table!r}")
         return f"{self.name}_{table}_g{self.generation}"
 
     def ddl(self) -> list[str]:

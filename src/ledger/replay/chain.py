@@ -168,8 +168,7 @@ def _merged(source: LogSource, stop: int, page: int
     e = next(events, None)
     c = next(chain, None)
     while e is not None or c is not None:
-        if c is None or (e is not None and e[0] < c[0]):
-            assert e is not None
+        if e is not None and (c is None or e[0] < c[0]):
             yield e[0], e, None
             e = next(events, None)
         elif e is None or c[0] < e[0]:
