@@ -931,6 +931,9 @@ def verify_command(
         "default: the key of $LEDGER_SIGNING_KEY_FILE when set.")] = None,
     seal: Annotated[bool, typer.Option(
         "--seal", help="Chain a log written before chaining existed (once), then verify.")] = False,
+    bundle: Annotated[Path | None, typer.Option(
+        "--bundle", help="Check an evidence FILE (`ledger export`) with no database.",
+        dir_okay=False)] = None,
     database: Annotated[str | None, typer.Option(
         "--database", help="Database URL (default: $LEDGER_DATABASE_URL).")] = None,
 ) -> None:
@@ -942,6 +945,9 @@ def verify_command(
     from ledger.replay import checkpoint as cps
     from ledger.replay.chain import verify
     from ledger.store.chain import ChainError
+
+    if bundle is not None:
+        _verify_bundle(bundle, json_output, public_key)
 
     def config_error(message: str) -> typer.Exit:
         err.print(f"[bold red]configuration error[/]: {message}", highlight=False, soft_wrap=True)
@@ -1001,6 +1007,90 @@ def verify_command(
                       f"{document['checkpoint']['key_fingerprint'][:16]}...)", soft_wrap=True)
         elif checkpoint is not None:
             err.print("[bold red]no checkpoint written[/]: the log has a break", soft_wrap=True)
+    raise typer.Exit(0 if document["ok"] else 1)
+
+
+# --- evidence export (SPEC 4, 5.3 ``export``) and ``verify --bundle`` ------------------------
+
+
+@app.command("export")
+def export_command(
+    entity: Annotated[str, typer.Option("--entity", help="A rep (with --period), customer, sale "
+                                                         "or budget id.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The evidence file to write.",
+                                         dir_okay=False)],
+    period: Annotated[str | None, typer.Option("--period", help="Month YYYY-MM (a rep's "
+                                                                "statement).")] = None,
+    as_of: AsOf = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="A signed checkpoint FILE (`ledger verify --checkpoint`): the "
+        "file then proves its events against the signed root.", dir_okay=False)] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Write the evidence file of a disputed figure: its events with their hashes and
+    inclusion proofs, the checkpoint, the explanation and the figures; `ledger verify
+    --bundle FILE` checks it with no database.
+
+    Example: ledger export --entity R2 --period 2024-03 -o evidence-R2-2024-03.json"""
+    from ledger.projections.engine import projector_for
+    from ledger.replay import checkpoint as cps
+    from ledger.replay.export import ExportError, export, write
+
+    with Ledger() as ledger:
+        try:
+            document = export(ledger, projector_for(ledger), entity, period, as_of, checkpoint)
+        except ExportError as e:
+            _replay_failed(json_output, e.as_dict())
+            return
+        except cps.CheckpointError as e:
+            _config_error(str(e))
+    try:
+        write(document, output)
+    except OSError as e:
+        _config_error(f"cannot write {output}: {e.strerror}")
+    summary = {"file": str(output), "subject": document["subject"],
+               "events": len(document["events"]), "selection": document["selection"],
+               "log": document["log"], "checkpoint": document["checkpoint"] is not None,
+               "figure": document["explanation"]["figure"],
+               "value": document["explanation"]["value"]}
+    if json_output:
+        _print_json(summary)
+        return
+    out.print(f"evidence for {entity}: {summary['figure']} = {summary['value']:,} fen, "
+              f"{summary['events']} events of {document['log']['tree_size']:,} with their "
+              f"proofs{' and a signed checkpoint' if summary['checkpoint'] else ''}, written to "
+              f"{output}; check it anywhere with `ledger verify --bundle {output}`",
+              highlight=False, soft_wrap=True)
+
+
+def _verify_bundle(path: Path, json_output: bool, public_key: str | None) -> NoReturn:
+    """``verify --bundle FILE``: no database is opened or configured."""
+    from ledger.config import ConfigError
+    from ledger.replay.bundle import BundleError, read, verify_bundle
+
+    try:
+        trusted = _public_key(public_key) if public_key else None
+        document = verify_bundle(read(path), trusted)
+    except (BundleError, ConfigError) as e:
+        _config_error(str(e))
+    if json_output:
+        _print_json(document)
+    else:
+        subject = document["bundle"]["subject"] or {}
+        stated = document["stated"]
+        if document["ok"]:
+            out.print(f"[bold green]ok[/]: {path}: {document['bundle']['events']} events proven "
+                      f"in the log of {document['bundle']['log']['tree_size']:,} events"
+                      f"{' under a signed checkpoint' if document['bundle']['checkpoint'] else ''}; "
+                      f"{subject.get('entity')} {stated['figure']} = {stated['value']:,} fen "
+                      "replayed from them", highlight=False, soft_wrap=True)
+        else:
+            out.print(f"[bold red]FAILED[/]: {path}: {len(document['problems'])} problem(s)",
+                      highlight=False)
+            for p in document["problems"]:
+                where = f" at position {p['position']}" if p["position"] is not None else ""
+                out.print(f"  [bold red]{p['problem']}[/]{where}: ", end="", highlight=False)
+                out.print(p["detail"], highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(0 if document["ok"] else 1)
 
 
@@ -1126,6 +1216,7 @@ _EXAMPLES = {
     "demo": "ledger demo --database ./ledger-demo.db",
     "serve": "ledger serve --port 8000 --keys-file keys.json",
     "verify": "ledger verify --checkpoint cp.json",
+    "export": "ledger export --entity R2 --period 2024-03 -o evidence.json",
     "keygen": "ledger keygen signing.pem",
     "query commission": "ledger query commission --rep REP-001 --period 2025-06 (--csv -o slip.csv)",
     "query receivables": "ledger query receivables --customer CUST-0001 --as-of 2025-12-31",
