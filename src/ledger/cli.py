@@ -596,22 +596,32 @@ def replay_what_if(
     amend: Annotated[list[str] | None, typer.Option(
         "--amend", help='POSITION=JSON: replace fields of the event at POSITION, e.g. '
                         '\'57={"amount": 90000}\' (repeatable).')] = None,
+    plan: Annotated[str | None, typer.Option(
+        "--plan", help="Re-run under this commission plan: an adopted version (`ledger query "
+                       "policies`) or a JSON FILE shaped as AdoptCommissionPlan takes it.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Re-run the projections in a sandbox with events left out or amended and list each
-    figure that changes; the log and the live projections are untouched.
+    """Re-run the projections in a sandbox with events left out or amended, or under another
+    commission plan, and list each figure that changes; the log and the live projections
+    are untouched.
 
     Example: ledger replay what-if --exclude 1234 --json"""
     from ledger.projections.engine import projector_for
+    from ledger.replay.plan_whatif import PlanWhatIfError, resolve_plan
     from ledger.replay.whatif import WhatIfError, parse_amend, what_if
 
     with Ledger() as ledger:
         try:
             amended = dict(parse_amend(text) for text in (amend or []))
-            document = what_if(ledger, projector_for(ledger), exclude=exclude or [],
-                               amend=amended)
+            live = projector_for(ledger)
+            values = resolve_plan(live, plan) if plan is not None else None
+            document = what_if(ledger, live, exclude=exclude or [], amend=amended, plan=values)
         except WhatIfError as e:
             _replay_failed(json_output, e.as_dict())
+            return
+        except PlanWhatIfError as e:
+            _replay_failed(json_output, {"rule": e.rule, "message": e.message,
+                                         "details": {"field": "plan"}})
             return
     if json_output:
         _print_json(document)

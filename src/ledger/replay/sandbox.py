@@ -26,9 +26,12 @@ TIME_SCAN_PAGE = 5000  # notifications read per page when finding a recorded tim
 @contextmanager
 def sandbox(ledger: Ledger, *, stop: int | None = None, transform: Transform | None = None,
             projections: Sequence[type[Projection]] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Iterator[Projector]:
+            progress: Callable[[int, int], None] | None = None,
+            prepare: Callable[[Projector, int], None] | None = None) -> Iterator[Projector]:
     """A projector whose tables hold the live log's events up to ``stop`` (default: the
-    log's end now), each passed through ``transform``."""
+    log's end now), each passed through ``transform``. ``prepare(projector, end)`` runs on
+    the fresh sandbox before the catch-up to ``end`` (the plan what-if adopts its plan and
+    catches up close by close there)."""
     from ledger.projections import ALL_PROJECTIONS
 
     with tempfile.TemporaryDirectory(prefix="ledger-sandbox-") as folder:
@@ -37,6 +40,8 @@ def sandbox(ledger: Ledger, *, stop: int | None = None, transform: Transform | N
             projector = Projector(ledger, [cls() for cls in (projections or ALL_PROJECTIONS)],
                                   target=target, transform=transform)
             end = ledger.max_position() if stop is None else min(stop, ledger.max_position())
+            if prepare is not None:
+                prepare(projector, end)
             projector.catch_up(batch_size=SANDBOX_PAGE, stop=end, progress=progress)
             yield projector
         finally:

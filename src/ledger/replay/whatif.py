@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from ledger.application import Ledger
-from ledger.projections.engine import Projector
+from ledger.projections.engine import Projector, Transform
 from ledger.replay.figures import differences, figures, rep_months
 from ledger.replay.sandbox import sandbox
 
@@ -86,24 +86,25 @@ def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
         return event
 
     live.catch_up(stop=end)
-    with sandbox(ledger, stop=end, transform=transform) as alt:
+    run: Transform = transform
+    prepare = None
+    if plan is not None:  # ledger.replay.plan_whatif
+        from ledger.replay.plan_whatif import plan_replay
+
+        run, prepare, _ = plan_replay(ledger, plan, transform)
+    with sandbox(ledger, stop=end, transform=run, prepare=prepare) as alt:
         if transform_errors:
             raise transform_errors[0]
-        if plan is not None:
-            _adopt_plan(alt, plan)
         months = rep_months(live)
         for rep_id, periods in rep_months(alt).items():
             months.setdefault(rep_id, set()).update(periods)
         before = figures(live, months)
         after = figures(alt, months)
-    return {"position": end, "excluded": sorted(excluded), "amended": sorted(amend),
-            "changes": differences(before, after)}
-
-
-def _adopt_plan(projector: Projector, plan: dict[str, Any]) -> None:
-    """Adopt a commission plan in the sandbox's own tables: the sandbox projections read
-    plans from their policy rows (see projections.common)."""
-    raise WhatIfError("invalid_field", "--plan is not supported yet", "plan")
+    document = {"position": end, "excluded": sorted(excluded), "amended": sorted(amend),
+                "changes": differences(before, after)}
+    if plan is not None:
+        document["plan"] = plan.get("version")
+    return document
 
 
 def first_day(period: str) -> date:
