@@ -9,12 +9,14 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from eventsourcing.utils import get_topic
 from support import all_applied, at, cmd, sale, setup_company
 from test_sandbox_tools import _fingerprint  # the log and every live table, hashed
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
 from ledger.cli import app
+from ledger.domain.model import Customer, Rep
 from ledger.domain.plan_schema import PLAN_2014_CN_1
 from ledger.projections.commissions import query_commission
 from ledger.projections.engine import projector_for
@@ -110,3 +112,39 @@ def test_a_plan_that_breaks_the_schema_is_refused(company, tmp_path):
     with pytest.raises(PlanWhatIfError) as e:
         resolve_plan(live, str(file))
     assert e.value.rule == "invalid_field" and "rate_tiers[1].min_sales" in e.value.message
+
+
+def test_a_fact_left_out_of_a_closed_month_recomputes_its_close(company):
+    """--exclude in a closed month: the month is what its close would have accrued without
+    the fact (here a fine of 5,000), not the accrual the log holds."""
+    ledger = company
+    all_applied(ledger, [cmd("FineRep", "fin", fine_id="F9", rep_id="R2", amount=5_000,
+                             reason="late report", approved_by="mgr", **at("2024-04-20"))])
+    live = projector_for(ledger)
+    live.catch_up()
+    before = _fingerprint(ledger, live)
+    march_close = next(n.id for n in ledger.app.recorder.select_notifications(start=1, limit=10_000)
+                       if n.topic == get_topic(Rep.CommissionAccrued))
+    # leaving out S2 (300,000 of March): R2's March falls to 1,000,000, below the first
+    # paying tier: commission 0 instead of 100,000; R1's override 5% of 1,000,000 = 50,000
+    s2 = next(n.id for n in ledger.app.recorder.select_notifications(start=1, limit=10_000)
+              if n.topic == get_topic(Customer.SaleRecorded)
+              and ledger.app.mapper.to_domain_event(n).sale_id == "S2")
+    assert s2 < march_close
+    got = _changes(what_if(ledger, live, exclude=[s2]))
+    assert got[("R2/2024-03", "commission")] == (100_000, 0, -100_000)
+    assert got[("R2/2024-03", "personal_sales")] == (1_300_000, 1_000_000, -300_000)
+    assert got[("R1/2024-03", "override")] == (65_000, 50_000, -15_000)
+    # an open month's fact: April's total less the fine, nothing of March moves
+    f9 = ledger.max_position() - 2
+    fined = what_if(ledger, live, exclude=[p for p in range(f9 - 3, ledger.max_position() + 1)
+                                           if _is_fine(ledger, p)])
+    assert _changes(fined) == {("R2/2024-04", "fines"): (5_000, 0, -5_000),
+                               ("R2/2024-04", "total"): (102_692, 107_692, 5_000),
+                               ("R2/2024-04", "balance"): (102_692, 107_692, 5_000)}
+    assert _fingerprint(ledger, live) == before
+
+
+def _is_fine(ledger, position: int) -> bool:
+    notes = ledger.app.recorder.select_notifications(start=position, limit=1)
+    return bool(notes) and notes[0].id == position and notes[0].topic == get_topic(Rep.Fined)

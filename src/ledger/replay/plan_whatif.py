@@ -1,4 +1,5 @@
-"""What-if under another commission plan (SPEC 4, 5.3 ``replay what-if --plan VERSION|FILE``).
+"""What-if under another commission plan (SPEC 4, 5.3 ``replay what-if --plan VERSION|FILE``),
+and closed months recomputed in every what-if.
 
 ``--plan`` names an adopted plan version (``ledger query policies`` lists them; ``2014-cn-1``
 is the default plan) or a JSON file in the shape ``AdoptCommissionPlan`` takes: the
@@ -15,6 +16,11 @@ under the plan: the sandbox is caught up to the position the close read (the acc
 commission rules the close uses (``MonthFacts.statement_input`` and ``compute_statement``)
 give the accrual's figures and lines under the plan. Later closes see those recomputed
 months as booked (late adjustments, clawback rates, carried totals follow from them).
+
+The same recomputation of closed months serves ``--exclude`` and ``--amend`` (under the
+log's own plans): a fact left out or amended in a closed month changes what that month's
+close would have accrued, not only the months still open. An accrual the caller amended
+is kept as amended.
 
 Left as the log recorded them: promotions a close decided (``Rep.RankChanged``): a plan with
 another promotion table changes figures of later months only through the ranks the log
@@ -99,11 +105,13 @@ def _adopted(live: Projector, version: str) -> dict[str, Any]:
 class PlanReplay:
     """The sandbox's ``transform`` (wrapping the what-if's own) and ``prepare`` step."""
 
-    def __init__(self, ledger: Ledger, values: dict[str, Any], inner: Transform | None) -> None:
+    def __init__(self, ledger: Ledger, values: dict[str, Any] | None, inner: Transform | None,
+                 keep: frozenset[int] = frozenset()) -> None:
         self.ledger = ledger
         self.values = values
-        self.plan = load_plan(values)
+        self.plan = load_plan(values) if values is not None else None  # None: the log's plans
         self.inner = inner
+        self.keep = keep  # accruals the caller amended: left as amended
         self.projector: Projector | None = None
         self.recomputed = 0
 
@@ -112,9 +120,10 @@ class PlanReplay:
             event = self.inner(position, event)
             if event is None:
                 return None
-        if isinstance(event, PolicyBook.PolicyAdopted) and event.policy == PLAN_POLICY:
+        if (self.plan is not None and isinstance(event, PolicyBook.PolicyAdopted)
+                and event.policy == PLAN_POLICY):
             return None  # only the what-if's plan governs the sandbox
-        if isinstance(event, Rep.CommissionAccrued):
+        if isinstance(event, Rep.CommissionAccrued) and position not in self.keep:
             return self._recomputed(event)
         return event
 
@@ -124,10 +133,11 @@ class PlanReplay:
 
         self.projector = projector
         p = next(x for x in projector.projections if isinstance(x, CommissionsProjection))
-        with projector.transaction() as sql:
-            sql.execute(f"INSERT INTO {p.t('policies')} (position, policy, version, "
-                        "effective_from, policy_values) VALUES (?, ?, ?, ?, ?)",
-                        (0, PLAN_POLICY, self.plan.version, BEGINNING, to_json(self.values)))
+        if self.plan is not None and self.values is not None:
+            with projector.transaction() as sql:
+                sql.execute(f"INSERT INTO {p.t('policies')} (position, policy, version, "
+                            "effective_from, policy_values) VALUES (?, ?, ?, ?, ?)",
+                            (0, PLAN_POLICY, self.plan.version, BEGINNING, to_json(self.values)))
         for read_to, last in self._closes(end):
             projector.catch_up(batch_size=PAGE, stop=read_to)
             # the close's own events in one page: each accrual sees what the close read
@@ -161,10 +171,12 @@ class PlanReplay:
                                 (str(e.originator_id),))
             if rep_id is None:
                 return e
-            inp = _load(sql, p, [rep_id]).months.statement_input(rep_id, e.period)
-        st = compute_statement(self.plan, inp)
+            months = _load(sql, p, [rep_id]).months
+            inp = months.statement_input(rep_id, e.period)
+        plan = self.plan or months.plan(e.period)
+        st = compute_statement(plan, inp)
         body = statement_to_json(st)
-        order = [r.rank for r in self.plan.promotion]
+        order = [r.rank for r in plan.promotion]
         self.recomputed += 1
         return dataclasses.replace(
             e, plan_version=st.plan_version, rank=st.rank, personal_sales=st.personal_sales,
@@ -175,11 +187,12 @@ class PlanReplay:
             payable_on=body["payable_on"], override_payable_on=body["override_payable_on"],
             lines=body["lines"],
             trainees=[{"rep_id": r, "personal_sales": a} for r, a in inp.trainees],
-            rows_met=sorted(rows_met(self.plan, st.personal_sales, inp.trainees),
+            rows_met=sorted(rows_met(plan, st.personal_sales, inp.trainees),
                             key=lambda rank: order.index(rank) if rank in order else len(order)))
 
 
-def plan_replay(ledger: Ledger, values: dict[str, Any], inner: Transform | None
+def plan_replay(ledger: Ledger, values: dict[str, Any] | None, inner: Transform | None,
+                keep: frozenset[int] = frozenset()
                 ) -> tuple[Transform, Callable[[Projector, int], None], PlanReplay]:
-    replay = PlanReplay(ledger, values, inner)
+    replay = PlanReplay(ledger, values, inner, keep)
     return replay.transform, replay.prepare, replay

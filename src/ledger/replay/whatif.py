@@ -1,9 +1,10 @@
 """What-if (SPEC 4, 5.3 ``replay what-if``): the projections re-run in a sandbox with
 events left out (``--exclude POSITION``) or amended (``--amend POSITION=JSON``: the JSON
 object's fields replace the stored event's fields of those names), or under another
-commission plan (``--plan VERSION|FILE``: adopted, in the sandbox only, from the first
-month's 1st); the changed figures are listed against the live projections. The real log
-and the live tables are only read."""
+commission plan (``--plan VERSION|FILE``: in the sandbox only, governing every month);
+closed months are recomputed as their closes would have accrued them
+(``ledger.replay.plan_whatif``); the changed figures are listed against the live
+projections. The real log and the live tables are only read."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ledger.application import Ledger
-from ledger.projections.engine import Projector, Transform
+from ledger.projections.engine import Projector
 from ledger.replay.figures import differences, figures, rep_months
 from ledger.replay.sandbox import sandbox
 
@@ -86,12 +87,11 @@ def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
         return event
 
     live.catch_up(stop=end)
-    run: Transform = transform
-    prepare = None
-    if plan is not None:  # ledger.replay.plan_whatif
-        from ledger.replay.plan_whatif import plan_replay
+    # closed months recomputed as their closes would have accrued them, under ``plan`` or
+    # the log's own plans (ledger.replay.plan_whatif)
+    from ledger.replay.plan_whatif import plan_replay
 
-        run, prepare, _ = plan_replay(ledger, plan, transform)
+    run, prepare, _ = plan_replay(ledger, plan, transform, frozenset(amend))
     with sandbox(ledger, stop=end, transform=run, prepare=prepare) as alt:
         if transform_errors:
             raise transform_errors[0]
