@@ -251,3 +251,14 @@ def test_export_refuses_what_it_cannot_export(company, tmp_path, monkeypatch):
     document = json.loads(out.read_text())
     assert summary["value"] == document["figures"]["total"] == document["explanation"]["value"]
     assert summary["events"] == len(document["events"])
+
+
+def test_a_payload_that_no_longer_decodes_is_named_not_a_traceback(company):
+    ledger = company
+    document = msgspec.json.decode(msgspec.json.encode(
+        export(ledger, projector_for(ledger), "R2", "2024-03")))
+    s1 = _position(ledger, Customer.SaleRecorded, sale_id="S1")
+    entry = next(e for e in document["events"] if e["position"] == s1)
+    entry["state"] = base64.b64encode(b'{"gross": "a lot"').decode()
+    found = _problems(document)
+    assert ("altered", s1) in found and ("malformed", None) in found

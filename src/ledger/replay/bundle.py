@@ -201,8 +201,9 @@ def check_events(bundle: dict[str, Any]) -> list[dict[str, Any]]:
             problems.append({"problem": "not_included", "position": position, "detail": (
                 f"the inclusion proof of the event at position {position} (leaf {index}) does "
                 f"not lead to the log's root {log.get('root')} of {size} events")})
-        if previous is not None:
-            if not (int(position) > int(previous["position"]) and index > previous["index"]):
+        if previous is not None and isinstance(previous.get("index"), int):
+            if not (isinstance(index, int) and int(position) > int(previous["position"])
+                    and index > previous["index"]):
                 problems.append({"problem": "order", "position": position, "detail": (
                     f"position {position} (leaf {index}) does not follow position "
                     f"{previous['position']} (leaf {previous['index']})")})
@@ -281,7 +282,7 @@ def check_replay(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str
         problems.append({"problem": "figure_differs", "position": None,
                          "detail": f"the file's events do not answer the subject: {e.message}"})
         return problems, None
-    except (KeyError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - a tampered payload may break any projection
         problems.append({"problem": "malformed", "position": None,
                          "detail": f"the events cannot be replayed: {type(e).__name__}: {e}"})
         return problems, None
