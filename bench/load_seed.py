@@ -22,7 +22,7 @@ from ledger.application import Ledger
 from ledger.cli import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import Company, sales_file
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 
 BENCH_CUSTOMERS = 64
 

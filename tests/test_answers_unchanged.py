@@ -59,7 +59,7 @@ def build_demo(url: str) -> dict[str, Any]:
     from ledger.cli import import_lines
     from ledger.demo import Company, commission_payouts
     from ledger.projections.commissions import statement_months
-    from ledger.projections.engine import projector_for
+    from ledger.bootstrap import projector_for
 
     company = Company(seed=7, reps=8, customers=15)
     commands = list(company.commands())

@@ -24,7 +24,7 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import DataError, IntegrityError, Transcoder
 
-from ledger.config import Database, database_from_env, ensure_schema
+from ledger.config import Database, ensure_schema
 from ledger.domain.calendar import business_date, utcnow
 from ledger.domain.commands import (Command, body_hash, check_body, command_name, decode_command,
                                      valid_id)
@@ -180,13 +180,13 @@ class UnitOfWork:
 
 
 class Ledger:
-    """The composition root: a database, a clock, and the command path."""
+    """The write side: a database, a clock, and the command path (built by the composition
+    root, ``ledger.bootstrap``)."""
 
     MAX_BATCH_RETRIES = 6
 
-    def __init__(self, database: Database | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
-        self.database = database or database_from_env()
+    def __init__(self, database: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self.database = database
         ensure_schema(self.database)
         self.app = LedgerApplication(env=self.database.env)
         self.clock = clock

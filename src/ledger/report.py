@@ -15,12 +15,11 @@ from rich.console import Console
 from rich import box
 from rich.table import Table
 
-from ledger.application import Ledger
+from ledger.bootstrap import Runtime
 from ledger.domain.money import format_fen
-from ledger.projections.engine import projector_for
 
 
-def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Console,
+def demo_summary(runtime: Runtime, report: dict[str, Any], out: Console, err: Console,
                  as_of: date | None = None) -> dict[str, Any]:
     from ledger.projections.audit import late_reported_count
     from ledger.projections.budgets import query_budgets
@@ -28,11 +27,11 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     from ledger.projections.aging import query_aging, query_dso
     from ledger.projections.reconcile import query_reconcile
 
-    projector = projector_for(ledger)
+    projector = runtime.projector()
     started = time.perf_counter()
     projector.catch_up(batch_size=2000)
     seconds = time.perf_counter() - started
-    events = ledger.max_position()
+    events = runtime.position()
 
     aging = query_aging(projector, as_of)
     dso = query_dso(projector, as_of)

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import gl_scenario
 import pytest
 
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import (
     GeneralLedger, UnbalancedEntry, accrual_entry, fine_entry, payment_entry, postings,
@@ -16,7 +17,7 @@ from ledger.projections.general_ledger import (
 
 
 def _projector(ledger, generation: int = 1, batch_size: int = 1000) -> Projector:
-    projector = Projector(ledger, [GeneralLedger(generation)])
+    projector = projector_over(ledger, [GeneralLedger(generation)])
     projector.catch_up(batch_size=batch_size)
     return projector
 

@@ -25,7 +25,6 @@ from ledger.application import Ledger
 from ledger.domain import authority
 from ledger.domain.model.users import BootstrapAdmin, User
 
-KEYS_FILE_ENV = "LEDGER_API_KEYS_FILE"
 
 
 class ApiKeysError(ValueError):
@@ -61,14 +60,6 @@ class ApiKeys:
         keys._path = Path(path)
         keys._load(strict=True)
         return keys
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ApiKeys:
-        path = environ.get(KEYS_FILE_ENV)
-        if not path:
-            raise ApiKeysError(f"no API keys: set {KEYS_FILE_ENV} to a keys file "
-                               "(make one with `ledger keys add USER --file PATH`)")
-        return cls.from_file(path)
 
     def _load(self, *, strict: bool) -> None:
         path = self._path

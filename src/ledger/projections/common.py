@@ -107,7 +107,7 @@ class Memo:
 
 
 def today(projector: Projector) -> date:
-    return business_date(projector.ledger.clock())
+    return business_date(projector.clock())
 
 
 def parse_as_of(value: date | str | None, field: str = "as_of") -> date | None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import msgspec
 
-from ledger.application import Ledger
 from ledger.projections.engine import Projector
 from ledger.replay.figures import differences, figures, rep_months
 from ledger.replay.sandbox import sandbox
@@ -60,12 +59,12 @@ def amend_event(event: Any, fields: Mapping[str, Any], position: int) -> Any:
     return dataclasses.replace(event, **fields)
 
 
-def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
+def what_if(live: Projector, *, exclude: Sequence[int] = (),
             amend: Mapping[int, dict[str, Any]] | None = None,
             plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """``{changes: [{projection, key, field, live, what_if, difference}], excluded,
     amended, position}``. ``live`` is caught up first, so both sides read the same log."""
-    end = ledger.max_position()
+    end = live.source.end()
     amend = dict(amend or {})
     for position in [*exclude, *amend]:
         if not 1 <= position <= end:
@@ -86,7 +85,7 @@ def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
         return event
 
     live.catch_up(stop=end)
-    with sandbox(ledger, stop=end, transform=transform) as alt:
+    with sandbox(live.source, stop=end, transform=transform, clock=live.clock) as alt:
         if transform_errors:
             raise transform_errors[0]
         if plan is not None:
