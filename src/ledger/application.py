@@ -438,6 +438,14 @@ class Ledger:
 
     # --- reading ----------------------------------------------------------------------
 
+    def load(self, cls: type[Any], *key: str) -> Any | None:
+        """The aggregate ``cls`` of business id ``key`` as saved, or None: what the edges
+        ask of the write side (a caller's roles, a rep's own user)."""
+        try:
+            return self.app.repository.get(cls.create_id(*key))
+        except AggregateNotFoundError:
+            return None
+
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 

@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.config import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, parse_database_url
+from ledger.config import (DATABASE_URL_ENV, DEFAULT_DATABASE_URL, ConfigError, Database,
+                           parse_database_url)
 from ledger.domain.calendar import DEFAULT_COMPANY_TZ, set_company_tz, utcnow
 from ledger.projections.engine import Projection, Projector
 from ledger.store.log import LogSource
@@ -94,17 +95,29 @@ class Settings:
 
     def apply(self) -> None:
         """Configure what is process-wide: the company time zone of business dates."""
-        from ledger.config import ConfigError
-
         try:
             set_company_tz(self.timezone)
         except ValueError as e:
             raise ConfigError(str(e)) from None
 
 
-def _int(env: Mapping[str, str], name: str) -> int | None:
-    from ledger.config import ConfigError
+def configuration_errors() -> tuple[type[BaseException], ...]:
+    """What opening the ledger as configured may raise when the configuration is wrong (a
+    bad URL, a database that cannot be opened, an unreadable file): the CLI answers these
+    with one line and exit 2, never a traceback."""
+    import sqlite3
 
+    from eventsourcing.persistence import PersistenceError
+
+    return (ConfigError, PersistenceError, sqlite3.Error, OSError)
+
+
+def check_database_url(url: str) -> None:
+    """Raise ``ConfigError`` naming the problem when ``url`` is no database URL."""
+    parse_database_url(url)
+
+
+def _int(env: Mapping[str, str], name: str) -> int | None:
     value = env.get(name)
     if not value:
         return None

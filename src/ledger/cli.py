@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.application import Ledger, iter_batches
-from ledger.bootstrap import PROGRESS_BACKLOG, Runtime, Settings
-from ledger.config import ConfigError, parse_database_url
+from ledger.bootstrap import (PROGRESS_BACKLOG, ConfigError, Runtime, Settings, check_database_url,
+                              configuration_errors)
 
 err = Console(stderr=True)
 out = Console()
@@ -53,7 +53,7 @@ def _use_database(value: str | None) -> None:
     if value is None:
         return
     try:
-        parse_database_url(value)
+        check_database_url(value)
     except ConfigError as e:
         _config_error(str(e).replace("LEDGER_DATABASE_URL", "--database", 1))
     _DATABASE_URL.set(value)
@@ -99,10 +99,6 @@ class _LedgerGroup(TyperGroup):
         _add_database_option(self)
 
     def invoke(self, ctx: Any) -> Any:
-        import sqlite3
-
-        from eventsourcing.persistence import PersistenceError
-
         from ledger.projections.errors import QueryError
 
         words = [*getattr(ctx, "_protected_args", []), *ctx.args]
@@ -115,7 +111,7 @@ class _LedgerGroup(TyperGroup):
             else:
                 _print_problem(e.rule, e.message, e.details)
             raise typer.Exit(1) from None
-        except (ConfigError, PersistenceError, sqlite3.Error, OSError) as e:
+        except configuration_errors() as e:
             _config_error(f"{type(e).__name__}: {e}" if not isinstance(e, ConfigError) else str(e))
         except Exception as e:
             if _is_connection_error(e):
@@ -939,8 +935,7 @@ def verify_command(
     """Recompute the event log's hash chain and name the first break; exit 1 on a break
     (SPEC 4, 5.3). Also writes or checks signed checkpoints."""
     from ledger.replay import checkpoint as cps
-    from ledger.replay.chain import verify
-    from ledger.store.chain import ChainError
+    from ledger.replay.chain import ChainError, verify
 
     def config_error(message: str) -> typer.Exit:
         err.print(f"[bold red]configuration error[/]: {message}", highlight=False, soft_wrap=True)
@@ -1005,8 +1000,6 @@ def verify_command(
 
 
 def _public_key(text: str) -> bytes:
-    from ledger.config import ConfigError
-
     try:
         raw = bytes.fromhex(text)
     except ValueError:

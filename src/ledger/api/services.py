@@ -12,14 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from eventsourcing.application import AggregateNotFoundError
-
 from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
 from ledger.api.pagination import (
     DEFAULT_LIMIT, MAX_LIMIT, NEXT_CURSOR_HEADER, paginate,
 )
-from ledger.application import Ledger
 from ledger.bootstrap import Runtime
 from ledger.domain.calendar import parse_instant
 from ledger.domain.model import Rep
@@ -43,7 +40,8 @@ class Services:
     background: bool = False
 
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> Any:
+        """The write side (``ledger.application.Ledger``), as the runtime built it."""
         return self.runtime.ledger
 
     @property
@@ -207,7 +205,7 @@ def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
     own_rep = False
     rep_id = request.path_params.get("rep_id") or request.query_params.get("rep")
     if kind is ReadKind.REP and rep_id and "sales_rep" in caller.roles:
-        own_rep = rep_user(svc.ledger, rep_id) == caller.user_id
+        own_rep = rep_user(svc.runtime, rep_id) == caller.user_id
     if not may_read(caller.roles, kind, own_rep=own_rep):
         what = {ReadKind.REP: f"rep {rep_id!r}" if rep_id else "this rep",
                 ReadKind.USERS: "users", ReadKind.LEDGER: "the ledger's figures"}[kind]
@@ -218,13 +216,10 @@ def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
                        user=caller.user_id, roles=sorted(caller.roles), read=kind.value)
 
 
-def rep_user(ledger: Ledger, rep_id: str) -> str | None:
+def rep_user(runtime: Runtime, rep_id: str) -> str | None:
     """The user id of a rep's own user (None for an unknown rep or a rep without one)."""
-    try:
-        rep = ledger.app.repository.get(Rep.create_id(rep_id))
-    except AggregateNotFoundError:
-        return None
-    return getattr(rep, "user_id", None)
+    rep = runtime.ledger.load(Rep, rep_id)
+    return None if rep is None else getattr(rep, "user_id", None)
 
 
 Read = Annotated[Reading, Depends(reading)]
