@@ -56,7 +56,7 @@ def _open(url: str) -> Any:
 
 def build_demo(url: str) -> dict[str, Any]:
     """The demo company of the report tests (seed 7), with its closing payouts."""
-    from ledger.cli import import_lines
+    from ledger.service.importing import import_lines
     from ledger.demo import Company, commission_payouts
     from ledger.projections.commissions import statement_months
     from ledger.projections.engine import projector_for
