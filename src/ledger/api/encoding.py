@@ -38,10 +38,9 @@ def answer_status(answer: Answer | dict[str, Any]) -> int:
     """200 for an applied command; for a rejected one 403, 409 or 422 by its rule; a
     duplicate answers what its first answer answered (an idempotent retry sees the same
     status as the first try). ``answer``: a typed answer or its document."""
-    if not isinstance(answer, dict):
-        answer = document(answer)
-    if answer.get("status") == "duplicate" and isinstance(answer.get("original"), dict):
-        answer = answer["original"]
-    if answer.get("status") == "rejected":
-        return RULE_STATUS.get(str(answer.get("rule")), 422)
+    doc = answer if isinstance(answer, dict) else document(answer)
+    if doc.get("status") == "duplicate" and isinstance(doc.get("original"), dict):
+        doc = doc["original"]
+    if doc.get("status") == "rejected":
+        return RULE_STATUS.get(str(doc.get("rule")), 422)
     return 200

@@ -213,7 +213,7 @@ class Batch:
                 "invalid_field", f"the command could not be applied: {type(e).__name__}: {e}",
                 field="$", error=type(e).__name__), stored=False)
         answer = Applied(command_id=identity.command_id, command=name, result=result)
-        record_applied(uow, identity, cmd.actor, answer, ctx.meta)
+        record_applied(uow, identity, command_name(cmd), cmd.actor, answer, ctx.meta)
         return answer
 
 

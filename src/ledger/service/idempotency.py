@@ -23,7 +23,7 @@ from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer
 from ledger.domain.model.records import idempotency_key
 from ledger.domain.policies import PolicyBook
 from ledger.service import unit_of_work
-from ledger.service.answers import Answer, Applied, is_stored
+from ledger.service.answers import Answer, Applied, Rejected, is_stored
 from ledger.service.unit_of_work import LedgerApplication, UnitOfWork
 
 _encoder = msgspec.json.Encoder()
@@ -69,7 +69,7 @@ class FirstAnswers:
             return entry.body_hash, entry.answer
         return None
 
-    def remember(self, identity: Identity, answer: Answer) -> None:
+    def remember(self, identity: Identity, answer: Applied | Rejected) -> None:
         """The first answer of the key in this batch (a later repeat in the batch answers
         it, whether or not it is stored)."""
         self.seen[identity.key] = (identity.hash, answer.stored())
@@ -82,17 +82,17 @@ def rejection_row(identity: Identity, answer: Answer) -> tuple[str, str, bytes] 
     return identity.key, identity.hash, _encoder.encode(answer)
 
 
-def record_applied(uow: UnitOfWork, identity: Identity, actor: str, answer: Applied,
-                   meta: dict[str, Any]) -> None:
+def record_applied(uow: UnitOfWork, identity: Identity, command: str, actor: str,
+                   answer: Applied, meta: dict[str, Any]) -> None:
     """Keep the applied command's answer in its record, under its actor: a new record, or
     another actor's command under the same id as its own entry (SPEC 1)."""
     record = uow.get(CommandRecord, identity.command_id)
     if record is None:
-        uow.add(CommandRecord(command_id=identity.command_id, command=answer.command,
+        uow.add(CommandRecord(command_id=identity.command_id, command=command,
                               body_hash=identity.hash, actor=actor, answer=answer.stored(),
                               meta=meta))
     else:
-        record.record_for(command_id=identity.command_id, actor=actor, command=answer.command,
+        record.record_for(command_id=identity.command_id, actor=actor, command=command,
                           body_hash=identity.hash, answer=answer.stored(), meta=meta)
 
 
