@@ -9,16 +9,21 @@ is rejected ``invalid_field`` without reaching the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 import msgspec
 
-from ledger.application import Ledger
-from ledger.service.answers import Applied, Duplicate
+from ledger.service.answers import Answer, Applied, Duplicate
 
 # lines judged (and saved) together: one transaction each
 IMPORT_BATCH = 1000
+
+
+class Commands(Protocol):
+    """What the import applies commands through (``ledger.application.Ledger``)."""
+
+    def handle(self, bodies: Sequence[Any]) -> list[Answer]: ...
 
 
 class ProgressBar(Protocol):
@@ -29,7 +34,7 @@ class ProgressBar(Protocol):
     def advance(self, task_id: Any, advance: float = ...) -> None: ...
 
 
-def import_lines(ledger: Ledger, lines: list[bytes],
+def import_lines(ledger: Commands, lines: list[bytes],
                  progress: ProgressBar | None = None) -> dict[str, Any]:
     """Apply one command per line, in batches; the import report (SPEC 5.3)."""
     report: dict[str, Any] = {"applied": 0, "duplicates": 0, "rejected": []}
