@@ -23,9 +23,9 @@ from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.application import Ledger, iter_batches
 from ledger.bootstrap import (PROGRESS_BACKLOG, ConfigError, Runtime, Settings, check_database_url,
                               configuration_errors)
+from ledger.service.importing import import_lines
 
 err = Console(stderr=True)
 out = Console()
@@ -130,8 +130,6 @@ app = typer.Typer(help="Event-sourced ledger and audit service.\n\nExample: ledg
                        "ledger query commission --rep REP-001 --period 2025-06",
                   no_args_is_help=True, add_completion=False, cls=_LedgerGroup)
 
-IMPORT_BATCH = 1000
-
 
 def _print_json(document: Any) -> None:
     sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
@@ -143,48 +141,6 @@ def _progress() -> Progress:
 
 
 # --- import ------------------------------------------------------------------------------
-
-
-def import_lines(ledger: Ledger, lines: list[bytes], progress: Progress | None = None) -> dict[str, Any]:
-    """Apply one command per line, in batches; count each line as applied, duplicate or
-    rejected (SPEC 5.3). Blank lines are skipped and not counted."""
-    report: dict[str, Any] = {"applied": 0, "duplicates": 0, "rejected": []}
-    numbered: list[tuple[int, Any]] = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            numbered.append((number, msgspec.json.decode(raw)))
-        except msgspec.DecodeError as e:
-            numbered.append((number, _BadJson(str(e))))
-        except RecursionError:
-            numbered.append((number, _BadJson("nested too deep")))
-    task = progress.add_task("importing", total=len(numbered)) if progress else None
-    for batch in iter_batches(numbered, IMPORT_BATCH):
-        bodies = [body for _, body in batch if not isinstance(body, _BadJson)]
-        answers = iter(ledger.execute(bodies)) if bodies else iter(())
-        for number, body in batch:
-            if isinstance(body, _BadJson):
-                report["rejected"].append({"line": number, "command_id": None,
-                                           "rule": "invalid_field",
-                                           "message": f"line is not JSON: {body.message}"})
-                continue
-            answer = next(answers)
-            if answer["status"] == "applied":
-                report["applied"] += 1
-            elif answer["status"] == "duplicate":
-                report["duplicates"] += 1
-            else:
-                report["rejected"].append({"line": number, "command_id": answer["command_id"],
-                                           "rule": answer["rule"], "message": answer["message"]})
-        if progress and task is not None:
-            progress.advance(task, len(batch))
-    return report
-
-
-class _BadJson:
-    def __init__(self, message: str) -> None:
-        self.message = message
 
 
 @app.command("import")

@@ -23,7 +23,7 @@ from support import USERS, at, cmd, sale, setup_company
 from ledger.api import ApiKeys, create_app
 from ledger.bootstrap import Runtime
 from ledger.application import Ledger
-from ledger.cli import import_lines
+from ledger.service.importing import import_lines
 from ledger.domain.commands import MAX_AMOUNT, MAX_COMMAND_BYTES, MAX_DEPTH, MAX_ITEMS
 from ledger.projections.aging import query_aging
 from ledger.projections.audit import query_audit

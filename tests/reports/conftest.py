@@ -20,7 +20,7 @@ UPDATE_ENV = "LEDGER_UPDATE_GOLDEN"
 
 @pytest.fixture(scope="session")
 def demo_company(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from ledger.cli import import_lines
+    from ledger.service.importing import import_lines
     from ledger.demo import Company, commission_payouts
     from ledger.projections.commissions import statement_months
     from ledger.bootstrap import projector_for
