@@ -198,7 +198,10 @@ class PolicyBook(Aggregate):
     def create_id() -> Any:
         return aggregate_id(PolicyBook.KIND, PolicyBook.SINGLETON)
 
-    @event("Opened", topic="ledger:PolicyBook.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "ledger:PolicyBook.Opened"
+
+    @event(Opened)
     def __init__(self) -> None:
         self.versions: dict[str, list[PolicyVersion]] = {}
 
@@ -228,7 +231,15 @@ class PolicyBook(Aggregate):
             values=values, meta=meta,
         )
 
-    @event("PolicyAdopted", topic="ledger:PolicyBook.PolicyAdopted")
+    class PolicyAdopted(Aggregate.Event):
+        TOPIC = "ledger:PolicyBook.PolicyAdopted"
+        policy: str
+        version: str
+        effective_from: str
+        values: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(PolicyAdopted)
     def _adopted(self, policy: str, version: str, effective_from: str, values: dict[str, Any],
                  meta: dict[str, Any]) -> None:
         pv = PolicyVersion(policy, version, date.fromisoformat(effective_from), values)

@@ -32,7 +32,16 @@ class Customer(Aggregate):
     def create_id(customer_id: str) -> UUID:
         return aggregate_id(Customer.KIND, customer_id)
 
-    @event("Registered", topic="ledger:Customer.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "ledger:Customer.Registered"
+        customer_id: str
+        name: str
+        credit_limit: int
+        payment_terms_days: int
+        region: str
+        meta: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, customer_id: str, name: str, credit_limit: int, payment_terms_days: int,
                  region: str, meta: dict[str, Any]) -> None:
         self.customer_id = customer_id
@@ -96,16 +105,47 @@ class Customer(Aggregate):
 
     # --- facts -----------------------------------------------------------------------
 
-    @event("CreditTermsSet", topic="ledger:Customer.CreditTermsSet")
+    class CreditTermsSet(Aggregate.Event):
+        TOPIC = "ledger:Customer.CreditTermsSet"
+        credit_limit: int
+        payment_terms_days: int
+        effective_on: str
+        approved_by: str
+        meta: dict[str, Any]
+
+    @event(CreditTermsSet)
     def set_credit_terms(self, credit_limit: int, payment_terms_days: int, effective_on: str,
                          approved_by: str, meta: dict[str, Any]) -> None:
         self.terms.append((date.fromisoformat(effective_on), credit_limit, payment_terms_days))
 
-    @event("AtRiskFlagged", topic="ledger:Customer.AtRiskFlagged")
+    class AtRiskFlagged(Aggregate.Event):
+        TOPIC = "ledger:Customer.AtRiskFlagged"
+        at_risk: bool
+        reason: str
+        meta: dict[str, Any]
+
+    @event(AtRiskFlagged)
     def flag_at_risk(self, at_risk: bool, reason: str, meta: dict[str, Any]) -> None:
         self.at_risk = at_risk
 
-    @event("SaleRecorded", topic="ledger:Customer.SaleRecorded")
+    class SaleRecorded(Aggregate.Event):
+        TOPIC = "ledger:Customer.SaleRecorded"
+        sale_id: str
+        rep_id: str
+        invoice_no: str
+        invoice_date: str
+        due_on: str
+        lines: list[dict[str, Any]]
+        gross: int
+        vat: int
+        credit_applied: int
+        price_approved_by: str | None
+        credit_approved_by: str | None
+        checks: dict[str, Any]
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(SaleRecorded)
     def record_sale(self, sale_id: str, rep_id: str, invoice_no: str, invoice_date: str,
                     due_on: str, lines: list[dict[str, Any]], gross: int, vat: int,
                     credit_applied: int, price_approved_by: str | None,
@@ -185,7 +225,16 @@ class Customer(Aggregate):
             day = business_date(parse_instant(occurred)).isoformat() if occurred else None
             self._credit_lot(join_day(day, item.open_from.isoformat()), to_credit)
 
-    @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
+    class PaymentRecorded(Aggregate.Event):
+        TOPIC = "ledger:Customer.PaymentRecorded"
+        payment_id: str
+        amount: int
+        received_on: str
+        applied: list[dict[str, Any]]
+        to_credit: int
+        meta: dict[str, Any]
+
+    @event(PaymentRecorded)
     def record_payment(self, payment_id: str, amount: int, received_on: str,
                        applied: list[dict[str, Any]], to_credit: int, meta: dict[str, Any]) -> None:
         for a in applied:
@@ -208,7 +257,21 @@ class Customer(Aggregate):
                                      "lot": self._credit_lot(received_on, to_credit)
                                      if to_credit else None}
 
-    @event("PaymentReversed", topic="ledger:Customer.PaymentReversed")
+    class PaymentReversed(Aggregate.Event):
+        TOPIC = "ledger:Customer.PaymentReversed"
+        reversal_id: str
+        payment_id: str
+        target_command_id: str
+        amount: int
+        received_on: str
+        reopened: list[dict[str, Any]]
+        credit_removed: int
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(PaymentReversed)
     def reverse_payment(self, reversal_id: str, payment_id: str, target_command_id: str,
                         amount: int, received_on: str, reopened: list[dict[str, Any]],
                         credit_removed: int, reason: str, approved_by: str,
@@ -244,7 +307,16 @@ class Customer(Aggregate):
         if payment_id in self.payments:
             self.payments[payment_id]["reversed"] = True
 
-    @event("ReceivableWrittenOff", topic="ledger:Customer.ReceivableWrittenOff")
+    class ReceivableWrittenOff(Aggregate.Event):
+        TOPIC = "ledger:Customer.ReceivableWrittenOff"
+        writeoff_id: str
+        sale_id: str
+        amount: int
+        approved_by: str
+        reason: str
+        meta: dict[str, Any]
+
+    @event(ReceivableWrittenOff)
     def write_off(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,
                   reason: str, meta: dict[str, Any]) -> None:
         item = self.receivables[sale_id]

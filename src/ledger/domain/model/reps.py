@@ -47,7 +47,18 @@ class Rep(Aggregate):
     def create_id(rep_id: str) -> UUID:
         return aggregate_id(Rep.KIND, rep_id)
 
-    @event("Registered", topic="ledger:Rep.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "ledger:Rep.Registered"
+        rep_id: str
+        name: str
+        rank: str
+        trainer_id: str | None
+        region: str
+        user_id: str | None
+        effective_from: str
+        meta: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, rep_id: str, name: str, rank: str, trainer_id: str | None, region: str,
                  user_id: str | None, effective_from: str, meta: dict[str, Any]) -> None:
         self.rep_id = rep_id
@@ -93,12 +104,31 @@ class Rep(Aggregate):
         """The month's own figures as last booked, or None if it never accrued."""
         return self.months.get(period)
 
-    @event("RankChanged", topic="ledger:Rep.RankChanged")
+    class RankChanged(Aggregate.Event):
+        TOPIC = "ledger:Rep.RankChanged"
+        rank: str
+        previous_rank: str
+        effective_from: str
+        reason: str
+        decided_by: str
+        evidence: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(RankChanged)
     def change_rank(self, rank: str, previous_rank: str, effective_from: str, reason: str,
                     decided_by: str, evidence: dict[str, Any], meta: dict[str, Any]) -> None:
         self.ranks.append((date.fromisoformat(effective_from), rank))
 
-    @event("Fined", topic="ledger:Rep.Fined")
+    class Fined(Aggregate.Event):
+        TOPIC = "ledger:Rep.Fined"
+        fine_id: str
+        amount: int
+        reason: str
+        approved_by: str
+        fined_on: str
+        meta: dict[str, Any]
+
+    @event(Fined)
     def fine(self, fine_id: str, amount: int, reason: str, approved_by: str, fined_on: str,
              meta: dict[str, Any]) -> None:
         self.fines[fine_id] = amount
@@ -109,7 +139,10 @@ class Rep(Aggregate):
 
         Version 2 added ``carried`` and ``policy``. A version-1 event predates carrying
         negative totals: it carried nothing in and recorded no other policy than its plan,
-        so it is upcast with 0 and ``{}``."""
+        so it is upcast with 0 and ``{}``. The earliest version-1 events were written
+        before ``morning_star_sales``, ``adjustments`` and ``trainees`` were recorded (no
+        stored sample lacks them; the commission projection used to default them): such
+        an event had none, so it is upcast with 0, 0 and ``[]``."""
 
         TOPIC = "ledger:Rep.CommissionAccrued"
         class_version = 2
@@ -142,6 +175,9 @@ class Rep(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["carried"] = 0
             state["policy"] = {}
+            state.setdefault("morning_star_sales", 0)
+            state.setdefault("adjustments", 0)
+            state.setdefault("trainees", [])
 
     @event(CommissionAccrued)
     def accrue(self, period: str, plan_version: str, rank: str, personal_sales: int,
@@ -162,7 +198,15 @@ class Rep(Aggregate):
             "adjustments": adjustments, "carried": carried, "lines": lines,
         }]))
 
-    @event("CommissionPaid", topic="ledger:Rep.CommissionPaid")
+    class CommissionPaid(Aggregate.Event):
+        TOPIC = "ledger:Rep.CommissionPaid"
+        payout_id: str
+        period: str
+        amount: int
+        paid_on: str
+        meta: dict[str, Any]
+
+    @event(CommissionPaid)
     def pay(self, payout_id: str, period: str, amount: int, paid_on: str,
             meta: dict[str, Any]) -> None:
         self.payouts.setdefault(period, []).append((payout_id, amount))
@@ -176,7 +220,20 @@ class Rep(Aggregate):
                 return period
         return None
 
-    @event("FineReversed", topic="ledger:Rep.FineReversed")
+    class FineReversed(Aggregate.Event):
+        TOPIC = "ledger:Rep.FineReversed"
+        reversal_id: str
+        fine_id: str
+        target_command_id: str
+        amount: int
+        fined_on: str
+        closed_period: bool
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(FineReversed)
     def reverse_fine(self, reversal_id: str, fine_id: str, target_command_id: str, amount: int,
                      fined_on: str, closed_period: bool, reason: str, approved_by: str,
                      policy: dict[str, str], meta: dict[str, Any]) -> None:
@@ -184,7 +241,20 @@ class Rep(Aggregate):
         that month is closed, comes back as a late adjustment in the next close."""
         self.fines.pop(fine_id, None)
 
-    @event("PayoutReversed", topic="ledger:Rep.PayoutReversed")
+    class PayoutReversed(Aggregate.Event):
+        TOPIC = "ledger:Rep.PayoutReversed"
+        reversal_id: str
+        payout_id: str
+        target_command_id: str
+        period: str
+        amount: int
+        paid_on: str
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(PayoutReversed)
     def reverse_payout(self, reversal_id: str, payout_id: str, target_command_id: str,
                        period: str, amount: int, paid_on: str, reason: str, approved_by: str,
                        policy: dict[str, str], meta: dict[str, Any]) -> None:

@@ -21,7 +21,14 @@ class User(Aggregate):
     def create_id(user_id: str) -> UUID:
         return aggregate_id(User.KIND, user_id)
 
-    @event("Registered", topic="ledger:User.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "ledger:User.Registered"
+        user_id: str
+        name: str
+        roles: list[str]
+        meta: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, user_id: str, name: str, roles: list[str], meta: dict[str, Any]) -> None:
         self.user_id = user_id
         self.name = name
