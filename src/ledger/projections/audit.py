@@ -59,8 +59,11 @@ from eventsourcing.utils import get_topic
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.handlers.context import is_late
 from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.model import (
+    ApprovalGrants, Budget, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku, User,
+)
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, Memo, from_json, parse_as_of, policy_in_force,
+    POLICY_TABLE, Dispatching, Memo, from_json, parse_as_of, policy_in_force,
     record_policy, to_json,
 )
 from ledger.projections.engine import Projector, Sql
@@ -77,41 +80,41 @@ _NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_vers
 
 class AuditProjection(Dispatching):
     name = "audit"
-    handlers: ClassVar[dict[str, str]] = {
-        "ledger:User.Registered": "_user",
-        "ledger:Customer.Registered": "_customer",
-        "ledger:Customer.CreditTermsSet": "_fact",
-        "ledger:Customer.AtRiskFlagged": "_fact",
-        "ledger:Customer.SaleRecorded": "_sale",
-        "ledger:Customer.ReturnRecorded": "_return",
-        "ledger:Customer.PaymentRecorded": "_payment",
-        "ledger:Customer.ReceivableWrittenOff": "_write_off",
-        "ledger:Sku.Opened": "_sku",
-        "ledger:Sku.ListPriceSet": "_fact",
-        "ledger:Rep.Registered": "_rep",
-        "ledger:Rep.RankChanged": "_rep_fact",
-        "ledger:Rep.Fined": "_rep_fact",
-        "ledger:Rep.CommissionPaid": "_rep_fact",
-        "ledger:Rep.CommissionAccrued": "_rep_fact",
-        "ledger:Budget.Allocated": "_budget",
-        "ledger:Budget.Adjusted": "_fact",
-        "ledger:Budget.ExpenseSubmitted": "_expense_submitted",
-        "ledger:Budget.ExpenseApproved": "_expense_fact",
-        "ledger:Budget.ExpenseRejected": "_expense_fact",
-        "ledger:Budget.ExpenseSpent": "_expense_fact",
-        "ledger:Dispute.Opened": "_dispute",
-        "ledger:Dispute.Resolved": "_fact",
-        POLICY_ADOPTED: "_policy",
-        "ledger:Closings.MonthClosed": "_month_closed",
-        "ledger:CommandRecord.Recorded": "_command",
-        "ledger:CommandRecord.RecordedFor": "_command",
-        "ledger:Customer.PaymentReversed": "_reversal",
-        "ledger:Rep.FineReversed": "_reversal",
-        "ledger:Rep.PayoutReversed": "_reversal",
-        "ledger:Budget.SpendReversed": "_reversal",
-        "ledger:ApprovalGrants.Opened": "_grants_opened",
-        "ledger:ApprovalGrants.Granted": "_grant",
-        "ledger:ApprovalGrants.Used": "_grant_used",
+    handlers: ClassVar[dict[type, str]] = {
+        User.Registered: "_user",
+        Customer.Registered: "_customer",
+        Customer.CreditTermsSet: "_fact",
+        Customer.AtRiskFlagged: "_fact",
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.PaymentRecorded: "_payment",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Sku.Opened: "_sku",
+        Sku.ListPriceSet: "_fact",
+        Rep.Registered: "_rep",
+        Rep.RankChanged: "_rep_fact",
+        Rep.Fined: "_rep_fact",
+        Rep.CommissionPaid: "_rep_fact",
+        Rep.CommissionAccrued: "_rep_fact",
+        Budget.Allocated: "_budget",
+        Budget.Adjusted: "_fact",
+        Budget.ExpenseSubmitted: "_expense_submitted",
+        Budget.ExpenseApproved: "_expense_fact",
+        Budget.ExpenseRejected: "_expense_fact",
+        Budget.ExpenseSpent: "_expense_fact",
+        Dispute.Opened: "_dispute",
+        Dispute.Resolved: "_fact",
+        PolicyBook.PolicyAdopted: "_policy",
+        Closings.MonthClosed: "_month_closed",
+        CommandRecord.Recorded: "_command",
+        CommandRecord.RecordedFor: "_command",
+        Customer.PaymentReversed: "_reversal",
+        Rep.FineReversed: "_reversal",
+        Rep.PayoutReversed: "_reversal",
+        Budget.SpendReversed: "_reversal",
+        ApprovalGrants.Opened: "_grants_opened",
+        ApprovalGrants.Granted: "_grant",
+        ApprovalGrants.Used: "_grant_used",
     }
     tables: ClassVar[dict[str, str]] = {
         "entries": "position BIGINT PRIMARY KEY, event TEXT NOT NULL, command TEXT, "
@@ -194,7 +197,7 @@ class AuditProjection(Dispatching):
             "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (position, topic.removeprefix("ledger:"), meta.get("command"), meta.get("command_id"),
              actor, self._roles_of(sql, actor), to_json(approvers), getattr(e, "reason", None),
-             _policy_version(topic, e, policies), to_json(policies), occurred, reported,
+             _policy_version(e, policies), to_json(policies), occurred, reported,
              _iso(e.timestamp), day, delay, int(late),
              (actor if subject is None else subject) or None, beneficiary,
              to_json(_details(e))),
@@ -401,12 +404,12 @@ def decision_policies(e: Any) -> dict[str, str]:
     return found
 
 
-def _policy_version(topic: str, e: Any, policies: dict[str, str]) -> str | None:
+def _policy_version(e: Any, policies: dict[str, str]) -> str | None:
     """An adoption's own version; a decision's versions of every policy it consulted as
     ``name=version`` pairs in name order, joined by commas
     (``"aging=default,approvals=default,credit=default,price_approval=default"``); None
     for a plain fact (a payment, a flag, a registration with its own terms)."""
-    if topic == POLICY_ADOPTED:
+    if isinstance(e, PolicyBook.PolicyAdopted):
         return e.version
     recorded = sorted((k, v) for k, v in policies.items() if k != "reporting")
     return ",".join(f"{k}={v}" for k, v in recorded) or None

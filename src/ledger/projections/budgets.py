@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ledger.domain.budgeting import APPROVED, REJECTED, SPENT, SUBMITTED, Figures
+from ledger.domain.model import Budget
 from ledger.projections.common import Dispatching, decimal_text, expect_rows
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
@@ -33,14 +34,14 @@ STATUSES = (SUBMITTED, APPROVED, SPENT, REJECTED)
 
 class BudgetsProjection(Dispatching):
     name = "budgets"
-    handlers: ClassVar[dict[str, str]] = {
-        "ledger:Budget.Allocated": "_allocated",
-        "ledger:Budget.Adjusted": "_adjusted",
-        "ledger:Budget.ExpenseSubmitted": "_submitted",
-        "ledger:Budget.ExpenseApproved": "_approved",
-        "ledger:Budget.ExpenseRejected": "_rejected",
-        "ledger:Budget.ExpenseSpent": "_spent",
-        "ledger:Budget.SpendReversed": "_spend_reversed",
+    handlers: ClassVar[dict[type, str]] = {
+        Budget.Allocated: "_allocated",
+        Budget.Adjusted: "_adjusted",
+        Budget.ExpenseSubmitted: "_submitted",
+        Budget.ExpenseApproved: "_approved",
+        Budget.ExpenseRejected: "_rejected",
+        Budget.ExpenseSpent: "_spent",
+        Budget.SpendReversed: "_spend_reversed",
     }
     tables: ClassVar[dict[str, str]] = {
         "budgets": "budget_id TEXT PRIMARY KEY, origin TEXT NOT NULL UNIQUE, "

@@ -58,25 +58,15 @@ from ledger.domain.commission_month import (
 from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
 from ledger.domain.money import format_rate
 from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
+from ledger.domain.model import Closings, Customer, PolicyBook, Rep
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
+    POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
     versions_book,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import QueryError, invalid, unknown
 from ledger.projections.general_ledger import event_day
 
-T_REP_REGISTERED = "ledger:Rep.Registered"
-T_RANK_CHANGED = "ledger:Rep.RankChanged"
-T_FINED = "ledger:Rep.Fined"
-T_ACCRUED = "ledger:Rep.CommissionAccrued"
-T_PAID = "ledger:Rep.CommissionPaid"
-T_SALE = "ledger:Customer.SaleRecorded"
-T_RETURN = "ledger:Customer.ReturnRecorded"
-T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
-T_MONTH_CLOSED = "ledger:Closings.MonthClosed"
-T_FINE_REVERSED = "ledger:Rep.FineReversed"
-T_PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
 
 REGISTERED = "registered"  # the reason shown for a rep's first rank
 
@@ -88,19 +78,19 @@ FIGURES = ("rank", "personal_sales", "rate", "commission", "morning_star_bonus",
 
 class CommissionsProjection(Dispatching):
     name = "commissions"
-    handlers: ClassVar[dict[str, str]] = {
-        T_REP_REGISTERED: "_registered",
-        T_RANK_CHANGED: "_rank_changed",
-        T_FINED: "_fined",
-        T_ACCRUED: "_accrued",
-        T_PAID: "_paid",
-        T_SALE: "_sale",
-        T_RETURN: "_return",
-        T_WRITE_OFF: "_write_off",
-        T_MONTH_CLOSED: "_month_closed",
-        T_FINE_REVERSED: "_fine_reversed",
-        T_PAYOUT_REVERSED: "_payout_reversed",
-        POLICY_ADOPTED: "_policy",
+    handlers: ClassVar[dict[type, str]] = {
+        Rep.Registered: "_registered",
+        Rep.RankChanged: "_rank_changed",
+        Rep.Fined: "_fined",
+        Rep.CommissionAccrued: "_accrued",
+        Rep.CommissionPaid: "_paid",
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Closings.MonthClosed: "_month_closed",
+        Rep.FineReversed: "_fine_reversed",
+        Rep.PayoutReversed: "_payout_reversed",
+        PolicyBook.PolicyAdopted: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
         "reps": "rep_key TEXT PRIMARY KEY, rep_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, "

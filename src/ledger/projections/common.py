@@ -22,7 +22,6 @@ from ledger.domain.policies import Defaults, PolicyBook, PolicyVersion
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import invalid
 
-POLICY_ADOPTED = "ledger:PolicyBook.PolicyAdopted"
 END_OF_TIME = "9999-12-31"  # upper bound for "every fact the log holds"
 
 POLICY_TABLE = {
@@ -59,21 +58,24 @@ def expect_rows(sql: Sql, expected: int, what: str) -> None:
 
 
 class Dispatching(Projection):
-    """A projection whose ``handlers`` map each event topic it reads to the name of the
-    method that applies it; ``topics`` is derived from them."""
+    """A projection whose ``handlers`` map each event class it reads to the name of the
+    method that applies it, and whose ``ignores`` names every other stored event class
+    (tests/projections/test_event_coverage.py holds each projection to both). ``topics``,
+    the topic strings the projector filters the log on, is derived from ``handlers``."""
 
-    handlers: ClassVar[dict[str, str]]  # event topic -> method name
+    handlers: ClassVar[dict[type, str]]  # event class -> method name
+    ignores: ClassVar[frozenset[type]] = frozenset()  # stored event classes it does not read
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "handlers" in cls.__dict__:
-            cls.topics = tuple(cls.handlers)
+            cls.topics = tuple(get_topic(c) for c in cls.handlers)
 
     def apply(self, sql: Sql, position: int, event: Any) -> None:
         by_type: dict[type, Any] = self.__dict__.setdefault("_by_type", {})
         method = by_type.get(type(event))
         if method is None:
-            method = by_type[type(event)] = getattr(self, self.handlers[get_topic(type(event))])
+            method = by_type[type(event)] = getattr(self, self.handlers[type(event)])
         method(sql, position, event)
 
 

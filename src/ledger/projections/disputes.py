@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ledger.domain.model import Dispute
 from ledger.projections.common import Dispatching, expect_rows, from_json, to_json
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.receivables import projection_of
@@ -20,9 +21,9 @@ OPEN, RESOLVED = "open", "resolved"
 
 class DisputesProjection(Dispatching):
     name = "disputes"
-    handlers: ClassVar[dict[str, str]] = {
-        "ledger:Dispute.Opened": "_opened",
-        "ledger:Dispute.Resolved": "_resolved",
+    handlers: ClassVar[dict[type, str]] = {
+        Dispute.Opened: "_opened",
+        Dispute.Resolved: "_resolved",
     }
     tables: ClassVar[dict[str, str]] = {
         "disputes": "dispute_id TEXT PRIMARY KEY, origin TEXT NOT NULL, entity TEXT NOT NULL, "

@@ -86,22 +86,10 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, month, parse_instant
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
+from ledger.domain.model import Budget, Customer, Rep
 from ledger.projections.common import Dispatching, MissingReference
 from ledger.projections.engine import Projection, Projector, Sql
 
-SALE = "ledger:Customer.SaleRecorded"
-RETURN = "ledger:Customer.ReturnRecorded"
-PAYMENT = "ledger:Customer.PaymentRecorded"
-WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
-BUDGET_ALLOCATED = "ledger:Budget.Allocated"
-EXPENSE_SPENT = "ledger:Budget.ExpenseSpent"
-COMMISSION_ACCRUED = "ledger:Rep.CommissionAccrued"
-COMMISSION_PAID = "ledger:Rep.CommissionPaid"
-FINED = "ledger:Rep.Fined"
-PAYMENT_REVERSED = "ledger:Customer.PaymentReversed"
-SPEND_REVERSED = "ledger:Budget.SpendReversed"
-PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
-FINE_REVERSED = "ledger:Rep.FineReversed"
 
 CASH = "cash"
 RECEIVABLES = "receivables"
@@ -267,20 +255,20 @@ class UnbalancedEntry(ValueError):
 
 class GeneralLedger(Dispatching):
     name = "gl"
-    handlers: ClassVar[dict[str, str]] = {
-        SALE: "_sale",
-        RETURN: "_return",
-        PAYMENT: "_payment",
-        WRITE_OFF: "_write_off",
-        BUDGET_ALLOCATED: "_allocated",
-        EXPENSE_SPENT: "_spent",
-        COMMISSION_ACCRUED: "_accrued",
-        COMMISSION_PAID: "_paid",
-        FINED: "_fined",
-        PAYMENT_REVERSED: "_payment_reversed",
-        SPEND_REVERSED: "_spend_reversed",
-        PAYOUT_REVERSED: "_payout_reversed",
-        FINE_REVERSED: "_fine_reversed",
+    handlers: ClassVar[dict[type, str]] = {
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.PaymentRecorded: "_payment",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Budget.Allocated: "_allocated",
+        Budget.ExpenseSpent: "_spent",
+        Rep.CommissionAccrued: "_accrued",
+        Rep.CommissionPaid: "_paid",
+        Rep.Fined: "_fined",
+        Customer.PaymentReversed: "_payment_reversed",
+        Budget.SpendReversed: "_spend_reversed",
+        Rep.PayoutReversed: "_payout_reversed",
+        Rep.FineReversed: "_fine_reversed",
     }
     tables: ClassVar[dict[str, str]] = {
         # one row per posting line; (position, seq) names the event and the line

@@ -41,8 +41,9 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import Period, parse_period
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
+from ledger.domain.model import Customer, PolicyBook, Rep
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
+    POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
     parse_as_of, policy_in_force,
     ratio_text, record_policy, today,
 )
@@ -56,14 +57,14 @@ SUMS = ("sales", "returns", "collections", "recoveries", "written_off", "open", 
 
 class KpisProjection(Dispatching):
     name = "kpis"
-    handlers: ClassVar[dict[str, str]] = {
-        "ledger:Rep.Registered": "_rep",
-        "ledger:Customer.SaleRecorded": "_sale",
-        "ledger:Customer.ReturnRecorded": "_return",
-        "ledger:Customer.PaymentRecorded": "_payment",
-        "ledger:Customer.ReceivableWrittenOff": "_write_off",
-        "ledger:Customer.PaymentReversed": "_payment_reversed",
-        POLICY_ADOPTED: "_policy",
+    handlers: ClassVar[dict[type, str]] = {
+        Rep.Registered: "_rep",
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.PaymentRecorded: "_payment",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Customer.PaymentReversed: "_payment_reversed",
+        PolicyBook.PolicyAdopted: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
         "reps": "rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT NOT NULL, "

@@ -13,8 +13,9 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.policies import BEGINNING, PLAN_POLICY, POLICY_NAMES
+from ledger.domain.model import PolicyBook
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, parse_as_of, policy_in_force, record_policy, today,
+    POLICY_TABLE, Dispatching, parse_as_of, policy_in_force, record_policy, today,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.receivables import projection_of
@@ -22,7 +23,7 @@ from ledger.projections.receivables import projection_of
 
 class PoliciesProjection(Dispatching):
     name = "policies"
-    handlers: ClassVar[dict[str, str]] = {POLICY_ADOPTED: "_policy"}
+    handlers: ClassVar[dict[type, str]] = {PolicyBook.PolicyAdopted: "_policy"}
     tables: ClassVar[dict[str, str]] = {**POLICY_TABLE}
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:

@@ -56,8 +56,9 @@ from ledger.domain.model.customers import Customer
 from ledger.domain.receivables import (
     aging_bucket, credit_pieces, credit_removal, days_past_due, join_day, receivable_class,
 )
+from ledger.domain.model import Customer, PolicyBook
 from ledger.projections.common import (
-    END_OF_TIME, POLICY_ADOPTED, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
+    END_OF_TIME, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
     policy_in_force, record_policy, report_date,
 )
 from ledger.projections.engine import Projection, Projector, Sql
@@ -65,14 +66,6 @@ from ledger.projections.errors import unknown
 
 BEGINNING = "0001-01-01"
 
-T_REGISTERED = "ledger:Customer.Registered"
-T_TERMS = "ledger:Customer.CreditTermsSet"
-T_AT_RISK = "ledger:Customer.AtRiskFlagged"
-T_SALE = "ledger:Customer.SaleRecorded"
-T_RETURN = "ledger:Customer.ReturnRecorded"
-T_PAYMENT = "ledger:Customer.PaymentRecorded"
-T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
-T_PAYMENT_REVERSED = "ledger:Customer.PaymentReversed"
 
 
 def event_day(event: Any) -> str:
@@ -82,16 +75,16 @@ def event_day(event: Any) -> str:
 
 class ReceivablesProjection(Dispatching):
     name = "receivables"
-    handlers: ClassVar[dict[str, str]] = {
-        T_REGISTERED: "_registered",
-        T_TERMS: "_terms",
-        T_AT_RISK: "_at_risk",
-        T_SALE: "_sale",
-        T_RETURN: "_return",
-        T_PAYMENT: "_payment",
-        T_WRITE_OFF: "_write_off",
-        T_PAYMENT_REVERSED: "_payment_reversed",
-        POLICY_ADOPTED: "_policy",
+    handlers: ClassVar[dict[type, str]] = {
+        Customer.Registered: "_registered",
+        Customer.CreditTermsSet: "_terms",
+        Customer.AtRiskFlagged: "_at_risk",
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.PaymentRecorded: "_payment",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Customer.PaymentReversed: "_payment_reversed",
+        PolicyBook.PolicyAdopted: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
         "customers": "customer_id TEXT PRIMARY KEY, origin TEXT NOT NULL UNIQUE, "

@@ -19,8 +19,9 @@ from ledger.domain.calendar import add_months, month_of
 from ledger.domain.commission_plan import trip_progress
 from ledger.domain.plan_schema import load_plan
 from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.model import PolicyBook, Rep
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, expect_rows, from_json, policy_in_force,
+    POLICY_TABLE, Dispatching, expect_rows, from_json, policy_in_force,
     record_policy, to_json, today,
 )
 from ledger.projections.engine import Projector, Sql
@@ -30,10 +31,10 @@ from ledger.projections.receivables import projection_of
 
 class TripsProjection(Dispatching):
     name = "trips"
-    handlers: ClassVar[dict[str, str]] = {
-        "ledger:Rep.Registered": "_rep",
-        "ledger:Rep.CommissionAccrued": "_accrued",
-        POLICY_ADOPTED: "_policy",
+    handlers: ClassVar[dict[type, str]] = {
+        Rep.Registered: "_rep",
+        Rep.CommissionAccrued: "_accrued",
+        PolicyBook.PolicyAdopted: "_policy",
     }
     tables: ClassVar[dict[str, str]] = {
         "reps": "origin TEXT PRIMARY KEY, rep_id TEXT NOT NULL UNIQUE",
