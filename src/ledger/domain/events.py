@@ -28,3 +28,11 @@ def stored_event_classes() -> tuple[type, ...]:
             if isinstance(value, type) and attr != "Created" and getattr(value, "TOPIC", None):
                 found.append(value)
     return tuple(found)
+
+
+def event_fields(cls: type) -> frozenset[str]:
+    """The fields an event class declares (its own and its bases'), so code that reads
+    events generically (the audit trail) knows what a class holds without probing each
+    event. An upcaster gives an old event every field its class declares."""
+    return frozenset(name for klass in cls.__mro__
+                     for name in getattr(klass, "__annotations__", {}))

@@ -50,6 +50,7 @@ its approvals, if any).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -57,6 +58,7 @@ from typing import Any, ClassVar
 from eventsourcing.utils import get_topic
 
 from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.events import event_fields
 from ledger.domain.handlers.context import is_late
 from ledger.domain.policies import PLAN_POLICY
 from ledger.domain.model import (
@@ -93,10 +95,10 @@ class AuditProjection(Dispatching):
         Sku.Opened: "_sku",
         Sku.ListPriceSet: "_fact",
         Rep.Registered: "_rep",
-        Rep.RankChanged: "_rep_fact",
-        Rep.Fined: "_rep_fact",
-        Rep.CommissionPaid: "_rep_fact",
-        Rep.CommissionAccrued: "_rep_fact",
+        Rep.RankChanged: "_rank_changed",
+        Rep.Fined: "_fined",
+        Rep.CommissionPaid: "_paid",
+        Rep.CommissionAccrued: "_accrued",
         Budget.Allocated: "_budget",
         Budget.Adjusted: "_fact",
         Budget.ExpenseSubmitted: "_expense_submitted",
@@ -109,10 +111,10 @@ class AuditProjection(Dispatching):
         Closings.MonthClosed: "_month_closed",
         CommandRecord.Recorded: "_command",
         CommandRecord.RecordedFor: "_command",
-        Customer.PaymentReversed: "_reversal",
-        Rep.FineReversed: "_reversal",
-        Rep.PayoutReversed: "_reversal",
-        Budget.SpendReversed: "_reversal",
+        Customer.PaymentReversed: "_payment_reversed",
+        Rep.FineReversed: "_fine_reversed",
+        Rep.PayoutReversed: "_payout_reversed",
+        Budget.SpendReversed: "_spend_reversed",
         ApprovalGrants.Opened: "_grants_opened",
         ApprovalGrants.Granted: "_grant",
         ApprovalGrants.Used: "_grant_used",
@@ -177,7 +179,7 @@ class AuditProjection(Dispatching):
         checked against both.
         """
         topic = get_topic(type(e))
-        meta = getattr(e, "meta", None) or {}
+        meta = _meta(e)
         actor = meta.get("actor")
         occurred, reported = meta.get("occurred_at"), meta.get("reported_at")
         day = delay = None
@@ -201,7 +203,7 @@ class AuditProjection(Dispatching):
             "recorded_at, business_date, delay_seconds, late, subject_user, beneficiary_rep, "
             "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (position, topic.removeprefix("ledger:"), meta.get("command"), meta.get("command_id"),
-             actor, self._roles_of(sql, actor), to_json(approvers), getattr(e, "reason", None),
+             actor, self._roles_of(sql, actor), to_json(approvers), _reason(e),
              _policy_version(e, policies), to_json(policies), occurred, reported,
              _iso(e.timestamp), day, delay, int(late),
              (actor if subject is None else subject) or None, beneficiary,
@@ -288,14 +290,25 @@ class AuditProjection(Dispatching):
         self._origin(sql, e, "rep", e.rep_id)
         self._entry(sql, position, e, ids=(e.trainer_id, e.user_id), beneficiary=e.rep_id)
 
-    def _rep_fact(self, sql: Sql, position: int, e: Any) -> None:
+    def _rep_entry(self, sql: Sql, position: int, e: Any, ids: tuple[str | None, ...] = (),
+                   subject: str | None = None) -> None:
+        """An event about a rep's account: the rep is the beneficiary."""
         rep = (self.origins.get(sql, e.originator_id.hex) or (None,))[0]
+        self._entry(sql, position, e, ids=ids, beneficiary=rep, subject=subject)
+
+    def _rank_changed(self, sql: Sql, position: int, e: Rep.RankChanged) -> None:
         # a rank change is decided by its actor (a director, or the month's closer): there
         # is no request of someone else's to approve, only the rep account to check
-        subject = "" if hasattr(e, "decided_by") else None
-        self._entry(sql, position, e,
-                    ids=(getattr(e, "fine_id", None), getattr(e, "payout_id", None)),
-                    beneficiary=rep, subject=subject)
+        self._rep_entry(sql, position, e, subject="")
+
+    def _fined(self, sql: Sql, position: int, e: Rep.Fined) -> None:
+        self._rep_entry(sql, position, e, ids=(e.fine_id,))
+
+    def _paid(self, sql: Sql, position: int, e: Rep.CommissionPaid) -> None:
+        self._rep_entry(sql, position, e, ids=(e.payout_id,))
+
+    def _accrued(self, sql: Sql, position: int, e: Rep.CommissionAccrued) -> None:
+        self._rep_entry(sql, position, e)
 
     def _budget(self, sql: Sql, position: int, e: Any) -> None:
         self._origin(sql, e, "budget", e.budget_id)
@@ -325,22 +338,26 @@ class AuditProjection(Dispatching):
         sql.execute(f"INSERT INTO {self.t('commands')} VALUES (?, ?, ?, ?, ?)",
                     (e.command_id, e.command, e.actor, to_json(e.answer), position))
 
-    def _reversal(self, sql: Sql, position: int, e: Any) -> None:
-        """A reversal (SPEC 2.7), indexed under its own id, the command it reverses, the
-        reversed payment, fine, payout or expense, the sales a payment's reversal reopens,
-        and its aggregate (customer, rep or budget). A fine's or payout's reversal is about
-        the rep's account; a spend's is judged against the expense's submitter."""
-        is_rep = hasattr(e, "fine_id") or hasattr(e, "payout_id")
-        rep = (self.origins.get(sql, e.originator_id.hex) or (None,))[0] if is_rep else None
-        subject = None
-        if hasattr(e, "expense_id"):
-            found = self.submitters.get(sql, e.expense_id)
-            subject = found[0] if found else None
-        ids = (e.reversal_id, e.target_command_id,
-               *(getattr(e, name, None) for name in ("payment_id", "fine_id", "payout_id",
-                                                     "expense_id")),
-               *(a["sale_id"] for a in getattr(e, "reopened", ())))
-        self._entry(sql, position, e, ids=ids, beneficiary=rep, subject=subject)
+    # A reversal (SPEC 2.7) is indexed under its own id, the command it reverses, the
+    # reversed payment, fine, payout or expense, the sales a payment's reversal reopens,
+    # and its aggregate (customer, rep or budget). A fine's or payout's reversal is about
+    # the rep's account; a spend's is judged against the expense's submitter.
+
+    def _payment_reversed(self, sql: Sql, position: int, e: Customer.PaymentReversed) -> None:
+        self._entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.payment_id,
+                                           *(a["sale_id"] for a in e.reopened)))
+
+    def _fine_reversed(self, sql: Sql, position: int, e: Rep.FineReversed) -> None:
+        self._rep_entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.fine_id))
+
+    def _payout_reversed(self, sql: Sql, position: int, e: Rep.PayoutReversed) -> None:
+        self._rep_entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.payout_id))
+
+    def _spend_reversed(self, sql: Sql, position: int, e: Budget.SpendReversed) -> None:
+        found = self.submitters.get(sql, e.expense_id)
+        self._entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.expense_id),
+                    subject=found[0] if found else None)
+
     def _grants_opened(self, sql: Sql, position: int, e: Any) -> None:
         """Opening a grants record is bookkeeping; its grants are the entries."""
         self._origin(sql, e, "approval_grants", e.subject, related=e.approver)
@@ -365,16 +382,54 @@ def _timing(occurred: str, reported: str) -> tuple[str, int]:
             int((reported_dt - occurred_dt) / timedelta(seconds=1)))
 
 
+_APPROVER_FIELDS = ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")
+
+
+@dataclass(frozen=True)
+class EntryShape:
+    """What the trail reads from an event class beyond its own handler, from the fields
+    the class declares (``event_fields``): which approver fields it has (of
+    ``_APPROVER_FIELDS``, in that order), and whether it has a ``reason``, ``meta``, a
+    ``policy`` mapping, a ``plan_version`` or an ``evidence`` (a promotion's, naming the
+    plan). Every entry reads its event through its class's shape."""
+
+    approver_fields: tuple[str, ...]
+    reason: bool
+    meta: bool
+    policy: bool
+    plan_version: bool
+    evidence: bool
+
+
+@lru_cache(maxsize=None)
+def entry_shape(cls: type) -> EntryShape:
+    fields = event_fields(cls)
+    return EntryShape(
+        approver_fields=tuple(f for f in _APPROVER_FIELDS if f in fields),
+        reason="reason" in fields, meta="meta" in fields, policy="policy" in fields,
+        plan_version="plan_version" in fields, evidence="evidence" in fields,
+    )
+
+
+def _meta(e: Any) -> dict[str, Any]:
+    return (e.meta or {}) if entry_shape(type(e)).meta else {}
+
+
+def _reason(e: Any) -> str | None:
+    return e.reason if entry_shape(type(e)).reason else None
+
+
+def _named_approvers(e: Any) -> list[tuple[str, str]]:
+    """(field, user) of every approver field of the event that names a user."""
+    named = ((name, getattr(e, name)) for name in entry_shape(type(e)).approver_fields)
+    return [(name, user) for name, user in named if isinstance(user, str) and user]
+
+
 def _approvers(e: Any) -> list[str]:
     """Who approved the decision: a sale's price and credit approvers, a return's,
     write-off's, fine's, budget's or credit terms' ``approved_by``, an expense approval's
     approver, a rank change's ``decided_by``."""
-    found = [getattr(e, name, None) for name in
-             ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")]
-    return list(dict.fromkeys(a for a in found if isinstance(a, str) and a))
-
-
-_APPROVER_FIELDS = ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")
+    return list(dict.fromkeys(user for _, user in _named_approvers(e)))
 
 
 def approval_ways(e: Any, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -386,12 +441,8 @@ def approval_ways(e: Any, meta: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(recorded, list):
         return [{"field": a.get("field"), "user": a.get("user"), "how": a.get("how"),
                  "grant_id": a.get("grant_id")} for a in recorded if isinstance(a, dict)]
-    found = []
-    for name in _APPROVER_FIELDS:
-        user = getattr(e, name, None)
-        if isinstance(user, str) and user:
-            found.append({"field": name, "user": user, "how": "attested", "grant_id": None})
-    return found
+    return [{"field": name, "user": user, "how": "attested", "grant_id": None}
+            for name, user in _named_approvers(e)]
 
 
 def decision_policies(e: Any) -> dict[str, str]:
@@ -399,11 +450,13 @@ def decision_policies(e: Any) -> dict[str, str]:
     versions): ``meta["policies"]`` (every decision since it was recorded there), the
     ``policy`` field of sales, expense approvals and spends, and the commission plan
     (``commission_plan``) of an accrual or a promotion. Empty for a plain fact."""
-    meta = getattr(e, "meta", None) or {}
-    found: dict[str, str] = dict(meta.get("policies") or {})
-    if isinstance(getattr(e, "policy", None), dict):
+    shape = entry_shape(type(e))
+    found: dict[str, str] = dict(_meta(e).get("policies") or {})
+    if shape.policy and isinstance(e.policy, dict):
         found.update(e.policy)
-    plan = getattr(e, "plan_version", None) or (getattr(e, "evidence", None) or {}).get("plan_version")
+    plan = e.plan_version if shape.plan_version else None
+    if not plan and shape.evidence:
+        plan = (e.evidence or {}).get("plan_version")
     if isinstance(plan, str):
         found[PLAN_POLICY] = plan
     return found

@@ -223,7 +223,7 @@ class CommissionsProjection(Dispatching):
 
     # --- closes -------------------------------------------------------------------------
 
-    def _accrued(self, sql: Sql, position: int, e: Any) -> None:
+    def _accrued(self, sql: Sql, position: int, e: Rep.CommissionAccrued) -> None:
         sql.execute(
             f"INSERT INTO {self.t('statements')} (rep_key, period, position, plan_version, rank, "
             "personal_sales, morning_star_sales, rate, commission, morning_star_bonus, "
@@ -231,10 +231,10 @@ class CommissionsProjection(Dispatching):
             "override_payable_on, lines, trainees, carried) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (str(e.originator_id), e.period, position, e.plan_version, e.rank, e.personal_sales,
-             getattr(e, "morning_star_sales", 0), e.rate, e.commission, e.morning_star_bonus,
+             e.morning_star_sales, e.rate, e.commission, e.morning_star_bonus,
              e.opening_star_bonus, e.override, e.clawback, e.fines,
-             getattr(e, "adjustments", 0), e.total, e.payable_on, e.override_payable_on,
-             to_json(e.lines), to_json(getattr(e, "trainees", [])), getattr(e, "carried", 0)),
+             e.adjustments, e.total, e.payable_on, e.override_payable_on,
+             to_json(e.lines), to_json(e.trainees), e.carried),
         )
 
     def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
