@@ -59,8 +59,8 @@ from eventsourcing.utils import get_topic
 
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.events import event_fields
-from ledger.domain.handlers.context import is_late
 from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.reporting import is_late
 from ledger.domain.model import (
     ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
     User,

@@ -27,10 +27,11 @@ from ledger.domain.model import (
     ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
     User,
 )
+from ledger.domain.reporting import event_day
 from ledger.projections.common import Dispatching, decimal_text, expect_rows
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
-from ledger.projections.receivables import event_day, projection_of
+from ledger.projections.receivables import projection_of
 
 STATUSES = (SUBMITTED, APPROVED, SPENT, REJECTED)
 

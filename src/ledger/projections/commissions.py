@@ -62,13 +62,13 @@ from ledger.domain.model import (
     ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
     User,
 )
+from ledger.domain.reporting import event_date
 from ledger.projections.common import (
     POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
     versions_book,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import QueryError, invalid, unknown
-from ledger.projections.general_ledger import event_day
 
 
 REGISTERED = "registered"  # the reason shown for a rep's first rank
@@ -190,7 +190,7 @@ class CommissionsProjection(Dispatching):
         )
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
-        day = event_day(e)
+        day = event_date(e)
         sql.execute(
             f"INSERT INTO {self.t('returns')} (return_id, sale_id, day, period, amount, position) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -199,7 +199,7 @@ class CommissionsProjection(Dispatching):
         )
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
-        day = event_day(e)
+        day = event_date(e)
         sql.execute(
             f"INSERT INTO {self.t('writeoffs')} (writeoff_id, sale_id, day, period, amount, "
             "position) VALUES (?, ?, ?, ?, ?, ?)",
@@ -255,7 +255,7 @@ class CommissionsProjection(Dispatching):
         sql.execute(
             f"INSERT INTO {self.t('payout_reversals')} (payout_id, rep_key, period, day, amount, "
             "reversal_id, position) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (e.payout_id, str(e.originator_id), e.period, event_day(e).isoformat(), e.amount,
+            (e.payout_id, str(e.originator_id), e.period, event_date(e).isoformat(), e.amount,
              e.reversal_id, position),
         )
 

@@ -45,6 +45,7 @@ from ledger.domain.model import (
     ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
     User,
 )
+from ledger.domain.reporting import event_day
 from ledger.projections.common import (
     POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
     parse_as_of, policy_in_force,
@@ -53,7 +54,7 @@ from ledger.projections.common import (
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import invalid
 from ledger.projections.aging import dso_text, dso_window
-from ledger.projections.receivables import event_day, projection_of
+from ledger.projections.receivables import projection_of
 
 SUMS = ("sales", "returns", "collections", "recoveries", "written_off", "open", "window_sales")
 

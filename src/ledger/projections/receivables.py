@@ -52,6 +52,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.reporting import event_day
 from ledger.domain.receivables import (
     aging_bucket, credit_pieces, credit_removal, days_past_due, join_day, receivable_class,
 )
@@ -68,11 +69,6 @@ from ledger.projections.errors import unknown
 
 BEGINNING = "0001-01-01"
 
-
-
-def event_day(event: Any) -> str:
-    """The business date of an event without a date of its own (SPEC 1)."""
-    return business_date(parse_instant(event.meta["occurred_at"])).isoformat()
 
 
 class ReceivablesProjection(Dispatching):
