@@ -57,7 +57,7 @@ from ledger.domain.commission_month import (
 )
 from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
 from ledger.domain.money import format_rate
-from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
+from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative, version_in_force
 from ledger.domain.model import (
     ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
     User,
@@ -65,7 +65,7 @@ from ledger.domain.model import (
 from ledger.domain.reporting import event_date
 from ledger.projections.common import (
     POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
-    versions_book,
+    policy_versions,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import QueryError, invalid, unknown
@@ -349,21 +349,21 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
                for r in sorted(counted)]
     versions = sql.all(f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
                        "WHERE policy = ? ORDER BY position", (PLAN_POLICY,))
-    book = versions_book(PLAN_POLICY, versions)
+    plans = policy_versions(PLAN_POLICY, versions)
     loaded: dict[str, Plan] = {}
 
     def plan(period: str) -> Plan:
-        version = book.in_force(PLAN_POLICY, month(period).first)
+        version = version_in_force(PLAN_POLICY, plans, month(period).first)
         if version.version not in loaded:
             loaded[version.version] = load_plan(dict(version.values))
         return loaded[version.version]
 
-    carrying = versions_book(COMMISSION_POLICY, sql.all(
+    carrying = policy_versions(COMMISSION_POLICY, sql.all(
         f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
         "WHERE policy = ? ORDER BY position", (COMMISSION_POLICY,)))
 
     def carry(period: str) -> tuple[str, bool]:
-        return carry_negative(carrying.in_force(COMMISSION_POLICY, month(period).first))
+        return carry_negative(version_in_force(COMMISSION_POLICY, carrying, month(period).first))
 
     return _Loaded(reps={r: by_id[r] for r in wanted}, statements=statements, closed=closed,
                    months=MonthFacts(records, plan, closed, facts, carry=carry))

@@ -48,10 +48,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.credit import terms_in_force
 from ledger.domain.reporting import event_day
 from ledger.domain.receivables import (
     aging_bucket, credit_pieces, credit_removal, days_past_due, join_day, receivable_class,
@@ -426,16 +425,15 @@ def at_risk_customers(sql: Sql, p: ReceivablesProjection, upto: str,
 
 def terms_on(sql: Sql, p: ReceivablesProjection, customer_id: str, day: date) -> tuple[int, int]:
     """(credit_limit, payment_terms_days) in force on ``day``: the domain's rule
-    (``Customer.terms_on``) over the dated rows."""
+    (``credit.terms_in_force``, as ``Customer.terms_on`` applies it) over the dated rows."""
     rows = sql.all(
         f"SELECT effective_on, credit_limit, payment_terms_days FROM {p.t('terms')} "
         "WHERE customer_id = ? ORDER BY position", (customer_id,),
     )
-    history = SimpleNamespace(terms=[
+    return terms_in_force([
         (date.fromisoformat(r["effective_on"]), int(r["credit_limit"]), int(r["payment_terms_days"]))
         for r in rows
-    ])
-    return Customer.terms_on(history, day)  # type: ignore[arg-type]
+    ], day)
 
 
 def aging_policy(sql: Sql, p: ReceivablesProjection, day: date) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import aggregate_id
 from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.credit import terms_in_force
 from ledger.domain.receivables import (
     Receivable, credit_pieces, credit_removal, doubtful_limit, doubtful_total, join_day,
 )
@@ -71,12 +72,8 @@ class Customer(Aggregate):
     # --- reading ---------------------------------------------------------------------
 
     def terms_on(self, day: date) -> tuple[int, int]:
-        """(credit_limit, payment_terms_days) in force on ``day``."""
-        chosen = self.terms[0]
-        for entry in self.terms:
-            if entry[0] <= day and entry[0] >= chosen[0]:
-                chosen = entry
-        return chosen[1], chosen[2]
+        """(credit_limit, payment_terms_days) in force on ``day`` (``terms_in_force``)."""
+        return terms_in_force(self.terms, day)
 
     @property
     def open_total(self) -> int:
