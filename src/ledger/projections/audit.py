@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
 
+from ledger.domain.authority import bootstrap_roles
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.events import event_fields
 from ledger.domain.policies import PLAN_POLICY
@@ -73,8 +74,6 @@ from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
 from ledger.projections.receivables import projection_of
 
-ADMIN_USER = "admin"  # the built-in admin user (SPEC 1 Actors) is not an event
-ADMIN_ROLES = ["admin"]
 
 # Fields of an event that are not its business content.
 _NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_version",
@@ -230,8 +229,9 @@ class AuditProjection(Dispatching):
         )
 
     def _roles_of(self, sql: Sql, user_id: str | None) -> str:
-        if user_id == ADMIN_USER:
-            return to_json(ADMIN_ROLES)
+        builtin = bootstrap_roles(user_id)  # the bootstrap admin is not an event
+        if builtin is not None:
+            return to_json(sorted(builtin))
         found = self.roles.get(sql, user_id) if user_id else None
         return found[0] if found else to_json([])
 
@@ -601,7 +601,7 @@ def query_actor(projector: Projector, user_id: str) -> dict[str, Any]:
     with projector.transaction(commit=False) as sql:
         entries = _entries(sql, p, f"WHERE e.actor = ? OR e.position IN (SELECT x.position FROM "
                                    f"{p.t('approvals')} x WHERE x.approver = ?)", (user_id, user_id))
-        known = user_id == ADMIN_USER or sql.one(
+        known = bootstrap_roles(user_id) is not None or sql.one(
             f"SELECT user_id FROM {p.t('users')} WHERE user_id = ?", (user_id,)) is not None
     if not entries and not known:
         raise unknown("user", user_id, "actor")

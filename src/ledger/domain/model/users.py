@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain import authority
 from ledger.domain.ids import aggregate_id
 
 
@@ -39,6 +40,6 @@ class BootstrapAdmin:
     """The one user a new ledger has: ``admin`` with role ``admin`` (SPEC 1). It is built
     in, not stored: nothing has to be written before the first command."""
 
-    user_id = "admin"
+    user_id = authority.ADMIN_USER
     name = "Administrator"
-    roles = frozenset({"admin"})
+    roles = authority.BOOTSTRAP_ROLES
