@@ -74,12 +74,11 @@ class Rep(Aggregate):
         self.payouts: dict[str, list[tuple[str, int]]] = {}  # period -> [(payout_id, amount)]
         # period -> total of that period's statement (what becomes payable for it)
         self.accrued: dict[str, int] = {}
-        # period -> that month's own figures as last booked (``statement_figures``): at its
-        # close, then as revised by late adjustments booked in later closes
-        self.months: dict[str, dict[str, Any]] = {}
-        # period -> (total, its override part, payable_on, override_payable_on): what a
-        # payout may pay for it by a date (``payable_by``)
-        self.dues: dict[str, tuple[int, int, date, date]] = {}
+        # every accrued statement's figures as recorded, in log order: ``months`` and
+        # ``dues`` are derived from them when read (the rules run outside the @event body)
+        self.statements: list[dict[str, Any]] = []
+        self._derived: tuple[dict[str, dict[str, Any]],
+                             dict[str, tuple[int, int, date, date]]] | None = None
 
     def rank_on(self, day: date) -> str:
         return rank_on(self.ranks, day)
@@ -103,6 +102,27 @@ class Rep(Aggregate):
     def booked(self, period: str) -> dict[str, Any] | None:
         """The month's own figures as last booked, or None if it never accrued."""
         return self.months.get(period)
+
+    @property
+    def months(self) -> dict[str, dict[str, Any]]:
+        """period -> that month's own figures as last booked (``booked_months``): at its
+        close, then as revised by late adjustments booked in later closes."""
+        return self._derive()[0]
+
+    @property
+    def dues(self) -> dict[str, tuple[int, int, date, date]]:
+        """period -> (total, its override part, payable_on, override_payable_on): what a
+        payout may pay for it by a date (``payable_by``)."""
+        return self._derive()[1]
+
+    def _derive(self) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int, date, date]]]:
+        if self._derived is None:
+            dues = {st["period"]: (st["total"], override_due(st["override"], st["lines"]),
+                                   date.fromisoformat(st["payable_on"]),
+                                   date.fromisoformat(st["override_payable_on"]))
+                    for st in self.statements}
+            self._derived = (booked_months(self.statements), dues)
+        return self._derived
 
     class RankChanged(Aggregate.Event):
         TOPIC = "ledger:Rep.RankChanged"
@@ -188,15 +208,15 @@ class Rep(Aggregate):
                trainees: list[dict[str, Any]], rows_met: list[str], as_of_position: int,
                policy: dict[str, str], meta: dict[str, Any]) -> None:
         self.accrued[period] = total
-        self.dues[period] = (total, override_due(override, lines), date.fromisoformat(payable_on),
-                             date.fromisoformat(override_payable_on))
-        self.months.update(booked_months([{
+        self.statements.append({
             "period": period, "rank": rank, "plan_version": plan_version,
             "personal_sales": personal_sales, "rate": rate, "commission": commission,
             "morning_star_bonus": morning_star_bonus, "opening_star_bonus": opening_star_bonus,
             "override": override, "clawback": clawback, "fines": fines, "total": total,
             "adjustments": adjustments, "carried": carried, "lines": lines,
-        }]))
+            "payable_on": payable_on, "override_payable_on": override_payable_on,
+        })
+        self._derived = None
 
     class CommissionPaid(Aggregate.Event):
         TOPIC = "ledger:Rep.CommissionPaid"
