@@ -68,3 +68,12 @@ def test_an_event_is_dated_in_company_time_and_late_only_beyond_the_hours():
     occurred = datetime(2025, 4, 1, 9, tzinfo=timezone.utc)
     assert not is_late(occurred, occurred + timedelta(hours=4), 4)
     assert is_late(occurred, occurred + timedelta(hours=4, seconds=1), 4)
+
+
+def test_budget_utilisation_is_exact_and_zero_without_an_allocation():
+    from ledger.domain.budgeting import Figures, utilisation
+
+    assert utilisation(12_000_000, 1_500_000, 1_332_755) == Fraction(2_832_755, 12_000_000)
+    assert utilisation(0, 0, 5_000) == 0
+    assert Figures(12_000_000, 1_500_000, 1_332_755).utilisation == utilisation(
+        12_000_000, 1_500_000, 1_332_755)
