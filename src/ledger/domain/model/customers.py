@@ -18,7 +18,8 @@ from ledger.domain.ids import aggregate_id
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.credit import terms_in_force
 from ledger.domain.receivables import (
-    Receivable, credit_pieces, credit_removal, doubtful_limit, doubtful_total, join_day,
+    Receivable, check_return, check_write_off, credit_pieces, credit_removal, doubtful_limit,
+    doubtful_total, join_day, return_commission_amount, return_vat, split_return,
 )
 
 
@@ -171,6 +172,38 @@ class Customer(Aggregate):
         """How much of the credit lot payment ``payment_id`` created was taken since."""
         lot = self.payments[payment_id].get("lot")
         return 0 if lot is None else self.credit_used.get(lot, 0)
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def return_goods(self, return_id: str, sale_id: str, amount: int, approved_by: str,
+                     reason: str, meta: dict[str, Any]) -> dict[str, int]:
+        """Decide a return of (part of) a sale and record it (SPEC 2.2): at most the sale's
+        gross less earlier returns (``check_return``), split into what reduces the open
+        amount, what cancels a written-off amount and what becomes customer credit
+        (``split_return``), with its VAT and the gross it counts for commissions. Returns
+        those figures (``vat``, ``to_open``, ``to_written_off``, ``to_credit``,
+        ``commission_amount``)."""
+        item = self.receivables[sale_id]
+        check_return(item, amount)
+        to_open, to_written_off, to_credit = split_return(item, amount)
+        figures = {"vat": return_vat(item, amount), "to_open": to_open,
+                   "to_written_off": to_written_off, "to_credit": to_credit,
+                   "commission_amount": return_commission_amount(item, amount, to_written_off)}
+        self.record_return(return_id=return_id, sale_id=sale_id, amount=amount, **figures,
+                           approved_by=approved_by, reason=reason, meta=meta)
+        return figures
+
+    def write_off_open(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,
+                       reason: str, meta: dict[str, Any]) -> Receivable:
+        """Decide a write-off of (part of) a sale's open amount and record it (SPEC 2.3):
+        at most what is open (``check_write_off``). Returns the sale's receivable after."""
+        item = self.receivables[sale_id]
+        check_write_off(item, amount)
+        self.write_off(writeoff_id=writeoff_id, sale_id=sale_id, amount=amount,
+                       approved_by=approved_by, reason=reason, meta=meta)
+        return item
+
+    # --- recording ---------------------------------------------------------------------
 
     class ReturnRecorded(Aggregate.Event):
         """A return of (part of) a sale, split by ``split_return``: ``to_open`` reduced
