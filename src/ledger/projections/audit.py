@@ -105,7 +105,7 @@ class AuditProjection(Dispatching):
         Budget.ExpenseRejected: "_expense_fact",
         Budget.ExpenseSpent: "_expense_fact",
         Dispute.Opened: "_dispute",
-        Dispute.Resolved: "_fact",
+        Dispute.Resolved: "_dispute_resolved",
         PolicyBook.PolicyAdopted: "_policy",
         Closings.MonthClosed: "_month_closed",
         CommandRecord.Recorded: "_command",
@@ -328,6 +328,11 @@ class AuditProjection(Dispatching):
     def _dispute(self, sql: Sql, position: int, e: Any) -> None:
         self._origin(sql, e, "dispute", e.dispute_id, related=e.entity)
         self._entry(sql, position, e)
+
+    def _dispute_resolved(self, sql: Sql, position: int, e: Dispute.Resolved) -> None:
+        """A resolution, indexed under its dispute (and the disputed entity) and under the
+        command that corrected it, if any (issue 10: dispute -> correcting command)."""
+        self._entry(sql, position, e, ids=(e.correction_command_id,))
 
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)
@@ -558,9 +563,58 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
     with projector.transaction(commit=False) as sql:
         entries = _entries(sql, p, f"JOIN {p.t('entities')} x ON x.position = e.position "
                                    "WHERE x.entity_id = ?", (entity_id,))
+        for entry in entries:  # a resolution names its correcting command: link it
+            command_id = entry["details"].get("correction_command_id")
+            if entry["event"] == RESOLVED_EVENT and command_id:
+                entry["correction"] = _correction(sql, projector, p, command_id)
     if not entries:
         raise unknown("entity", entity_id, "entity")
     return {"entity_id": entity_id, "entries": entries}
+
+
+RESOLVED_EVENT = get_topic(Dispute.Resolved).removeprefix("ledger:")
+
+
+def correction_link(projector: Projector, command_id: str) -> dict[str, Any] | None:
+    """The correcting command a dispute's resolution names, and the figures its events
+    changed (``_correction``); None when the projector does not keep the audit trail."""
+    p = next((q for q in projector.projections if isinstance(q, AuditProjection)), None)
+    if p is None:
+        return None
+    with projector.transaction(commit=False) as sql:
+        return _correction(sql, projector, p, command_id)
+
+
+def _correction(sql: Sql, projector: Projector, p: AuditProjection,
+                command_id: str) -> dict[str, Any]:
+    """Dispute -> correcting command -> changed figures (issue 10): ``{command_id, command,
+    actor, events: [{position, event, entities, postings}]}``, the command as recorded
+    (every actor's, when several used the id) and, for each event it produced in log
+    order, the entities whose figures it changed (the ids the trail indexes it under: the
+    customer, sale, rep, budget ...) and its general-ledger postings (``[{day, account,
+    debit, credit}]``; null when the projector keeps no general ledger)."""
+    records = sql.all(f"SELECT command, actor FROM {p.t('commands')} WHERE command_id = ? "
+                      "ORDER BY position", (command_id,))
+    rows = sql.all(f"SELECT position, event FROM {p.t('entries')} WHERE command_id = ? "
+                   "ORDER BY position", (command_id,))
+    gl = next((q for q in projector.projections if type(q).__name__ == "GeneralLedger"), None)
+    events = []
+    for r in rows:
+        position = int(r["position"])
+        entities = [x["entity_id"] for x in sql.all(
+            f"SELECT entity_id FROM {p.t('entities')} WHERE position = ? ORDER BY entity_id",
+            (position,))]
+        postings = None if gl is None else [
+            {"day": g["day"], "account": g["account"], "debit": int(g["debit"]),
+             "credit": int(g["credit"])}
+            for g in sql.all(f"SELECT day, account, debit, credit FROM {gl.t('postings')} "
+                             "WHERE position = ? ORDER BY seq", (position,))]
+        events.append({"position": position, "event": r["event"], "entities": entities,
+                       "postings": postings})
+    return {"command_id": command_id,
+            "command": records[0]["command"] if records else None,
+            "actor": records[0]["actor"] if len(records) == 1 else None,
+            "events": events}
 
 
 def query_command(projector: Projector, command_id: str, actor: str | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ledger.domain.model import (
     ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
     User,
 )
+from ledger.projections.audit import correction_link
 from ledger.projections.common import Dispatching, expect_rows, from_json, to_json
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.receivables import projection_of
@@ -99,7 +100,9 @@ def query_disputes(projector: Projector, entity: str | None = None,
     only the open ones if asked), in the order they were opened:
     ``{entity, open_only, open, resolved, disputes: [{dispute_id, entity, entity_kind,
     period, claim, event_refs, status, opened_by, opened_at, opened_position, outcome,
-    reason, resolved_by, resolved_at, resolved_position, correction_command_id}]}``;
+    reason, resolved_by, resolved_at, resolved_position, correction_command_id}]}``, and
+    for a dispute resolved with a correction, ``correction``: the correcting command and
+    the figures its events changed (``audit.correction_link``);
     ``open`` and ``resolved`` count the listed disputes by status. An entity no dispute is
     about answers an empty list (any id may be disputed later)."""
     clauses, params = [], []
@@ -111,6 +114,9 @@ def query_disputes(projector: Projector, entity: str | None = None,
         params.append(OPEN)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     disputes = _select(projector, where, tuple(params))
+    for d in disputes:  # dispute -> correcting command -> changed figures (issue 10)
+        if d["correction_command_id"]:
+            d["correction"] = correction_link(projector, d["correction_command_id"])
     return {"entity": entity, "open_only": open_only,
             "open": sum(1 for d in disputes if d["status"] == OPEN),
             "resolved": sum(1 for d in disputes if d["status"] == RESOLVED),
