@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ledger.api import keyfile
 from ledger.bootstrap import Runtime
 from ledger.domain import authority
-from ledger.domain.model.users import BootstrapAdmin, User
+from ledger.domain.model.users import User
 
 
 
@@ -136,7 +136,7 @@ def registered_roles(runtime: Runtime, user_id: str) -> frozenset[str] | None:
     """The roles of a registered user (None when the ledger does not know the user)."""
     user = runtime.ledger.load(User, user_id)
     if user is None:
-        return BootstrapAdmin.roles if user_id == authority.ADMIN_USER else None
+        return authority.bootstrap_roles(user_id)
     return frozenset(user.roles)
 
 

@@ -71,9 +71,9 @@ def lag(services: Any) -> tuple[int, int, float]:
     behind = max(0, end - done)
     seconds = 0.0
     if behind:
-        notes = ledger.app.recorder.select_notifications(start=done + 1, limit=1)
-        if notes:
-            event = ledger.app.mapper.to_domain_event(notes[0])
+        found = services.runtime.source.read(done, done + 1, 1)
+        if found:
+            event = found[0][1]
             stamp = getattr(event, "timestamp", None)
             if stamp is not None:
                 seconds = max(0.0, time.time() - stamp.timestamp())
@@ -81,7 +81,7 @@ def lag(services: Any) -> tuple[int, int, float]:
 
 
 def _pool_stats(services: Any) -> dict[str, int]:
-    datastore = getattr(services.ledger.app.recorder, "datastore", None)
+    datastore = getattr(services.runtime.recorder, "datastore", None)
     pool = getattr(datastore, "pool", None)
     stats = getattr(pool, "get_stats", None)
     if stats is None:
