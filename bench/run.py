@@ -167,6 +167,7 @@ def bench_ingest(sales: int, naive: int, profile_sales: int) -> dict[str, Any]:
                     raise RuntimeError(f"naive ingest: {answer}")
             naive_s = time.perf_counter() - started
             naive_events = ledger.max_position() - before2
+        fast = bench_fast_recorder(setup, lines, rows)
         with Ledger(parse_database_url(url3)) as ledger:  # the profile: a smaller run
             import_lines(ledger, setup)
             prof = cProfile.Profile()
@@ -186,7 +187,58 @@ def bench_ingest(sales: int, naive: int, profile_sales: int) -> dict[str, Any]:
         "naive_events_per_s": round(naive_events / naive_s),
         "ratio_to_naive": round((sales / seconds) / (naive / naive_s), 2),
         "profile_sales": profile_sales, "profile": top_of_profile(prof),
+        "fast_recorder": {**fast, "ratio_to_default_ingest": round(
+            fast["events_per_s"] / rate, 2)},
     }
+
+
+def fast_database(url: str) -> Any:
+    from dataclasses import replace
+
+    from ledger.store.pg_fast import TOPIC
+
+    db = parse_database_url(url)
+    return replace(db, env={**db.env, "APPLICATION_RECORDER_TOPIC": TOPIC})
+
+
+def bench_fast_recorder(setup: list[bytes], lines: list[bytes],
+                        rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """``ledger.store.pg_fast`` against the default recorder, same run: the same import,
+    and the recorders alone (``insert_events`` of the ingest's own rows, 1,000 a call)."""
+    from eventsourcing.persistence import StoredEvent
+
+    out: dict[str, Any] = {}
+    url = fresh_schema("fast")
+    try:
+        with Ledger(fast_database(url)) as ledger:
+            import_lines(ledger, setup)
+            before = ledger.max_position()
+            started = time.perf_counter()
+            report = import_lines(ledger, lines)
+            seconds = time.perf_counter() - started
+            if report["applied"] != len(lines):
+                raise RuntimeError(f"fast ingest: {report['rejected'][:3]}")
+            events = ledger.max_position() - before
+        out.update(recorder="ledger.store.pg_fast:FastPostgresLedgerRecorder",
+                   commands_per_s=round(len(lines) / seconds), events_per_s=round(events / seconds))
+    finally:
+        drop(url)
+    stored = [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+    for name, make in (("default", parse_database_url), ("fast", fast_database)):
+        url = fresh_schema("rec")
+        try:
+            with Ledger(make(url)) as ledger:
+                recorder = ledger.app.recorder
+                started = time.perf_counter()
+                for i in range(0, len(stored), 1000):
+                    recorder.insert_events(stored[i:i + 1000])
+                out[f"insert_events_{name}_rows_per_s"] = round(
+                    len(stored) / (time.perf_counter() - started))
+        finally:
+            drop(url)
+    out["insert_events_ratio"] = round(out["insert_events_fast_rows_per_s"]
+                                       / out["insert_events_default_rows_per_s"], 2)
+    return out
 
 
 # --- the big log, catch-up ------------------------------------------------------------------
