@@ -19,7 +19,7 @@ import time
 import msgspec
 
 from ledger.application import Ledger
-from ledger.cli import import_lines
+from benchlib import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import Company, sales_file
 from ledger.projections.engine import projector_for
