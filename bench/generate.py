@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-import os
 import queue
 import tempfile
 import threading
@@ -490,5 +489,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

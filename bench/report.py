@@ -29,11 +29,21 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _profile(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| function | calls | own s | own % | cumulative s |", "|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| `{r['function']}` | {_n(r['calls'])} | {r['own_s']:.2f} | "
-                   f"{r['own_pct']:.1f} | {r['cumulative_s']:.2f} |")
+def _profile(p: Any) -> list[str]:
+    """The top functions by own time, then the ledger's and the library's by cumulative."""
+    tables = {"own": p} if isinstance(p, list) else {"own": p["own"],
+                                                     "cumulative_ledger": p["cumulative_ledger"]}
+    out: list[str] = []
+    if isinstance(p, dict):
+        out += [f"Profiled time: {p['total_s']:,.1f} s.", ""]
+    for name, rows in tables.items():
+        out += ["By own time:" if name == "own" else
+                "By cumulative time (the ledger's code, the library's persistence):", "",
+                "| function | calls | own s | own % | cumulative s |", "|---|---|---|---|---|"]
+        for r in rows:
+            out.append(f"| `{r['function']}` | {_n(r['calls'])} | {r['own_s']:.2f} | "
+                       f"{r['own_pct']:.1f} | {r['cumulative_s']:.2f} |")
+        out.append("")
     return out
 
 
@@ -129,11 +139,11 @@ def section(d: dict[str, Any]) -> str:
     L += ["", "(CLI figures are wall times of a fresh `ledger` process, start-up included; the "
           "live query's time is that floor.)", ""]
     L += [f"Where ingest's time goes (cProfile, {_n(i['profile_sales'])} sale lines through "
-          "`import_lines`, top by own time):", ""] + _profile(i["profile"]) + [""]
+          "`import_lines`):", ""] + _profile(i["profile"])
     cp = d.get("catch_up_profile")
     if cp:
         L += [f"Where catch-up's time goes (cProfile, {_n(cp['events'])} events, every "
-              "projection, top by own time):", ""] + _profile(cp["top"]) + [""]
+              "projection):", ""] + _profile(cp["top"])
     L += [END]
     return "\n".join(L) + "\n"
 

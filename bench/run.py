@@ -90,7 +90,7 @@ def run_child(cmd: list[str], url: str, check: bool = True) -> dict[str, Any]:
                                                                ["ledger", *cmd[1:]])}
 
 
-def top_of_profile(prof: Any, n: int = 15) -> list[dict[str, Any]]:
+def top_of_profile(prof: Any, n: int = 15) -> dict[str, Any]:
     stats = pstats.Stats(prof, stream=io.StringIO())
     total = stats.total_tt  # type: ignore[attr-defined]
     rows = []
@@ -98,8 +98,16 @@ def top_of_profile(prof: Any, n: int = 15) -> list[dict[str, Any]]:
         rows.append({"function": f"{Path(file).name}:{line}({fn})", "calls": calls,
                      "own_s": round(tt, 3), "cumulative_s": round(ct, 3),
                      "own_pct": round(100 * tt / total, 1) if total else 0.0})
-    rows.sort(key=lambda r: -r["own_s"])
-    return rows[:n]
+    by_own = sorted(rows, key=lambda r: -r["own_s"])[:n]
+    ours = [r for r in rows if any(k in r["function"] for k in _OURS)]
+    by_cumulative = sorted(ours, key=lambda r: -r["cumulative_s"])[:n]
+    return {"total_s": round(total, 2), "own": by_own, "cumulative_ledger": by_cumulative}
+
+
+_OURS = ("application.py", "engine.py", "sales.py", "context.py", "receivables.py",
+         "commissions.py", "general_ledger.py", "audit.py", "kpis.py", "budgets.py",
+         "recorders.py", "chain.py", "persistence.py", "postgres.py", "cli.py", "common.py",
+         "transcoder.py", "records.py", "customers.py", "trips.py", "policies.py")
 
 
 # --- ingest ------------------------------------------------------------------------------

@@ -96,13 +96,13 @@ def test_every_benchmark_at_toy_size(tmp_path: Path) -> None:
     for key in ("events_per_s", "commands_per_s", "copy_rows_per_s", "ratio_to_copy",
                 "naive_commands_per_s", "ratio_to_naive"):
         assert i[key] > 0, key
-    assert i["profile"] and i["profile"][0]["own_s"] >= 0
+    assert i["profile"]["own"] and i["profile"]["total_s"] > 0
     assert i["fast_recorder"]["events_per_s"] > 0 and i["fast_recorder"]["insert_events_ratio"] > 0
     assert d["read_decode"]["events_per_s"] > 0
     assert d["catch_up"]["events_per_s"] > 0 and d["catch_up"]["peak_rss_mib"] > 0
     assert d["catch_up"]["events"] == d["log"]["events"] >= 1500
     assert len(d["catch_up_rss"]) == 2 and all(x["peak_rss_mib"] > 0 for x in d["catch_up_rss"])
-    assert d["catch_up_profile"]["top"]
+    assert d["catch_up_profile"]["top"]["own"] and d["catch_up_profile"]["top"]["cumulative_ledger"]
     for name, rows in d["reads"]["cases"].items():
         assert [r["clients"] for r in rows] == [1, 2], name
         assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows), name
