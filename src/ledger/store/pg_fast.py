@@ -11,7 +11,10 @@ travel:
   RETURNING notification_id`` of four plain arrays, which psycopg dumps in C, instead of
   one array of composite values built and dumped in Python, row by row;
 - the chain rows go in one ``INSERT … SELECT FROM unnest(bigint[], bigint[], bytea[])``
-  instead of ``executemany`` (a statement per row).
+  instead of ``executemany`` (a statement per row);
+- both travel in binary: psycopg's pure-Python text dumping escapes every array element
+  with a regular expression (two ``re.sub`` per row, the largest cost of the library's
+  recorder after the server's own time); binary arrays are packed, not escaped.
 
 Not wired into ``ledger.config``; select it for a database with::
 
@@ -44,12 +47,12 @@ class FastPostgresLedgerRecorder(PostgresLedgerRecorder):
         id_type = SQL(self.datastore.originator_id_type)  # "uuid" or "text"
         self._fast_insert = SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{}[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(schema, Identifier(self.events_table_name), id_type)
         self._fast_chain = SQL(
             "INSERT INTO {}.{} (position, prev_position, hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])"
+            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[])"
         ).format(schema, Identifier(CHAIN_TABLE))
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent],
@@ -61,7 +64,7 @@ class FastPostgresLedgerRecorder(PostgresLedgerRecorder):
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
-        ), prepare=True)
+        ), prepare=True, binary=True)
 
     def _chain_new(self, curs: Any, rows: list[Any]) -> None:
         curs.execute(self._chain_last, prepare=True)
@@ -72,4 +75,4 @@ class FastPostgresLedgerRecorder(PostgresLedgerRecorder):
             prev_pos, prev = last["position"], bytes(last["hash"])
         chain = chain_rows(prev_pos, prev, rows)
         curs.execute(self._fast_chain, ([r[0] for r in chain], [r[1] for r in chain],
-                                        [r[2] for r in chain]), prepare=True)
+                                        [r[2] for r in chain]), prepare=True, binary=True)
