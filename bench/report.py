@@ -155,9 +155,11 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1]
         text = head + new + tail.lstrip("\n")
+    elif "\n## " in text:  # before the first section, after the file's introduction
+        head, rest = text.split("\n## ", 1)
+        text = head.rstrip("\n") + "\n\n" + new + "\n## " + rest
     else:
-        lines = text.split("\n", 1)
-        text = lines[0] + "\n\n" + new + "\n" + (lines[1].lstrip("\n") if len(lines) > 1 else "")
+        text = text.rstrip("\n") + "\n\n" + new
     path.write_text(text)
 
 
