@@ -577,6 +577,8 @@ def main() -> None:
     parser.add_argument("--markdown", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--smoke", action="store_true", help="toy sizes, for the test suite")
     parser.add_argument("--keep", action="store_true", help="keep the generated schemas")
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="only the ingest section (with the pg_fast recorder); JSON only")
     args = parser.parse_args()
     company = Company()
     if args.smoke:
@@ -600,6 +602,10 @@ def main() -> None:
         doc["ingest"] = bench_ingest(args.sales, args.naive, args.profile_sales)
         log(f"ingest: {({k: v for k, v in doc['ingest'].items() if k != 'profile'})}")
         save()
+        if args.ingest_only:
+            doc["machine"]["load_average_1m_end"] = round(load(), 2)
+            save()
+            return
 
         maker = LogMaker(company)
         doc["template"] = {"events": len(maker.template.events),
