@@ -1,5 +1,5 @@
 """One catch-up of every projection from position 0, in its own process so that its peak
-memory is its own (``bench/run.py`` reads it with ``os.wait4``). Prints one JSON line.
+memory is its own (its ``VmHWM``, read by ``bench/run.py``). Prints one JSON line.
 
     python bench/catch_up_child.py URL [--batch 1000] [--profile FILE]
 """

@@ -25,6 +25,10 @@ def _n(x: Any) -> str:
     return str(x)
 
 
+def _mib(x: Any) -> str:
+    return "–" if x is None else f"{x:,.0f} MiB"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -96,13 +100,28 @@ def section(d: dict[str, Any]) -> str:
              f"events/s** ({_n(c['seconds'])} s) | raw read + msgspec decode of the same rows: "
              f"{_n(rd['events_per_s'])} events/s | **{_pct(c['ratio_to_read_decode'])}** | ≥ 10% |")
     L.append("")
-    L += ["Peak RSS of the catch-up (a child process per log, `os.wait4`):", "",
+    L += ["Peak RSS of the catch-up (a child process per log, its own `VmHWM`):", "",
           "| log | peak RSS | catch-up rate |", "|---|---|---|"]
     for x in d["catch_up_rss"]:
         note = " (under cProfile)" if x.get("profiled") else ""
-        L.append(f"| {_n(x['events'])} events | {x['peak_rss_mib']:,.0f} MiB | "
+        L.append(f"| {_n(x['events'])} events | {_mib(x['peak_rss_mib'])} | "
                  f"{_n(x['events_per_s'])} events/s{note} |")
     L.append("")
+    if d.get("rss_note"):
+        L += [d["rss_note"], ""]
+    if d.get("rss"):
+        rr = d.get("rss_run", {})
+        L += [f"Peak RSS by log size (`{rr.get('command', 'bench/run.py --rss-only')}`, "
+              f"{rr.get('run_at', '')}, load average {rr.get('load_average', '?')}): each a "
+              "fresh process, its own high-water mark (`VmHWM`):", "",
+              "| log | catch-up | `ledger verify` | `ledger replay rebuild` | catch-up rate | "
+              "rebuild rate |", "|---|---|---|---|---|---|"]
+        for x in d["rss"]:
+            L.append(f"| {_n(x['events'])} events | {_mib(x['catch_up_peak_rss_mib'])} | "
+                     f"{_mib(x['verify_peak_rss_mib'])} | {_mib(x['rebuild_peak_rss_mib'])} | "
+                     f"{_n(x['catch_up_events_per_s'])} events/s | "
+                     f"{_n(x['rebuild_events_per_s'])} events/s |")
+        L.append("")
     L += [f"Reads through `ledger serve` (one process) on the {_n(lg['events'])}-event log, each "
           f"case {r['seconds_per_case']} s after 1 s of warm-up; the client threads share the "
           "machine with the server. Reference: `GET /healthz` (no database), same clients.", "",
@@ -120,17 +139,17 @@ def section(d: dict[str, Any]) -> str:
     L += ["Issue 10 on the same log:", "",
           "| figure | the ledger | reference, same run | ratio |", "|---|---|---|---|",
           f"| `{v['command']}` | {_n(v['events_per_s'])} events/s ({_n(v['events'])} events, "
-          f"{v['wall_seconds']} s wall, peak RSS {v['peak_rss_mib']:,.0f} MiB) | raw SHA-256 of the "
+          f"{v['wall_seconds']} s wall, peak RSS {_mib(v['peak_rss_mib'])}) | raw SHA-256 of the "
           f"same preimages: {_n(v['raw_sha256_per_s'])}/s; read + build preimage + SHA-256: "
           f"{_n(v['raw_read_and_sha256_per_s'])}/s | {_pct(v['ratio_to_raw_sha256'])} of raw SHA-256, "
           f"{_pct(v['ratio_to_raw_read_and_sha256'])} of read + hash |"]
     rb = t10["rebuild"]
     L.append(f"| `{rb['command']}` | {_n(rb['events_per_s'])} events/s ({rb['seconds']} s wall), "
-             f"peak RSS {rb['peak_rss_mib']:,.0f} MiB | the catch-up above: {_n(c['events_per_s'])} "
-             f"events/s, {c['peak_rss_mib']:,.0f} MiB | {rb['events_per_s'] / c['events_per_s']:.2f}× |")
+             f"peak RSS {_mib(rb['peak_rss_mib'])} | the catch-up above: {_n(c['events_per_s'])} "
+             f"events/s, {_mib(c['peak_rss_mib'])} | {rb['events_per_s'] / c['events_per_s']:.2f}× |")
     ao = t10["as_of"]
     L.append(f"| `{ao['command']}` (replays positions 1..{_n(ao['position'])}) | {ao['seconds']} s "
-             f"wall, peak RSS {ao['peak_rss_mib']:,.0f} MiB | the same query live "
+             f"wall, peak RSS {_mib(ao['peak_rss_mib'])} | the same query live "
              f"(`{ao['live_command']}`): {ao['live_seconds']} s wall | "
              f"{ao['seconds'] / ao['live_seconds']:.1f}× |")
     ex = t10["explain"]

@@ -11,8 +11,8 @@ Sections (PostgreSQL, each run in its own schema, dropped at the end):
   raw COPY of the same rows (read back from the log) into a plain table, and against the
   same lines one command per transaction (``Ledger.execute_one``);
 - the log: ``--events`` events written by ``bench/generate.py`` (divisions of the demo
-  company), then every projection caught up in a child process (rate, peak RSS via
-  ``os.wait4``) against raw read + msgspec decode of the same rows; the catch-up's peak
+  company), then every projection caught up in a child process (rate, peak RSS:
+  its own ``VmHWM``) against raw read + msgspec decode of the same rows; the catch-up's peak
   RSS again at each of ``--rss-sizes``;
 - reads on that log through ``ledger serve``: commission statement and customer
   receivables, p50/p99 at 1 and 32 clients, against ``/healthz`` (the server's floor) at
@@ -72,12 +72,36 @@ def child_env(url: str) -> dict[str, str]:
     return env
 
 
+def _vm_hwm_mib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def run_child(cmd: list[str], url: str, check: bool = True) -> dict[str, Any]:
-    """Run a command; its wall time, peak RSS (its own, ``os.wait4``) and stdout."""
+    """Run a command; its wall time, its peak RSS and its stdout.
+
+    The peak is the child's own ``VmHWM`` (its address space's high-water mark since
+    ``exec``), read from /proc every 50 ms until it exits. Not ``ru_maxrss`` of
+    ``os.wait4``: Linux carries the forking parent's high-water mark across ``exec``
+    into it, so a child of a big parent would report the parent's size."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env(url), cwd=HERE)
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = 0.0
+        while True:
+            hwm = _vm_hwm_mib(proc.pid)
+            if hwm is not None:
+                peak = max(peak, hwm)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            time.sleep(0.05)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -85,7 +109,7 @@ def run_child(cmd: list[str], url: str, check: bool = True) -> dict[str, Any]:
         stdout, stderr = out.read().decode(), err.read().decode()
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr[-2000:]}")
-    return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024, "stdout": stdout,
+    return {"seconds": seconds, "peak_rss_mib": peak, "stdout": stdout,
             "returncode": proc.returncode, "command": " ".join(cmd[1:] if "python" in cmd[0] else
                                                                ["ledger", *cmd[1:]])}
 
@@ -304,7 +328,8 @@ def catch_up(url: str, profile: str | None = None) -> dict[str, Any]:
     r = run_child(cmd, url)
     inner = json.loads(r["stdout"].strip().splitlines()[-1])
     return {"events": inner["events"], "seconds": round(inner["seconds"], 2),
-            "events_per_s": round(inner["rate"]), "peak_rss_mib": round(r["peak_rss_mib"], 1),
+            "events_per_s": round(inner["rate"]),
+            "peak_rss_mib": round(max(inner["peak_rss_mib"], r["peak_rss_mib"]), 1),
             "rss_before_catch_up_mib": round(inner["rss_before_mib"], 1),
             "load_average": round(load_at, 2)}
 
@@ -561,6 +586,28 @@ def first_close(url: str) -> int:
     return int(row[0] or 1)
 
 
+def bench_rss(company: Company, sizes: list[int]) -> list[dict[str, Any]]:
+    """Peak RSS of a catch-up, a verify and a rebuild (each its own process) per log size."""
+    maker = LogMaker(company)
+    out = []
+    for size in sorted(sizes):
+        g = maker.make(size, "rss")
+        try:
+            c = catch_up(g.url)
+            v = run_child([str(BIN / "ledger"), "verify", "--json"], g.url)
+            rb = run_child([str(BIN / "ledger"), "replay", "rebuild", "--json"], g.url)
+            out.append({"events": g.events, "catch_up_peak_rss_mib": c["peak_rss_mib"],
+                        "catch_up_events_per_s": c["events_per_s"],
+                        "verify_peak_rss_mib": round(v["peak_rss_mib"], 1),
+                        "rebuild_peak_rss_mib": round(rb["peak_rss_mib"], 1),
+                        "rebuild_events_per_s": round(g.events / rb["seconds"]),
+                        "load_average": round(load(), 2)})
+            log(f"rss: {out[-1]}")
+        finally:
+            drop(g.url)
+    return out
+
+
 # --- the report ------------------------------------------------------------------------------
 
 def main() -> None:
@@ -577,6 +624,8 @@ def main() -> None:
     parser.add_argument("--markdown", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--smoke", action="store_true", help="toy sizes, for the test suite")
     parser.add_argument("--keep", action="store_true", help="keep the generated schemas")
+    parser.add_argument("--rss-only", action="store_true",
+                        help="only peak RSS: catch-up, verify and rebuild at each --rss-sizes")
     parser.add_argument("--ingest-only", action="store_true",
                         help="only the ingest section (with the pg_fast recorder); JSON only")
     args = parser.parse_args()
@@ -598,6 +647,11 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
 
     try:
+        if args.rss_only:
+            doc["rss"] = bench_rss(company, [int(x) for x in args.rss_sizes.split(",") if x])
+            doc["machine"]["load_average_1m_end"] = round(load(), 2)
+            save()
+            return
         log(f"ingest: {args.sales:,} sale lines")
         doc["ingest"] = bench_ingest(args.sales, args.naive, args.profile_sales)
         log(f"ingest: {({k: v for k, v in doc['ingest'].items() if k != 'profile'})}")
