@@ -4,12 +4,14 @@ timing is asserted (speed is measured in bench/, as ratios in one run)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -18,10 +20,26 @@ from stores import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(BENCH))
 
-import generate  # noqa: E402
-from benchlib import import_lines, pg_connect  # noqa: E402
+
+def _bench_module(name: str, alias: str) -> Any:
+    """Import bench/NAME.py as ALIAS: ``generate`` is also tests/event_samples' module's
+    name, and bench/ must not stay on sys.path for the rest of the suite."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(alias, BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[alias] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+generate = _bench_module("generate", "bench_generate")
+import_lines = sys.modules["benchlib"].import_lines
+pg_connect = sys.modules["benchlib"].pg_connect
+
 from ledger.application import Ledger  # noqa: E402
 from ledger.demo import Company  # noqa: E402
 from ledger.projections.engine import projector_for  # noqa: E402
