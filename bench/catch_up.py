@@ -18,7 +18,7 @@ import msgspec
 
 from import_rate import database, drop
 from ledger.application import Ledger
-from ledger.service.importing import import_lines
+from benchlib import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import Company
 from ledger.bootstrap import projector_for

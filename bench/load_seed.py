@@ -19,7 +19,7 @@ import time
 import msgspec
 
 from ledger.application import Ledger
-from ledger.service.importing import import_lines
+from benchlib import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import Company, sales_file
 from ledger.bootstrap import projector_for
