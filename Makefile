@@ -21,9 +21,14 @@ test: $(STAMP)
 	./scripts/ensure-postgres
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Issues 12 and 10 on PostgreSQL (bench/run.py): writes bench/results.json and the generated
+# section of bench/RESULTS.md. EVENTS: the big log; RSS_SIZES: more log sizes for the
+# catch-up's peak RSS (e.g. RSS_SIZES=5000000).
+EVENTS    ?= 1000000
+RSS_SIZES ?= 100000
 bench: $(STAMP)
 	./scripts/ensure-postgres
-	$(BIN)/python bench/import_rate.py
+	$(BIN)/python bench/run.py --events $(EVENTS) --rss-sizes $(RSS_SIZES)
 
 # HTTP load (issue 13): locust against `ledger serve` on loopback, this checkout against the
 # server of commit $(BEFORE) (its own worktree and venv, made once), both stores.

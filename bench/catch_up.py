@@ -18,10 +18,10 @@ import msgspec
 
 from import_rate import database, drop
 from ledger.application import Ledger
-from ledger.cli import import_lines
+from benchlib import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import Company
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 
 
 def run(backend: str, batch: int, folder: str) -> dict[str, float]:

@@ -20,7 +20,7 @@ import uuid
 import msgspec
 
 from ledger.application import Ledger
-from ledger.cli import import_lines
+from benchlib import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import sales_file
 

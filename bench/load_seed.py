@@ -19,10 +19,10 @@ import time
 import msgspec
 
 from ledger.application import Ledger
-from ledger.cli import import_lines
+from benchlib import import_lines
 from ledger.config import parse_database_url
 from ledger.demo import Company, sales_file
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 
 BENCH_CUSTOMERS = 64
 

@@ -56,10 +56,10 @@ def _open(url: str) -> Any:
 
 def build_demo(url: str) -> dict[str, Any]:
     """The demo company of the report tests (seed 7), with its closing payouts."""
-    from ledger.cli import import_lines
+    from ledger.service.importing import import_lines
     from ledger.demo import Company, commission_payouts
     from ledger.projections.commissions import statement_months
-    from ledger.projections.engine import projector_for
+    from ledger.bootstrap import projector_for
 
     company = Company(seed=7, reps=8, customers=15)
     commands = list(company.commands())
@@ -83,8 +83,14 @@ def build_samples(url: str) -> dict[str, Any]:
         import generate
     finally:
         sys.path.pop(0)
+    import itertools
+
+    import support
     from ledger.demo import Company
 
+    # the generator's command ids come from support's counter: restart it, so the ids (and
+    # the queries naming them) do not depend on the tests that ran before in this process
+    support._ids = itertools.count(1)
     company = Company(seed=3, reps=12, customers=20)
     commands = list(company.commands())
     with _open(url) as ledger:

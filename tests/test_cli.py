@@ -196,7 +196,7 @@ def test_hostile_lines_in_an_import_file_reject_those_lines_only(tmp_path, fresh
     assert runner.invoke(app, ["import", str(ndjson(tmp_path / "c.ndjson", company_bodies()))]).exit_code == 0
     from ledger.application import Ledger
 
-    with Ledger() as led:
+    with Ledger(fresh_database) as led:
         events = led.max_position()
     overflow = sale("S-OVER", 10**10, 10**10, credit_approved_by="fin")
     nul = cmd("RegisterCustomer", "sa", customer_id="C\u0000", name="x", credit_limit=0, region="e")
@@ -212,7 +212,7 @@ def test_hostile_lines_in_an_import_file_reject_those_lines_only(tmp_path, fresh
     assert report["applied"] == 1
     assert [(r["line"], r["rule"]) for r in report["rejected"]] == [
         (1, "invalid_field"), (2, "invalid_field"), (3, "invalid_field"), (5, "invalid_field")]
-    with Ledger() as led:
+    with Ledger(fresh_database) as led:
         assert led.max_position() > events  # the good sale only
     for args in (["query", "aging", "--json"], ["query", "reconcile", "--json"],
                  ["query", "receivables", "--customer", "C1", "--json"]):

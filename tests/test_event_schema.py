@@ -184,3 +184,26 @@ def test_an_old_log_replays_its_v1_return_as_recorded(mapper):
         replayed = mapper.to_domain_event(s).mutate(replayed)
     item = replayed.receivables["S1"]
     assert (item.returned, item.unrecovered, replayed.credit) == (10_000, 10_000, 10_000)
+
+
+# --- Rep.CommissionAccrued: schema history in the upcaster, not in the projection ----------
+
+
+def test_an_accrual_older_than_its_sample_is_upcast_with_what_it_lacked(mapper):
+    """The commission projection used to default ``morning_star_sales``, ``adjustments``
+    and ``trainees`` with getattr; the upcaster fills them now (0, 0, []), along with the
+    version-2 fields (``carried`` 0, ``policy`` {}), and leaves a stored sample's values."""
+    early = (b'{"timestamp":"2025-02-01T00:00:00+00:00","period":"2025-01","plan_version":"p1",'
+             b'"rank":"S","personal_sales":5000,"rate":"0.1","commission":500,'
+             b'"morning_star_bonus":0,"opening_star_bonus":0,"override":0,"clawback":0,'
+             b'"fines":0,"total":500,"payable_on":"2025-03-10","override_payable_on":"2025-03-10",'
+             b'"lines":[],"rows_met":[],"as_of_position":3,"meta":{}}')
+    event = mapper.to_domain_event(StoredEvent(uuid4(), 2, "ledger:Rep.CommissionAccrued", early))
+    assert (event.morning_star_sales, event.adjustments, event.trainees) == (0, 0, [])
+    assert (event.carried, event.policy, event.total) == (0, {}, 500)
+    sample = _stored_sample("ledger:Rep.CommissionAccrued")
+    state = MsgspecTranscoder().decode(sample["state"].encode())
+    loaded = mapper.to_domain_event(StoredEvent(uuid4(), sample["originator_version"],
+                                                sample["topic"], sample["state"].encode()))
+    assert (loaded.morning_star_sales, loaded.adjustments, loaded.trainees) == (
+        state["morning_star_sales"], state["adjustments"], state["trainees"])

@@ -23,11 +23,25 @@ from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.application import Ledger, iter_batches
-from ledger.config import ConfigError, parse_database_url, use_database_url
+from ledger.bootstrap import (PROGRESS_BACKLOG, ConfigError, Runtime, Settings, check_database_url,
+                              configuration_errors)
+from ledger.service.importing import import_lines
 
 err = Console(stderr=True)
 out = Console()
+# ``--database URL`` of the command being run (instead of LEDGER_DATABASE_URL)
+_DATABASE_URL: contextvars.ContextVar[str | None] = contextvars.ContextVar("database_url",
+                                                                          default=None)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The settings of this command: the environment, then its options."""
+    return Settings.from_env(**{"database_url": _DATABASE_URL.get(), **overrides})
+
+
+def _runtime(**overrides: Any) -> Runtime:
+    """The ledger and its read side, from the composition root."""
+    return Runtime(_settings(**overrides))
 
 
 # --- shared plumbing: --database on every command, errors (SPEC 5.3) -------------------------
@@ -39,10 +53,10 @@ def _use_database(value: str | None) -> None:
     if value is None:
         return
     try:
-        parse_database_url(value)
+        check_database_url(value)
     except ConfigError as e:
         _config_error(str(e).replace("LEDGER_DATABASE_URL", "--database", 1))
-    use_database_url(value)
+    _DATABASE_URL.set(value)
 
 
 def _database_option() -> Any:
@@ -85,10 +99,6 @@ class _LedgerGroup(TyperGroup):
         _add_database_option(self)
 
     def invoke(self, ctx: Any) -> Any:
-        import sqlite3
-
-        from eventsourcing.persistence import PersistenceError
-
         from ledger.projections.errors import QueryError
 
         words = [*getattr(ctx, "_protected_args", []), *ctx.args]
@@ -101,14 +111,14 @@ class _LedgerGroup(TyperGroup):
             else:
                 _print_problem(e.rule, e.message, e.details)
             raise typer.Exit(1) from None
-        except (ConfigError, PersistenceError, sqlite3.Error, OSError) as e:
+        except configuration_errors() as e:
             _config_error(f"{type(e).__name__}: {e}" if not isinstance(e, ConfigError) else str(e))
         except Exception as e:
             if _is_connection_error(e):
                 _config_error(f"cannot connect to the database: {type(e).__name__}: {e}")
             raise
         finally:
-            use_database_url(None)
+            _DATABASE_URL.set(None)
 
 
 def _is_connection_error(e: Exception) -> bool:
@@ -119,8 +129,6 @@ def _is_connection_error(e: Exception) -> bool:
 app = typer.Typer(help="Event-sourced ledger and audit service.\n\nExample: ledger demo, then "
                        "ledger query commission --rep REP-001 --period 2025-06",
                   no_args_is_help=True, add_completion=False, cls=_LedgerGroup)
-
-IMPORT_BATCH = 1000
 
 
 def _print_json(document: Any) -> None:
@@ -135,48 +143,6 @@ def _progress() -> Progress:
 # --- import ------------------------------------------------------------------------------
 
 
-def import_lines(ledger: Ledger, lines: list[bytes], progress: Progress | None = None) -> dict[str, Any]:
-    """Apply one command per line, in batches; count each line as applied, duplicate or
-    rejected (SPEC 5.3). Blank lines are skipped and not counted."""
-    report: dict[str, Any] = {"applied": 0, "duplicates": 0, "rejected": []}
-    numbered: list[tuple[int, Any]] = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            numbered.append((number, msgspec.json.decode(raw)))
-        except msgspec.DecodeError as e:
-            numbered.append((number, _BadJson(str(e))))
-        except RecursionError:
-            numbered.append((number, _BadJson("nested too deep")))
-    task = progress.add_task("importing", total=len(numbered)) if progress else None
-    for batch in iter_batches(numbered, IMPORT_BATCH):
-        bodies = [body for _, body in batch if not isinstance(body, _BadJson)]
-        answers = iter(ledger.execute(bodies)) if bodies else iter(())
-        for number, body in batch:
-            if isinstance(body, _BadJson):
-                report["rejected"].append({"line": number, "command_id": None,
-                                           "rule": "invalid_field",
-                                           "message": f"line is not JSON: {body.message}"})
-                continue
-            answer = next(answers)
-            if answer["status"] == "applied":
-                report["applied"] += 1
-            elif answer["status"] == "duplicate":
-                report["duplicates"] += 1
-            else:
-                report["rejected"].append({"line": number, "command_id": answer["command_id"],
-                                           "rule": answer["rule"], "message": answer["message"]})
-        if progress and task is not None:
-            progress.advance(task, len(batch))
-    return report
-
-
-class _BadJson:
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="NDJSON file: one command per line.")],
@@ -188,8 +154,8 @@ def import_command(
     except OSError as e:
         _config_error(f"cannot read {str(file)!r}: {e.strerror or e}")
     started = time.perf_counter()
-    with Ledger() as ledger, _progress() as progress:
-        report = import_lines(ledger, lines, progress if not json_output else None)
+    with _runtime() as runtime, _progress() as progress:
+        report = import_lines(runtime.ledger, lines, progress if not json_output else None)
     elapsed = time.perf_counter() - started
     if json_output:
         _print_json(report)
@@ -214,33 +180,33 @@ AsOf = Annotated[str | None, typer.Option("--as-of", help="Business date YYYY-MM
 
 
 def _run_query(json_output: bool, fn: Any, *args: Any) -> None:
-    from ledger.projections.engine import projector_for
     from ledger.projections.errors import QueryError
 
-    from ledger.replay.sandbox import sandbox
+    context: dict[str, Any] = {}
 
-    with Ledger() as ledger, contextlib.ExitStack() as stack:
-        stop = _as_of_stop(ledger, json_output)
-        if stop is not None:
-            projector = stack.enter_context(sandbox(ledger, stop=stop))
-        else:
-            projector = projector_for(ledger)
-            behind = ledger.max_position() - min(projector.positions().values(), default=0)
-            if behind > 5000 and not json_output:
-                with _progress() as progress:
-                    task = progress.add_task("catching up projections", total=behind)
-                    projector.catch_up(progress=lambda done, total: progress.update(task, completed=done))
-            else:
-                projector.catch_up()
+    def read(projector: Any, *args: Any) -> Any:
+        document = fn(projector, *args)
+        context.update(_report_context(projector, runtime.ledger.with_currency(document),
+                                       json_output))
+        return document
+
+    with _runtime() as runtime, contextlib.ExitStack() as stack:
+        stop = _as_of_stop(runtime, json_output)
+        progress = None
+        if stop is None and not json_output and runtime.behind() > PROGRESS_BACKLOG:
+            bar = stack.enter_context(_progress())
+            task = bar.add_task("catching up projections", total=runtime.behind())
+
+            def progress(done: int, _total: int) -> None:
+                bar.update(task, completed=done)
         try:
-            document = ledger.with_currency(fn(projector, *args))  # SPEC 1: names its currency
+            document = runtime.query(read, *args, stop=stop, progress=progress)
         except QueryError as e:
             if json_output:
                 _print_json(e.as_dict())
             else:
                 _print_problem(e.rule, e.message, e.details)
             raise typer.Exit(1) from None
-        context = _report_context(projector, document, json_output)
     if json_output:
         _print_json(document)
     else:
@@ -529,7 +495,7 @@ for _info in query_app.registered_commands:
     _info.callback = _with_output_options(_with_as_of(_info.callback))
 
 
-def _as_of_stop(ledger: Ledger, json_output: bool) -> int | None:
+def _as_of_stop(runtime: Runtime, json_output: bool) -> int | None:
     """The position an as-of query replays to, or None for the live projections."""
     from ledger.domain.calendar import parse_instant
     from ledger.replay.sandbox import position_at_time
@@ -538,12 +504,12 @@ def _as_of_stop(ledger: Ledger, json_output: bool) -> int | None:
     problem = None
     if at_position is not None and at_time is not None:
         problem = ("at_time", "--at-position and --at-time: give one, not both")
-    elif at_position is not None and at_position > ledger.max_position():
+    elif at_position is not None and at_position > runtime.position():
         problem = ("at_position", f"--at-position {at_position} is beyond the log's end "
-                                  f"({ledger.max_position()})")
+                                  f"({runtime.position()})")
     elif at_time is not None:
         try:
-            return position_at_time(ledger, parse_instant(at_time))
+            return position_at_time(runtime.source, parse_instant(at_time))
         except ValueError as e:
             problem = ("at_time", f"--at-time: {e}")
     if problem is not None:
@@ -606,16 +572,15 @@ def replay_what_if(
     are untouched.
 
     Example: ledger replay what-if --exclude 1234 --json"""
-    from ledger.projections.engine import projector_for
     from ledger.replay.plan_whatif import PlanWhatIfError, resolve_plan
     from ledger.replay.whatif import WhatIfError, parse_amend, what_if
 
-    with Ledger() as ledger:
+    with _runtime() as runtime:
         try:
             amended = dict(parse_amend(text) for text in (amend or []))
-            live = projector_for(ledger)
+            live = runtime.projector()
             values = resolve_plan(live, plan) if plan is not None else None
-            document = what_if(ledger, live, exclude=exclude or [], amend=amended, plan=values)
+            document = what_if(live, exclude=exclude or [], amend=amended, plan=values)
         except WhatIfError as e:
             _replay_failed(json_output, e.as_dict())
             return
@@ -667,11 +632,11 @@ def replay_as_of(
         _replay_failed(json_output, {"rule": "invalid_field", "message":
                                      "give one of --at-position and --at-time",
                                      "details": {"field": "at_position"}})
-    with Ledger() as ledger:
-        end = ledger.max_position()
+    with _runtime() as runtime:
+        end = runtime.position()
         if at_time is not None:
             try:
-                position = position_at_time(ledger, parse_instant(at_time))
+                position = position_at_time(runtime.source, parse_instant(at_time))
             except ValueError as e:
                 _replay_failed(json_output, {"rule": "invalid_field",
                                              "message": f"--at-time: {e}",
@@ -681,9 +646,9 @@ def replay_as_of(
             position = min(at_position or 0, end)
         recorded = None
         if position:
-            notes = ledger.app.recorder.select_notifications(start=position, limit=1)
-            if notes:
-                recorded = ledger.app.mapper.to_domain_event(notes[0]).timestamp.isoformat()
+            found = runtime.source.read(position - 1, position, 1)
+            if found:
+                recorded = found[0][1].timestamp.isoformat()
     document = {"position": position, "recorded_at": recorded, "log_position": end}
     if json_output:
         _print_json(document)
@@ -696,13 +661,12 @@ def replay_as_of(
 def replay_drift(json_output: JsonFlag = False) -> None:
     """Rebuild every projection in a sandbox and compare it with the live tables; exits 1
     on any difference."""
-    from ledger.projections.engine import projector_for
     from ledger.replay.drift import drift
 
-    with Ledger() as ledger:
-        live = projector_for(ledger)
+    with _runtime() as runtime:
+        live = runtime.projector()
         live.catch_up()
-        document = drift(ledger, live)
+        document = drift(live)
     if json_output:
         _print_json(document)
     else:
@@ -723,11 +687,11 @@ def replay_rebuild(
 
     from ledger.replay.rebuild import RebuildError, rebuild
 
-    with Ledger() as ledger:
-        total = ledger.max_position()
+    with _runtime() as runtime:
+        total = runtime.position()
         try:
             if json_output:
-                document = rebuild(ledger, projection)
+                document = rebuild(runtime.projector(), projection)
             else:
                 with Progress(TextColumn("{task.description}"), BarColumn(),
                               MofNCompleteColumn(), TextColumn("{task.fields[rate]} events/s"),
@@ -740,7 +704,7 @@ def replay_rebuild(
                         progress.update(task, completed=done,
                                         rate=f"{done / spent:,.0f}" if spent else "-")
 
-                    document = rebuild(ledger, projection, progress=advance)
+                    document = rebuild(runtime.projector(), projection, progress=advance)
         except RebuildError as e:
             _replay_failed(json_output, e.as_dict())
             return
@@ -761,19 +725,12 @@ replay_app.add_typer(explain_app, name="explain")
 def _run_explain(json_output: bool, fn: Any, *args: Any) -> None:
     """Like ``_run_query`` (live projections caught up, or a sandbox for --at-position /
     --at-time), printing the explanation: the figure and value, then one line per step."""
-    from ledger.projections.engine import projector_for
     from ledger.projections.errors import QueryError
-    from ledger.replay.sandbox import sandbox
 
-    with Ledger() as ledger, contextlib.ExitStack() as stack:
-        stop = _as_of_stop(ledger, json_output)
-        if stop is not None:
-            projector = stack.enter_context(sandbox(ledger, stop=stop))
-        else:
-            projector = projector_for(ledger)
-            projector.catch_up()
+    with _runtime() as runtime:
+        stop = _as_of_stop(runtime, json_output)
         try:
-            document = ledger.with_currency(fn(projector, *args))  # SPEC 1: names its currency
+            document = runtime.query(fn, *args, stop=stop)
         except QueryError as e:
             _replay_failed(json_output, e.as_dict())
             return
@@ -847,7 +804,7 @@ def serve_command(
     from ledger.api import ApiKeysError, serve
 
     try:
-        serve(host, port, keys_file, workers)
+        serve(_settings(keys_file=keys_file), host, port, workers)
     except ApiKeysError as e:
         err.print(f"[bold red]cannot serve[/]: {e}")
         raise typer.Exit(1) from None
@@ -864,11 +821,9 @@ KeysFile = Annotated[str | None, typer.Option(
 
 
 def _keys_file(path: str | None) -> str:
-    import os
+    from ledger.bootstrap import KEYS_FILE_ENV
 
-    from ledger.api.auth import KEYS_FILE_ENV
-
-    found = path or os.environ.get(KEYS_FILE_ENV)
+    found = path or _settings().keys_file
     if not found:
         err.print(f"no keys file: pass --file PATH or set {KEYS_FILE_ENV}")
         raise typer.Exit(2)
@@ -949,12 +904,8 @@ def verify_command(
 ) -> None:
     """Recompute the event log's hash chain and name the first break; exit 1 on a break
     (SPEC 4, 5.3). Also writes or checks signed checkpoints."""
-    import os
-
-    from ledger.config import ConfigError, database_from_env
     from ledger.replay import checkpoint as cps
-    from ledger.replay.chain import verify
-    from ledger.store.chain import ChainError
+    from ledger.replay.chain import ChainError, verify
 
     if bundle is not None:
         _verify_bundle(bundle, json_output, public_key)
@@ -964,23 +915,24 @@ def verify_command(
         return typer.Exit(2)
 
     try:
-        db = parse_database_url(database) if database else database_from_env()
+        settings = _settings(database_url=database)
+        db = settings.database()
         if db.kind == "sqlite" and not Path(db.env["SQLITE_DBNAME"]).exists():
             raise ConfigError(f"no database at {db.env['SQLITE_DBNAME']}: nothing to verify")
         if checkpoint is not None and against is not None:
             raise ConfigError("--checkpoint and --against are separate runs: give one of them")
-        key_file = os.environ.get(cps.SIGNING_KEY_ENV)
+        key_file = settings.signing_key_file
         key = cps.load_private_key(Path(key_file)) if key_file else None
         if checkpoint is not None and key is None:
             raise cps.CheckpointError(f"--checkpoint needs {cps.SIGNING_KEY_ENV} (see `ledger keygen`)")
         trusted = _public_key(public_key) if public_key else (
             cps.raw_public(key.public_key()) if key else None)
         earlier = cps.read(against) if against is not None else None
-        ledger = Ledger(db)
+        runtime = Runtime(settings)
     except (ConfigError, cps.CheckpointError) as e:
         raise config_error(str(e)) from None
-    with ledger:
-        recorder: Any = ledger.app.recorder
+    with runtime:
+        recorder: Any = runtime.recorder
         if seal:
             try:
                 sealed = recorder.seal_chain()
@@ -1042,13 +994,13 @@ def export_command(
     --bundle FILE` checks it with no database.
 
     Example: ledger export --entity R2 --period 2024-03 -o evidence-R2-2024-03.json"""
-    from ledger.projections.engine import projector_for
     from ledger.replay import checkpoint as cps
     from ledger.replay.export import ExportError, export, write
 
-    with Ledger() as ledger:
+    with _runtime() as runtime:
         try:
-            document = export(ledger, projector_for(ledger), entity, period, as_of, checkpoint)
+            document = export(runtime.recorder, runtime.projector(), entity, period, as_of,
+                              checkpoint)
         except ExportError as e:
             _replay_failed(json_output, e.as_dict())
             return
@@ -1075,7 +1027,6 @@ def export_command(
 
 def _verify_bundle(path: Path, json_output: bool, public_key: str | None) -> NoReturn:
     """``verify --bundle FILE``: no database is opened or configured."""
-    from ledger.config import ConfigError
     from ledger.replay.bundle import BundleError, read, verify_bundle
 
     try:
@@ -1105,8 +1056,6 @@ def _verify_bundle(path: Path, json_output: bool, public_key: str | None) -> NoR
 
 
 def _public_key(text: str) -> bytes:
-    from ledger.config import ConfigError
-
     try:
         raw = bytes.fromhex(text)
     except ValueError:
@@ -1156,7 +1105,6 @@ def demo_command(
     auditors look at first."""
     from ledger.demo import Company, commission_payouts
     from ledger.projections.commissions import statement_months
-    from ledger.projections.engine import projector_for
     from ledger.report import demo_summary
 
     path = Path(database[len("sqlite:///"):] if database.startswith("sqlite:///") else database)
@@ -1168,11 +1116,12 @@ def demo_command(
     company = Company(seed=seed)
     lines = [msgspec.json.encode(b) for b in company.commands()]
     year_end = date(company.year, 12, 31)
-    with Ledger(parse_database_url(f"sqlite:///{path}")) as ledger:
+    with _runtime(database_url=f"sqlite:///{path}") as runtime:
+        ledger = runtime.ledger
         with _progress() as progress:
             report = import_lines(ledger, lines, progress)
             # commissions payable by the year's end are paid, through the command path too
-            projector = projector_for(ledger)
+            projector = runtime.projector()
             caught_up = time.perf_counter()
             projector.catch_up(batch_size=2000)
             err.print(f"projections caught up with {ledger.max_position():,} events in "
@@ -1188,7 +1137,7 @@ def demo_command(
                   f"payouts) in {imported:.1f}s: applied {report['applied']}, duplicates "
                   f"{report['duplicates']}, rejected {len(report['rejected'])}; "
                   f"{ledger.max_position()} events in {path}")
-        demo_summary(ledger, report, out, err, as_of=year_end)
+        demo_summary(runtime, report, out, err, as_of=year_end)
     err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
     _explore(f"sqlite:///{path}", company, year_end)
 

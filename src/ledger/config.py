@@ -1,4 +1,5 @@
-"""Configuration from the environment (SPEC 5.1).
+"""The database a ledger runs on (SPEC 5.1). ``ledger.bootstrap`` reads the environment;
+this module only parses what it read.
 
 ``LEDGER_DATABASE_URL`` is ``sqlite:///PATH`` (the embedded default when unset:
 ``sqlite:///./ledger.db``) or ``postgresql://user:password@host:port/dbname``. A
@@ -8,18 +9,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.store.recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
 
-DATABASE_URL_ENV = "LEDGER_DATABASE_URL"
+DATABASE_URL_ENV = "LEDGER_DATABASE_URL"  # named in errors (read by ledger.bootstrap)
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
-# The PostgreSQL connection pool of each process (the library's own names): taken from the
-# environment when set there (``ledger serve --workers N`` sizes it to the workers).
-POOL_SIZE_ENV = "POSTGRES_POOL_SIZE"
-POOL_MAX_OVERFLOW_ENV = "POSTGRES_MAX_OVERFLOW"
+SQLITE_LOCK_TIMEOUT_SECONDS = 30
+POSTGRES_LOCK_TIMEOUT_SECONDS = 30
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
 
 
 class ConfigError(ValueError):
@@ -38,22 +37,10 @@ class Database:
         return self.kind == "postgres"
 
 
-_url_override: str | None = None
-
-
-def use_database_url(url: str | None) -> None:
-    """The CLI's ``--database URL`` (SPEC 5.3): in force instead of ``LEDGER_DATABASE_URL``
-    until reset with ``None``."""
-    global _url_override
-    _url_override = url
-
-
-def database_from_env() -> Database:
-    return parse_database_url(_url_override or os.environ.get(DATABASE_URL_ENV)
-                              or DEFAULT_DATABASE_URL)
-
-
-def parse_database_url(url: str) -> Database:
+def parse_database_url(url: str, *, pool_size: int = 4, pool_max_overflow: int = 8,
+                       default_user: str = "postgres") -> Database:
+    """The database of ``url``; PostgreSQL connects with a pool of ``pool_size`` (plus
+    ``pool_max_overflow``) connections, as ``default_user`` when the URL names no user."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
@@ -65,7 +52,7 @@ def parse_database_url(url: str) -> Database:
             env={
                 "PERSISTENCE_MODULE": "ledger.store.sqlite:Factory",
                 "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "30",
+                "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
                 "APPLICATION_RECORDER_TOPIC": _topic(SQLiteLedgerRecorder),
             },
         )
@@ -80,12 +67,12 @@ def parse_database_url(url: str) -> Database:
             "POSTGRES_DBNAME": unquote(dbname),
             "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parsed.port or 5432),
-            "POSTGRES_USER": unquote(parsed.username or os.environ.get("USER", "postgres")),
+            "POSTGRES_USER": unquote(parsed.username or default_user),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            POOL_SIZE_ENV: os.environ.get(POOL_SIZE_ENV) or "4",
-            POOL_MAX_OVERFLOW_ENV: os.environ.get(POOL_MAX_OVERFLOW_ENV) or "8",
-            "POSTGRES_LOCK_TIMEOUT": "30",
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_max_overflow),
+            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_SECONDS),
+            "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_SECONDS),
             "APPLICATION_RECORDER_TOPIC": _topic(PostgresLedgerRecorder),
         }
         if schema:

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from rich.console import Console
 from rich import box
 from rich.table import Table
 
-from ledger.application import Ledger
+from ledger.bootstrap import Runtime
+from ledger.domain.budgeting import utilisation
 from ledger.domain.money import format_fen
-from ledger.projections.engine import projector_for
 
 
-def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Console,
+def demo_summary(runtime: Runtime, report: dict[str, Any], out: Console, err: Console,
                  as_of: date | None = None) -> dict[str, Any]:
     from ledger.projections.audit import late_reported_count
     from ledger.projections.budgets import query_budgets
@@ -28,11 +29,11 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     from ledger.projections.aging import query_aging, query_dso
     from ledger.projections.reconcile import query_reconcile
 
-    projector = projector_for(ledger)
+    projector = runtime.projector()
     started = time.perf_counter()
     projector.catch_up(batch_size=2000)
     seconds = time.perf_counter() - started
-    events = ledger.max_position()
+    events = runtime.position()
 
     aging = query_aging(projector, as_of)
     dso = query_dso(projector, as_of)
@@ -54,17 +55,20 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
     budgets = query_budgets(projector)
     totals = budgets["totals"]
     used = totals["committed"] + totals["spent"]
+    share = utilisation(totals["allocated"], totals["committed"], totals["spent"])
     util = Table(title=f"Marketing budgets: {format_fen(used)} of {format_fen(totals['allocated'])} "
-                       f"committed or spent ({100 * used / max(1, totals['allocated']):.1f}%); "
-                       "the fullest lines")
+                       f"committed or spent ({_percent(share, 1)}); the fullest lines")
     util.add_column("budget", overflow="fold")
     for col in ("allocated", "committed", "spent", "remaining", "used"):
         util.add_column(col, justify="right", no_wrap=True)
-    fullest = sorted(budgets["budgets"], key=lambda b: -(b["committed"] + b["spent"]) / max(1, b["allocated"]))
+    def used_share(b: dict[str, Any]) -> Fraction:
+        return utilisation(b["allocated"], b["committed"], b["spent"])
+
+    fullest = sorted(budgets["budgets"], key=lambda b: -used_share(b))
     for b in fullest[:6]:
         util.add_row(b["budget_id"], format_fen(b["allocated"]), format_fen(b["committed"]),
                      format_fen(b["spent"]), format_fen(b["remaining"]),
-                     f"{100 * (b['committed'] + b['spent']) / max(1, b['allocated']):.0f}%")
+                     _percent(used_share(b), 0))
     out.print(util)
 
     last = last_closed(projector)
@@ -106,3 +110,11 @@ def demo_summary(ledger: Ledger, report: dict[str, Any], out: Console, err: Cons
             rej.add_row(str(r["line"]), str(r["command_id"]), r["rule"], r["message"])
         out.print(rej)
     return {"events": events, "projection_seconds": seconds, "reconciled": rec["ok"], "late": late}
+
+
+def _percent(share: Fraction, places: int) -> str:
+    """An exact share as a percentage rounded half up (``domain.budgeting.utilisation``)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    value = Decimal(share.numerator * 100) / Decimal(share.denominator)
+    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}%"

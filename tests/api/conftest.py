@@ -11,11 +11,12 @@ from fastapi.testclient import TestClient
 from support import setup_company
 
 from ledger.api import ApiKeys, create_app
+from ledger.bootstrap import Runtime
 from ledger.application import Ledger
 
 
 @pytest.fixture
 def api(ledger: Ledger) -> Iterator[Api]:
     setup_company(ledger)
-    with TestClient(create_app(ledger, ApiKeys(KEYS))) as client:
+    with TestClient(create_app(Runtime.for_ledger(ledger), ApiKeys(KEYS))) as client:
         yield Api(client, ledger)

@@ -10,7 +10,8 @@ from apiclient import Api
 from support import cmd, sale
 
 from ledger.api import ApiKeys, ApiKeysError
-from ledger.api.auth import KEYS_FILE_ENV
+from ledger.api.server import keys_of
+from ledger.bootstrap import KEYS_FILE_ENV, Settings
 
 
 @pytest.mark.parametrize("headers", [
@@ -109,7 +110,7 @@ def test_keys_from_the_file_named_by_the_environment(tmp_path):
     k1, k2 = "k1" * 16, "k2" * 16  # keys of at least 32 characters count
     path.write_text(json.dumps({k1: "sa", k2: "aud"}))
     path.chmod(0o600)
-    keys = ApiKeys.from_env({KEYS_FILE_ENV: str(path)})
+    keys = keys_of(Settings.from_env({KEYS_FILE_ENV: str(path)}))
     assert keys.user_for(k1) == "sa"
     assert keys.user_for(k2) == "aud"
     assert keys.user_for("k3" * 16) is None
@@ -127,7 +128,7 @@ def test_a_bad_keys_file_is_refused(tmp_path, text):
 
 def test_no_keys_file_is_refused(tmp_path):
     with pytest.raises(ApiKeysError, match=KEYS_FILE_ENV):
-        ApiKeys.from_env({})
+        keys_of(Settings.from_env({}))
     with pytest.raises(ApiKeysError):
         ApiKeys.from_file(tmp_path / "missing.json")
 

@@ -80,9 +80,11 @@ def test_short_clear_text_keys_do_not_count(tmp_path):
 
 
 def test_no_keys_file_no_start(tmp_path, monkeypatch):
-    monkeypatch.delenv("LEDGER_API_KEYS_FILE", raising=False)
+    from ledger.api.server import keys_of
+    from ledger.bootstrap import Settings
+
     with pytest.raises(ApiKeysError, match="ledger keys add"):
-        ApiKeys.from_env()
+        keys_of(Settings.from_env({}))
     with pytest.raises(ApiKeysError):
         ApiKeys.from_file(tmp_path / "missing.json")
 

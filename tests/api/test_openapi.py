@@ -221,8 +221,9 @@ def test_an_unexpected_failure_is_the_error_document_not_a_bare_500(ledger):
     from fastapi.testclient import TestClient
 
     from ledger.api import ApiKeys, create_app
+    from ledger.bootstrap import Runtime
 
-    app = create_app(ledger, ApiKeys({}))
+    app = create_app(Runtime.for_ledger(ledger), ApiKeys({}))
 
     def boom() -> None:
         raise RuntimeError("secret detail from the database")

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from support import sale
 
 from ledger.api import ApiKeys, create_app
+from ledger.bootstrap import Runtime
 
 
 def test_healthz_answers_without_a_key(api: Api):
@@ -72,7 +73,7 @@ def test_cors_is_off_by_default_and_configurable(api: Api, ledger):
     preflight = {"Origin": "https://console.example", "Access-Control-Request-Method": "GET"}
     r = api.client.options("/v1/aging", headers=preflight)
     assert "access-control-allow-origin" not in {k.lower() for k in r.headers}
-    app = create_app(ledger, ApiKeys(KEYS), cors_origins=["https://console.example"])
+    app = create_app(Runtime.for_ledger(ledger), ApiKeys(KEYS), cors_origins=["https://console.example"])
     with TestClient(app) as client:
         r = client.options("/v1/aging", headers=preflight)
         assert r.headers["access-control-allow-origin"] == "https://console.example"
@@ -82,7 +83,7 @@ def test_the_background_projector_catches_up_without_a_read(ledger):
     from support import setup_company
 
     setup_company(ledger)
-    app = create_app(ledger, ApiKeys(KEYS), background_projector=True)
+    app = create_app(Runtime.for_ledger(ledger), ApiKeys(KEYS), background_projector=True)
     with TestClient(app) as client:
         projector = app.state.services.projector
         r = client.post("/v1/commands", json=sale("S1"), headers=bearer("sa"))

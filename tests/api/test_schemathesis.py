@@ -30,6 +30,7 @@ from support import setup_company
 from test_openapi import ROUTES
 
 from ledger.api import ApiKeys, create_app
+from ledger.bootstrap import Runtime
 
 MAX_EXAMPLES = 25
 WAIT_TIMEOUT = 0.05  # seconds a read waits for `wait_for` before its 503 not_caught_up
@@ -65,7 +66,7 @@ def contract(request: pytest.FixtureRequest) -> Iterator[schemathesis.BaseSchema
     """The app's own document, loaded over ASGI, with the app over a fresh ledger."""
     with fresh_ledger(request.param) as ledger:
         setup_company(ledger)
-        app = create_app(ledger, ApiKeys(KEYS), wait_timeout=WAIT_TIMEOUT)
+        app = create_app(Runtime.for_ledger(ledger), ApiKeys(KEYS), wait_timeout=WAIT_TIMEOUT)
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -1,4 +1,4 @@
-"""``ledger.api.serve(host, port, keys_file)``: the API on uvicorn in its own process, over
+"""``ledger.api.serve(settings, host, port)``: the API on uvicorn in its own process, over
 ``LEDGER_DATABASE_URL`` (an embedded SQLite file here)."""
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def test_serve_answers_http(tmp_path):
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
            "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("LEDGER_API_KEYS_FILE", None)
-    code = f"from ledger.api import serve; serve('127.0.0.1', {port}, {str(keys)!r})"
+    code = ("from ledger.api import serve; from ledger.bootstrap import Settings; "
+            f"serve(Settings.from_env(keys_file={str(keys)!r}), '127.0.0.1', {port})")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -62,17 +63,19 @@ def test_serve_answers_http(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_serve_without_keys_refuses_to_start(monkeypatch):
-    monkeypatch.delenv("LEDGER_API_KEYS_FILE", raising=False)
-    with pytest.raises(ApiKeysError):
-        serve("127.0.0.1", _free_port(), None)
+def test_serve_without_keys_refuses_to_start():
+    from ledger.bootstrap import Settings
+
+    with pytest.raises(ApiKeysError, match="LEDGER_API_KEYS_FILE"):
+        serve(Settings.from_env({}), "127.0.0.1", _free_port())
 
 
 def _start(database_url: str, keys_path, port: int) -> subprocess.Popen:
     env = {**os.environ, "LEDGER_DATABASE_URL": database_url,
            "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("LEDGER_API_KEYS_FILE", None)
-    code = f"from ledger.api import serve; serve('127.0.0.1', {port}, {str(keys_path)!r})"
+    code = ("from ledger.api import serve; from ledger.bootstrap import Settings; "
+            f"serve(Settings.from_env(keys_file={str(keys_path)!r}), '127.0.0.1', {port})")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"

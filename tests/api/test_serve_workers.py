@@ -15,7 +15,7 @@ import pytest
 
 from ledger.api import keyfile
 from ledger.api.server import pool_for
-from ledger.config import POOL_MAX_OVERFLOW_ENV, POOL_SIZE_ENV, parse_database_url
+from ledger.bootstrap import POOL_MAX_OVERFLOW_ENV, POOL_SIZE_ENV, Settings
 
 from stores import require_postgres, scratch_database
 from test_serve import _free_port
@@ -28,13 +28,19 @@ def test_pool_is_shared_out_between_the_workers():
     assert pool_for(64) == (2, 2)  # never less than two connections a worker
 
 
-def test_the_pool_size_comes_from_the_environment_when_set(monkeypatch):
+def test_the_pool_size_comes_from_the_environment_when_set():
     url = "postgresql://postgres@127.0.0.1:5432/test"
-    assert parse_database_url(url).env[POOL_SIZE_ENV] == "4"
-    monkeypatch.setenv(POOL_SIZE_ENV, "3")
-    monkeypatch.setenv(POOL_MAX_OVERFLOW_ENV, "5")
-    env = parse_database_url(url).env
+    assert Settings.from_env({"LEDGER_DATABASE_URL": url}).database().env[POOL_SIZE_ENV] == "4"
+    env = Settings.from_env({"LEDGER_DATABASE_URL": url, POOL_SIZE_ENV: "3",
+                             POOL_MAX_OVERFLOW_ENV: "5"}).database().env
     assert (env[POOL_SIZE_ENV], env[POOL_MAX_OVERFLOW_ENV]) == ("3", "5")
+
+
+def test_a_bad_pool_size_is_a_configuration_error():
+    from ledger.config import ConfigError
+
+    with pytest.raises(ConfigError, match="POSTGRES_POOL_SIZE must be a whole number"):
+        Settings.from_env({POOL_SIZE_ENV: "many"})
 
 
 def _children(pid: int) -> set[int]:

@@ -34,6 +34,7 @@ from ledger.domain.money import yuan
 from ledger.projections.commissions import (
     CommissionsProjection, commission_accounts, query_commission,
 )
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
 from ledger.projections.reconcile import query_reconcile
@@ -56,7 +57,7 @@ def projector_of(ledger: Ledger) -> Projector:
     from ledger.projections.budgets import BudgetsProjection
     from ledger.projections.receivables import ReceivablesProjection
 
-    projector = Projector(ledger, [GeneralLedger(), ReceivablesProjection(), BudgetsProjection(),
+    projector = projector_over(ledger, [GeneralLedger(), ReceivablesProjection(), BudgetsProjection(),
                                    CommissionsProjection()])
     projector.catch_up()
     return projector

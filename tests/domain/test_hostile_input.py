@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 from support import USERS, at, cmd, sale, setup_company
 
 from ledger.api import ApiKeys, create_app
+from ledger.bootstrap import Runtime
 from ledger.application import Ledger
-from ledger.cli import import_lines
+from ledger.service.importing import import_lines
 from ledger.domain.commands import MAX_AMOUNT, MAX_COMMAND_BYTES, MAX_DEPTH, MAX_ITEMS
 from ledger.projections.aging import query_aging
 from ledger.projections.audit import query_audit
 from ledger.projections.commissions import query_commission, query_ranks
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.projections.general_ledger import trial_balance
 from ledger.projections.receivables import query_receivables
 from ledger.projections.reconcile import query_reconcile
@@ -191,7 +192,7 @@ def company(ledger: Ledger) -> Ledger:
 
 @pytest.fixture
 def client(company: Ledger) -> Iterator[TestClient]:
-    with TestClient(create_app(company, ApiKeys(KEYS))) as c:
+    with TestClient(create_app(Runtime.for_ledger(company), ApiKeys(KEYS))) as c:
         yield c
 
 

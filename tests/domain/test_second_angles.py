@@ -30,7 +30,7 @@ from ledger.application import Ledger
 from ledger.domain.money import yuan
 from ledger.domain.model import Rep
 from ledger.projections.commissions import CommissionsProjection, query_commission, query_ranks
-from ledger.projections.engine import Projector
+from ledger.bootstrap import projector_over
 from ledger.projections.general_ledger import GeneralLedger, postings, trial_balance
 
 
@@ -56,7 +56,7 @@ def test_two_lines_each_rounded_then_summed_in_the_sale_and_the_general_ledger(l
     (event,) = facts_after(ledger, before)
     assert [line["vat"] for line in event.lines] == [1_150, 1_150]
     assert event.vat == 2_300
-    p = Projector(ledger, [GeneralLedger()])
+    p = projector_over(ledger, [GeneralLedger()])
     p.catch_up()
     assert [(r["account"], r["debit"], r["credit"]) for r in postings(p, ref="S1")] == [
         ("receivables", 20_000, 0), ("revenue", 0, 17_700), ("vat_payable", 0, 2_300)]
@@ -163,7 +163,7 @@ def test_a_trainee_at_exactly_13000_counts_for_promotion_at_the_close(ledger):
         {"rep_id": "U", "rank": "SE", "previous_rank": "SR"}]
     t = ledger.app.repository.get(Rep.create_id("T"))
     assert (t.rank_on(date(2024, 3, 31)), t.rank_on(date(2024, 4, 1))) == ("SR", "SSE")
-    p = Projector(ledger, [CommissionsProjection()])
+    p = projector_over(ledger, [CommissionsProjection()])
     p.catch_up()
     assert query_ranks(p, "T", on=date(2024, 4, 1))["rank"] == "SSE"
 
@@ -180,7 +180,7 @@ def test_a_rank_change_effective_on_the_2nd_waits_for_the_next_month(ledger):
     applied(ledger, cmd("ChangeRank", "dir", rep_id="R2", rank="SM", reason="reorganisation",
                         effective_from="2024-03-02", **at("2024-02-20")))
     _sold(ledger, "S-mar", "R2", 20_000, "2024-03-05")
-    p = Projector(ledger, [CommissionsProjection()])
+    p = projector_over(ledger, [CommissionsProjection()])
     p.catch_up()
     march = query_commission(p, "R2", "2024-03")  # open: the facts so far
     assert (march["closed"], march["rank"]) == (False, "SR")

@@ -39,6 +39,7 @@ from ledger.application import Ledger
 from ledger.config import Database
 from ledger.projections.audit import AuditProjection
 from ledger.projections.budgets import BudgetsProjection
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projection, Projector
 from ledger.projections.kpis import KpisProjection
 from ledger.projections.receivables import ReceivablesProjection
@@ -54,7 +55,7 @@ MINE: tuple[type[Projection], ...] = (
 def projector(ledger: Ledger, *classes: type[Projection], generation: int = 1,
               batch_size: int = 1000) -> Projector:
     """A projector of ``classes`` (default: this suite's four), caught up."""
-    p = Projector(ledger, [cls(generation) for cls in (classes or MINE)])
+    p = projector_over(ledger, [cls(generation) for cls in (classes or MINE)])
     p.catch_up(batch_size=batch_size)
     return p
 

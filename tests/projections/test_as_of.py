@@ -16,6 +16,7 @@ from ledger.domain.policies import DEFAULT_POLICIES
 from ledger.domain.receivables import BUCKETS, bucket_names, credit_pieces
 from ledger.projections import ALL_PROJECTIONS
 from ledger.projections.aging import query_aging
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
 from ledger.projections.kpis import query_kpis
@@ -24,7 +25,7 @@ from ledger.projections.reconcile import query_reconcile
 
 
 def _projector(ledger) -> Projector:
-    projector = Projector(ledger, [cls() for cls in ALL_PROJECTIONS])
+    projector = projector_over(ledger, [cls() for cls in ALL_PROJECTIONS])
     projector.catch_up()
     return projector
 

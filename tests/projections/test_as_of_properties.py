@@ -23,6 +23,7 @@ from ledger.domain.calendar import month
 from ledger.projections.aging import query_aging
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
 from ledger.projections.kpis import KpisProjection, query_kpis
@@ -174,7 +175,7 @@ def _run(backend: str, stream: list, dates: list[int], batch_size: int) -> None:
         bodies += [b for op in stream for b in maker.bodies(op)]
         answers = ledger.execute(bodies)
         assert len(answers) == len(bodies)
-        projector = Projector(ledger, [cls() for cls in (
+        projector = projector_over(ledger, [cls() for cls in (
             GeneralLedger, ReceivablesProjection, BudgetsProjection, CommissionsProjection,
             KpisProjection)])
         projector.catch_up(batch_size=batch_size)

@@ -15,7 +15,7 @@ from ledger.projections.audit import (
     AuditProjection, audit_summary, late_reported_count, query_audit, query_command, query_late,
     segregation_violations,
 )
-from ledger.projections.engine import Projector
+from ledger.bootstrap import projector_over
 from ledger.projections.errors import QueryError
 from support import all_applied, cmd
 
@@ -173,7 +173,7 @@ def test_checks_on_events_the_rules_did_not_guard(clocked, company):  # noqa: F8
     log could hold them: approvals that break segregation of duties, and events whose
     meta predates the recorded late flag (the projection then applies the rule itself)."""
     audit = AuditProjection(generation=9)
-    scratch = Projector(clocked, [audit])
+    scratch = projector_over(clocked, [audit])
     feed = [
         _stored(clocked, "ledger:Rep.Registered", rep_id="R2"),
         _stored(clocked, "ledger:Customer.Registered", customer_id="C1"),
@@ -231,7 +231,7 @@ def test_rank_changes_are_not_segregation_violations_and_promotions_name_their_p
     from support import all_applied, at, cmd, sale, setup_company
 
     from ledger.projections.audit import query_audit, segregation_violations
-    from ledger.projections.engine import projector_for
+    from ledger.bootstrap import projector_for
 
     setup_company(ledger)
     all_applied(ledger, [

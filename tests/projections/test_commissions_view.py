@@ -13,6 +13,7 @@ from ledger.projections.commissions import (
     CommissionsProjection, commission_accounts, query_commission, query_ranks, rank_evidence,
     statement_months, top_statements,
 )
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.errors import QueryError
 from ledger.projections.general_ledger import GeneralLedger, postings, trial_balance
@@ -39,7 +40,7 @@ def _company(ledger) -> Projector:
         cmd("FineRep", "fin", fine_id="F1", rep_id="R2", amount=5_000, reason="late report",
             approved_by="mgr", **at("2024-03-21")),
     ])
-    projector = Projector(ledger, [CommissionsProjection(), GeneralLedger()])
+    projector = projector_over(ledger, [CommissionsProjection(), GeneralLedger()])
     projector.catch_up()
     return projector
 

@@ -26,6 +26,7 @@ from stores import pg_execute, scratch_database
 from ledger.application import Ledger
 from ledger.domain.model import Budget
 from ledger.projections.budgets import query_budget
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.aging import query_aging
 from ledger.projections.receivables import query_receivables
@@ -199,7 +200,7 @@ def same_tables_whatever_the_batches(backend, steps, late, odd, split) -> None:
         batched = projector(ledger, generation=2, batch_size=500)
         # odd batches, stopped part-way and resumed by a new projector (a restart)
         end = ledger.max_position()
-        Projector(ledger, [cls(3) for cls in MINE]).catch_up(batch_size=odd, stop=int(end * split))
+        projector_over(ledger, [cls(3) for cls in MINE]).catch_up(batch_size=odd, stop=int(end * split))
         restarted = projector(ledger, generation=3, batch_size=odd)
         expected = dump(one_by_one)
         assert dump(batched) == expected
@@ -236,7 +237,7 @@ KILLED_RUN = textwrap.dedent("""
     import os, sys, time
     from ledger.application import Ledger
     from ledger.config import parse_database_url
-    from ledger.projections.engine import Projector
+    from ledger.bootstrap import projector_over
     from scenarios import MINE
 
     marker, slow_after = os.environ["KILL_MARKER"], int(os.environ["SLOW_AFTER"])
@@ -257,7 +258,7 @@ KILLED_RUN = textwrap.dedent("""
     for p in projections:
         p.apply = slowed(p.apply)
     with Ledger(parse_database_url(os.environ["DB_URL"])) as ledger:
-        Projector(ledger, projections).catch_up(batch_size=int(os.environ["BATCH"]))
+        projector_over(ledger, projections).catch_up(batch_size=int(os.environ["BATCH"]))
 """)
 
 
@@ -306,7 +307,7 @@ def test_a_catch_up_killed_mid_transaction_resumes_exactly_once(backend, fresh_d
         assert child.returncode == -signal.SIGKILL
         killed_at = int(marker.read_text())
 
-        resumed = Projector(ledger, [cls() for cls in MINE])
+        resumed = projector_over(ledger, [cls() for cls in MINE])
         positions = set(resumed.positions().values())
         # whole batches committed before the kill, the one in flight rolled back
         assert len(positions) == 1

@@ -8,15 +8,16 @@ from types import SimpleNamespace
 import gl_scenario
 import pytest
 
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
-from ledger.projections.general_ledger import (
-    GeneralLedger, UnbalancedEntry, accrual_entry, fine_entry, payment_entry, postings,
-    statement_fines, trial_balance,
+from ledger.domain.posting import (
+    UnbalancedEntry, accrual_entry, fine_entry, payment_entry, statement_fines,
 )
+from ledger.projections.general_ledger import GeneralLedger, postings, trial_balance
 
 
 def _projector(ledger, generation: int = 1, batch_size: int = 1000) -> Projector:
-    projector = Projector(ledger, [GeneralLedger(generation)])
+    projector = projector_over(ledger, [GeneralLedger(generation)])
     projector.catch_up(batch_size=batch_size)
     return projector
 

@@ -38,6 +38,7 @@ from ledger.application import Ledger
 from ledger.projections.aging import query_aging
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, postings, trial_balance
 from ledger.projections.receivables import ReceivablesProjection, query_receivables
@@ -74,7 +75,7 @@ def build(ledger: Ledger) -> None:
 
 
 def _projector(ledger: Ledger) -> Projector:
-    p = Projector(ledger, [cls() for cls in KEPT])
+    p = projector_over(ledger, [cls() for cls in KEPT])
     p.catch_up()
     return p
 

@@ -18,6 +18,7 @@ from ledger.domain.calendar import month, month_of
 from ledger.projections import ALL_PROJECTIONS
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection, query_commission
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
 from ledger.projections.aging import query_aging
@@ -30,7 +31,7 @@ RECONCILED = (GeneralLedger, ReceivablesProjection, BudgetsProjection, Commissio
 
 
 def _projector(ledger, batch_size: int = 1000) -> Projector:
-    projector = Projector(ledger, [cls() for cls in RECONCILED])
+    projector = projector_over(ledger, [cls() for cls in RECONCILED])
     projector.catch_up(batch_size=batch_size)
     return projector
 
@@ -49,7 +50,7 @@ def test_scenario_reconciles_to_the_fen(ledger):
     ):
         all_applied(ledger, [body])
     assert set(RECONCILED) <= set(ALL_PROJECTIONS)
-    projector = Projector(ledger, [cls() for cls in ALL_PROJECTIONS])
+    projector = projector_over(ledger, [cls() for cls in ALL_PROJECTIONS])
     projector.catch_up()
     report = query_reconcile(projector)
     assert report["ok"] is True
@@ -234,7 +235,7 @@ def _any_history(backend: str, history: list, closes: set[str], batch_size: int)
             cmd("AllocateBudget", "fin", budget_id="B2", department="sales", category="hospitality",
                 period="2024", amount=100_000_000, approved_by="dir", **at("2024-01-01")),
         ])
-        projector = Projector(ledger, [cls() for cls in RECONCILED])
+        projector = projector_over(ledger, [cls() for cls in RECONCILED])
         sales: list[str] = []
         targets: list[str] = []  # reversible commands so far
         pending: list[dict] = []

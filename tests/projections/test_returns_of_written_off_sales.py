@@ -18,6 +18,7 @@ from ledger.projections import ALL_PROJECTIONS
 from ledger.projections.aging import query_aging
 from ledger.projections.audit import query_audit
 from ledger.projections.commissions import query_commission
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
 from ledger.projections.kpis import query_kpis
@@ -44,7 +45,7 @@ def _pay(payment_id: str, amount: int, day: str, allocations: list[tuple[str, in
 
 
 def _projector(ledger) -> Projector:
-    projector = Projector(ledger, [cls() for cls in ALL_PROJECTIONS])
+    projector = projector_over(ledger, [cls() for cls in ALL_PROJECTIONS])
     projector.catch_up()
     return projector
 

@@ -13,6 +13,7 @@ from ledger.projections.aging import query_aging
 from ledger.projections.audit import query_audit, query_command
 from ledger.projections.budgets import query_budget
 from ledger.projections.commissions import query_commission, statement_months
+from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
 from ledger.projections.kpis import query_kpis
@@ -21,7 +22,7 @@ from ledger.projections.reconcile import query_reconcile
 
 
 def _projector(ledger) -> Projector:
-    projector = Projector(ledger, [cls() for cls in ALL_PROJECTIONS])
+    projector = projector_over(ledger, [cls() for cls in ALL_PROJECTIONS])
     projector.catch_up()
     return projector
 

@@ -16,7 +16,7 @@ from ledger.domain.policies import DEFAULT_POLICIES, PolicyBook
 from ledger.projections.audit import query_actor, query_audit, query_late, query_sod
 from ledger.projections.commissions import query_commission
 from ledger.projections.disputes import query_disputes
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.projections.errors import QueryError
 from ledger.projections.policies import query_policies
 from ledger.projections.trips import query_trips

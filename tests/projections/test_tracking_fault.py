@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 from scenarios import MINE, build_receivables, dump, projector
 
-from ledger.projections.engine import Projector
+from ledger.bootstrap import projector_over
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
 from ledger.projections.receivables import query_receivables
 
@@ -51,12 +51,12 @@ def test_a_fault_at_the_tracking_write_rolls_the_pages_rows_back(ledger, monkeyp
     end = ledger.max_position()
     middle = end // 2
 
-    p = Projector(ledger, [cls() for cls in KEPT])
+    p = projector_over(ledger, [cls() for cls in KEPT])
     p.catch_up(batch_size=batch_size, stop=middle)
     assert set(p.positions().values()) == {middle}
     committed = dump(p)
     # the same log up to ``middle`` in another generation, never faulted
-    reference_middle = Projector(ledger, [cls(3) for cls in KEPT])
+    reference_middle = projector_over(ledger, [cls(3) for cls in KEPT])
     reference_middle.catch_up(batch_size=1000, stop=middle)
     assert dump(reference_middle) == committed
 
@@ -92,7 +92,7 @@ def test_a_fault_at_the_first_tracking_write_of_a_later_page_keeps_earlier_pages
     (each page is its own transaction), the faulted page leaves nothing behind."""
     build_receivables(ledger)
     end = ledger.max_position()
-    p = Projector(ledger, [cls() for cls in KEPT])
+    p = projector_over(ledger, [cls() for cls in KEPT])
     # each page writes one tracking row per projection: fault the first write of page 3
     calls = _fail_once_at_call(p.tracker, monkeypatch, nth=2 * len(KEPT) + 1)
     with pytest.raises(TrackingFault):
@@ -101,7 +101,7 @@ def test_a_fault_at_the_first_tracking_write_of_a_later_page_keeps_earlier_pages
     assert len(positions) == 1
     reached = positions.pop()
     assert 0 < reached < end
-    reference = Projector(ledger, [cls(2) for cls in KEPT])
+    reference = projector_over(ledger, [cls(2) for cls in KEPT])
     reference.catch_up(batch_size=1000, stop=reached)
     assert dump(p) == dump(reference)
     p.catch_up(batch_size=5)

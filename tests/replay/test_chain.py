@@ -31,10 +31,11 @@ def test_every_event_is_chained_in_log_order_by_import_http_and_month_close(ledg
     from fastapi.testclient import TestClient
 
     from ledger.api import ApiKeys, create_app
+    from ledger.bootstrap import Runtime
 
     company(ledger, sales=3)
     applied(ledger, cmd("CloseMonth", "fin", period="2024-03", **at("2024-04-01")))
-    with TestClient(create_app(ledger, ApiKeys({"key-sa": "sa"}))) as client:
+    with TestClient(create_app(Runtime.for_ledger(ledger), ApiKeys({"key-sa": "sa"}))) as client:
         answer = client.post("/v1/commands", json=sale("S-http", day="2024-04-03"),
                              headers={"Authorization": "Bearer key-sa"})
         assert answer.status_code == 200, answer.text

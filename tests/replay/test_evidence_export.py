@@ -24,7 +24,7 @@ from ledger.cli import app
 from ledger.domain.model import Customer, Rep
 from ledger.projections.budgets import query_budget
 from ledger.projections.commissions import query_commission
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.projections.receivables import query_receivables
 from ledger.replay import checkpoint as cps
 from ledger.replay.bundle import verify_bundle
@@ -86,7 +86,7 @@ def company(fresh_database):
 def test_a_bundle_verifies_in_a_process_with_no_database(company, tmp_path):
     ledger = company
     live = projector_for(ledger)
-    document = export(ledger, live, "R2", "2024-03")
+    document = export(ledger.app.recorder, live, "R2", "2024-03")
     statement = query_commission(live, "R2", "2024-03")
     # the figures and the explanation are the live ones, to the fen
     assert document["figures"]["total"] == statement["total"] == document["explanation"]["value"]
@@ -140,7 +140,7 @@ def test_each_tampering_fails_with_its_named_problem(company, tmp_path):
     cps.write(cps.sign(verify(ledger.app.recorder), cps.load_private_key(key)), checkpoint)
     all_applied(ledger, [sale("S5", 2, day="2024-04-20")])  # the log grows after the checkpoint
     document = msgspec.json.decode(msgspec.json.encode(
-        export(ledger, live, "R2", "2024-03", checkpoint=checkpoint)))
+        export(ledger.app.recorder, live, "R2", "2024-03", checkpoint=checkpoint)))
     assert document["checkpoint"]["tree_size"] < document["log"]["tree_size"]
     assert document["consistency_proof"]
     assert verify_bundle(document)["ok"] is True
@@ -210,18 +210,18 @@ def test_each_tampering_fails_with_its_named_problem(company, tmp_path):
 def test_customer_sale_and_budget_bundles(company):
     ledger = company
     live = projector_for(ledger)
-    customer = export(ledger, live, "C1")
+    customer = export(ledger.app.recorder, live, "C1")
     assert customer["subject"]["kind"] == "receivable" and customer["subject"]["sale_id"] is None
     assert customer["explanation"]["value"] == query_receivables(live, "C1")["open_total"]
     assert customer["figures"] == msgspec.json.decode(msgspec.json.encode(query_receivables(live, "C1")))
-    one_sale = export(ledger, live, "S2")
+    one_sale = export(ledger.app.recorder, live, "S2")
     assert (one_sale["subject"]["customer_id"], one_sale["subject"]["sale_id"]) == ("C2", "S2")
     s2 = next(i for i in query_receivables(live, "C2")["items"] if i["sale_id"] == "S2")
     assert one_sale["explanation"]["value"] == s2["open"] == 50 * 10_000
-    budget = export(ledger, live, "B1")
+    budget = export(ledger.app.recorder, live, "B1")
     # allocated 100,000; spent 28,000 (the 30,000 commitment released): 72,000 remain
     assert budget["explanation"]["value"] == query_budget(live, "B1")["remaining"] == 72_000
-    as_of = export(ledger, live, "C1", as_of="2024-03-31")
+    as_of = export(ledger.app.recorder, live, "C1", as_of="2024-03-31")
     assert as_of["figures"]["as_of"] == "2024-03-31"
     assert as_of["explanation"]["value"] == query_receivables(live, "C1", "2024-03-31")["open_total"]
     for document in (customer, one_sale, budget, as_of):
@@ -233,10 +233,10 @@ def test_export_refuses_what_it_cannot_export(company, tmp_path, monkeypatch):
     ledger = company
     live = projector_for(ledger)
     with pytest.raises(ExportError) as e:
-        export(ledger, live, "R2")
+        export(ledger.app.recorder, live, "R2")
     assert (e.value.rule, e.value.details["field"]) == ("invalid_field", "period")
     with pytest.raises(ExportError) as e:
-        export(ledger, live, "NOBODY")
+        export(ledger.app.recorder, live, "NOBODY")
     assert e.value.rule == "unknown_reference"
     # through the CLI: the JSON problem, exit 1; a written file and its summary
     monkeypatch.setenv("LEDGER_DATABASE_URL", ledger.database.url)
@@ -256,7 +256,7 @@ def test_export_refuses_what_it_cannot_export(company, tmp_path, monkeypatch):
 def test_a_payload_that_no_longer_decodes_is_named_not_a_traceback(company):
     ledger = company
     document = msgspec.json.decode(msgspec.json.encode(
-        export(ledger, projector_for(ledger), "R2", "2024-03")))
+        export(ledger.app.recorder, projector_for(ledger), "R2", "2024-03")))
     s1 = _position(ledger, Customer.SaleRecorded, sale_id="S1")
     entry = next(e for e in document["events"] if e["position"] == s1)
     entry["state"] = base64.b64encode(b'{"gross": "a lot"').decode()

@@ -24,7 +24,7 @@ from ledger.domain.calendar import month
 from ledger.domain.model import Rep
 from ledger.projections.budgets import query_budget
 from ledger.projections.commissions import query_commission
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.projections.errors import QueryError
 from ledger.projections.receivables import query_receivables
 from ledger.replay.explain import (
@@ -339,7 +339,7 @@ def test_explain_in_a_sandbox_at_a_past_position(ledger):
     what the log then held."""
     _commission_company(ledger)
     before_fine = _position(ledger, "Rep.Fined", fine_id="F1") - 1
-    with sandbox(ledger, stop=before_fine) as then:
+    with sandbox(projector_for(ledger).source, clock=ledger.clock, stop=before_fine) as then:
         doc = explain_commission(then, "R2", "2024-03")
         _well_formed(doc, query_commission(then, "R2", "2024-03")["total"])
     assert doc["value"] == 369_231 and "fine" not in {s["rule"] for s in doc["steps"]}

@@ -19,7 +19,7 @@ from ledger.cli import app
 from ledger.domain.model import Customer, Rep
 from ledger.domain.plan_schema import PLAN_2014_CN_1
 from ledger.projections.commissions import query_commission
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.replay.plan_whatif import PlanWhatIfError, resolve_plan
 from ledger.replay.whatif import what_if
 
@@ -77,11 +77,11 @@ def test_a_plan_file_with_another_tier_rate_changes_the_statements(company, tmp_
     file.write_text(json.dumps({"command": "AdoptCommissionPlan", "plan_version": "2024-alt",
                                 "effective_from": "2024-06-01",
                                 "plan": _plan("2024-alt", "0.12")}))
-    document = what_if(ledger, live, plan=resolve_plan(live, str(file)))
+    document = what_if(live, plan=resolve_plan(live, str(file)))
     assert document["plan"] == "2024-alt"
     assert _changes(document) == EXPECTED
     # the same plan as the live one changes nothing
-    same = what_if(ledger, live, plan=resolve_plan(live, "2014-cn-1"))
+    same = what_if(live, plan=resolve_plan(live, "2014-cn-1"))
     assert same["changes"] == []
     assert _fingerprint(ledger, live) == before
 
@@ -131,13 +131,13 @@ def test_a_fact_left_out_of_a_closed_month_recomputes_its_close(company):
               if n.topic == get_topic(Customer.SaleRecorded)
               and ledger.app.mapper.to_domain_event(n).sale_id == "S2")
     assert s2 < march_close
-    got = _changes(what_if(ledger, live, exclude=[s2]))
+    got = _changes(what_if(live, exclude=[s2]))
     assert got[("R2/2024-03", "commission")] == (100_000, 0, -100_000)
     assert got[("R2/2024-03", "personal_sales")] == (1_300_000, 1_000_000, -300_000)
     assert got[("R1/2024-03", "override")] == (65_000, 50_000, -15_000)
     # an open month's fact: April's total less the fine, nothing of March moves
     f9 = ledger.max_position() - 2
-    fined = what_if(ledger, live, exclude=[p for p in range(f9 - 3, ledger.max_position() + 1)
+    fined = what_if(live, exclude=[p for p in range(f9 - 3, ledger.max_position() + 1)
                                            if _is_fine(ledger, p)])
     assert _changes(fined) == {("R2/2024-04", "fines"): (5_000, 0, -5_000),
                                ("R2/2024-04", "total"): (102_692, 107_692, 5_000),

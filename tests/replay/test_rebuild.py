@@ -9,7 +9,7 @@ import pytest
 from projections.scenarios import NOW, build_receivables, clocked, dump  # noqa: F401
 from support import sale
 
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.projections.receivables import query_receivables
 from ledger.replay.rebuild import RebuildError, rebuild
 
@@ -31,7 +31,7 @@ def test_rebuild_switches_generation_with_identical_tables(clocked):
     live.catch_up()
     before = dump(live)
     answer = query_receivables(live, "C1")
-    document = rebuild(ledger, grace=0)
+    document = rebuild(projector_for(ledger), grace=0)
     assert {p["name"]: (p["from_generation"], p["to_generation"])
             for p in document["projections"]}["receivables"] == (1, 2)
     assert document["events"] == ledger.max_position()
@@ -50,12 +50,12 @@ def test_rebuild_of_one_projection_and_unknown_names(clocked):
     ledger = clocked
     build_receivables(ledger)
     projector_for(ledger).catch_up()
-    document = rebuild(ledger, ["budgets"], grace=0)
+    document = rebuild(projector_for(ledger), ["budgets"], grace=0)
     assert [p["name"] for p in document["projections"]] == ["budgets"]
     gens = {p.name: p.generation for p in projector_for(ledger).projections}
     assert gens["budgets"] == 2 and gens["receivables"] == 1
     with pytest.raises(RebuildError, match="unknown projection"):
-        rebuild(ledger, ["nope"], grace=0)
+        rebuild(projector_for(ledger), ["nope"], grace=0)
 
 
 def test_queries_answer_consistently_during_a_rebuild(clocked):
@@ -81,7 +81,7 @@ def test_queries_answer_consistently_during_a_rebuild(clocked):
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        rebuild(ledger, grace=0.5)
+        rebuild(projector_for(ledger), grace=0.5)
         ledger.execute_one(sale("S9", 1, day="2024-06-30"))
     finally:
         stop.set()

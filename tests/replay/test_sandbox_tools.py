@@ -10,7 +10,7 @@ import pytest
 from projections.scenarios import NOW, build_receivables, clocked, dump  # noqa: F401
 from support import cmd, sale
 
-from ledger.projections.engine import projector_for
+from ledger.bootstrap import projector_for
 from ledger.projections.receivables import query_receivables
 from ledger.replay.drift import drift
 from ledger.replay.sandbox import position_at_time, sandbox
@@ -43,9 +43,9 @@ def test_as_of_a_position_answers_what_the_query_answered_then(clocked):
     # replay the log again, answering at each payment's position, as a reader then did
     p1 = _position_of(ledger, "Customer.PaymentRecorded", payment_id="P1")
     p2 = _position_of(ledger, "Customer.PaymentRecorded", payment_id="P2")
-    with sandbox(ledger, stop=p1) as then:
+    with sandbox(live.source, clock=live.clock, stop=p1) as then:
         at_p1 = query_receivables(then, "C1")
-    with sandbox(ledger, stop=p2) as then:
+    with sandbox(live.source, clock=live.clock, stop=p2) as then:
         at_p2 = query_receivables(then, "C1")
     live.catch_up()
     now = query_receivables(live, "C1")
@@ -72,7 +72,7 @@ def test_as_of_equals_the_answer_recorded_at_that_time(clocked):
     ledger.execute_one(sale("S2", 2))
     ledger.execute_one(cmd("RecordPayment", "fin", payment_id="P1", customer_id="C1",
                            amount=10_000, received_on="2024-03-06"))
-    with sandbox(ledger, stop=position) as then:
+    with sandbox(live.source, clock=live.clock, stop=position) as then:
         assert query_receivables(then, "C1") == recorded
 
 
@@ -88,9 +88,10 @@ def test_position_at_a_recorded_time(clocked):
               for n in ledger.app.recorder.select_notifications(start=1, limit=1000)]
     ledger.execute_one(sale("S1"))
     # events carry the time they were recorded (the store's clock, not business time)
-    assert position_at_time(ledger, datetime.now(timezone.utc)) == ledger.max_position()
-    assert position_at_time(ledger, max(stamps)) == middle
-    assert position_at_time(ledger, min(stamps) - timedelta(microseconds=1)) == 0
+    source = projector_for(ledger).source
+    assert position_at_time(source, datetime.now(timezone.utc)) == ledger.max_position()
+    assert position_at_time(source, max(stamps)) == middle
+    assert position_at_time(source, min(stamps) - timedelta(microseconds=1)) == 0
 
 
 def test_what_if_lists_changed_figures_and_touches_nothing(clocked):
@@ -104,7 +105,7 @@ def test_what_if_lists_changed_figures_and_touches_nothing(clocked):
     before = _fingerprint(ledger, live)
     s5 = _position_of(ledger, "Customer.SaleRecorded", sale_id="S5")
     p1 = _position_of(ledger, "Customer.PaymentRecorded", payment_id="P1")
-    answer = what_if(ledger, live, exclude=[p1])
+    answer = what_if(live, exclude=[p1])
     changes = {(c["projection"], c["key"], c["field"]): c for c in answer["changes"]}
     # without P1's 30,000, S1 and C1 owe 30,000 more; nothing else about C1's sales moves
     assert changes[("receivables", "C1", "open_total")]["difference"] == 30_000
@@ -113,14 +114,14 @@ def test_what_if_lists_changed_figures_and_touches_nothing(clocked):
     assert all(c["difference"] in (30_000, -30_000) or c["key"].startswith("C1/")
                for c in answer["changes"] if c["projection"] == "receivables")
     # the sale S5 at half its price: 9,500 less owed, and R2's June sales 9,500 lower
-    amended = what_if(ledger, live, amend={s5: {"gross": 9_500, "vat": 1_093}})
+    amended = what_if(live, amend={s5: {"gross": 9_500, "vat": 1_093}})
     got = {(c["projection"], c["key"], c["field"]): c["difference"] for c in amended["changes"]}
     assert got[("receivables", "C1/S5", "open")] == -9_500
     assert got[("receivables", "C1", "open_total")] == -9_500
     assert got[("commissions", "R2/2024-06", "personal_sales")] == -9_500
     # a budget allocation left out: its figures drop to zero in the what-if
     allocated = _position_of(ledger, "Budget.Allocated", budget_id="B1")
-    gone = what_if(ledger, live, exclude=[allocated])["changes"]
+    gone = what_if(live, exclude=[allocated])["changes"]
     assert {(c["key"], c["field"], c["difference"]) for c in gone} == {
         ("B1", "allocated", -100_000), ("B1", "remaining", -100_000)}
     assert _fingerprint(ledger, live) == before
@@ -131,11 +132,11 @@ def test_what_if_refuses_positions_and_fields_that_do_not_exist(clocked):
     build_receivables(ledger)
     live = projector_for(ledger)
     with pytest.raises(WhatIfError) as e:
-        what_if(ledger, live, exclude=[ledger.max_position() + 1])
+        what_if(live, exclude=[ledger.max_position() + 1])
     assert e.value.rule == "unknown_reference"
     s5 = _position_of(ledger, "Customer.SaleRecorded", sale_id="S5")
     with pytest.raises(WhatIfError) as e:
-        what_if(ledger, live, amend={s5: {"no_such_field": 1}})
+        what_if(live, amend={s5: {"no_such_field": 1}})
     assert e.value.rule == "invalid_field" and "no_such_field" in e.value.message
     with pytest.raises(WhatIfError):
         parse_amend("12")
@@ -147,13 +148,13 @@ def test_drift_is_ok_on_a_true_projection_and_names_a_tampered_row(clocked):
     build_receivables(ledger)
     live = projector_for(ledger)
     live.catch_up()
-    assert drift(ledger, live) == {"ok": True, "position": ledger.max_position(),
+    assert drift(live) == {"ok": True, "position": ledger.max_position(),
                                    "differences": []}
     receivables = next(p for p in live.projections if p.name == "receivables")
     with live.transaction() as sql:
         sql.execute(f"UPDATE {receivables.t('customers')} SET name = 'Tampered' "
                     "WHERE customer_id = 'C1'")
-    found = drift(ledger, live)
+    found = drift(live)
     assert found["ok"] is False
     assert [(d["projection"], d["table"], d["missing"], d["unexpected"])
             for d in found["differences"]] == [("receivables", "customers", 1, 1)]

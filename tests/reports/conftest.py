@@ -20,10 +20,10 @@ UPDATE_ENV = "LEDGER_UPDATE_GOLDEN"
 
 @pytest.fixture(scope="session")
 def demo_company(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from ledger.cli import import_lines
+    from ledger.service.importing import import_lines
     from ledger.demo import Company, commission_payouts
     from ledger.projections.commissions import statement_months
-    from ledger.projections.engine import projector_for
+    from ledger.bootstrap import projector_for
 
     path = Path(tmp_path_factory.mktemp("reports")) / "company.db"
     company = Company(seed=7, reps=8, customers=15)
@@ -47,7 +47,7 @@ def documents(demo_company: dict[str, Any]) -> dict[str, tuple[dict[str, Any], d
     """name -> (document, layout context) for every query the golden files cover."""
     from ledger.projections import aging, audit, budgets, commissions, disputes, general_ledger
     from ledger.projections import policies, reconcile, receivables, trips
-    from ledger.projections.engine import projector_for
+    from ledger.bootstrap import projector_for
     from ledger.replay.drift import drift
     from ledger.replay.whatif import what_if
     from ledger.reports import context_for
@@ -85,8 +85,8 @@ def documents(demo_company: dict[str, Any]) -> dict[str, tuple[dict[str, Any], d
             "disputes": disputes.query_disputes(p, None, False),
             "trips": trips.query_trips(p, rep, company.year),
             "policies": policies.query_policies(p, year_end.isoformat()),
-            "drift": drift(ledger, p),
-            "what-if": what_if(ledger, p, exclude=[last_payout], amend={}),
+            "drift": drift(p),
+            "what-if": what_if(p, exclude=[last_payout], amend={}),
         }
         for name, doc in docs.items():
             doc = ledger.with_currency(doc)  # as the CLI answers (SPEC 1)

@@ -1,10 +1,11 @@
-"""The composition root of the HTTP API (SPEC 5.4, ARCHITECTURE API): ``create_app`` wires
-a ledger, its API keys and a projector into a FastAPI application. Nothing is global: two
-apps over two ledgers live side by side (the tests do it)."""
+"""The HTTP API (SPEC 5.4, ARCHITECTURE API): ``create_app`` wires the runtime the
+composition root built (``ledger.bootstrap.Runtime``: the ledger and its read side) and
+the API keys into a FastAPI application. Nothing is global: two apps over two ledgers
+live side by side (the tests do it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,12 +28,10 @@ from ledger.api.routers import (
 )
 from ledger.api.schemas import components
 from ledger.api.services import Services
-from ledger.application import Ledger
-from ledger.projections.engine import Projector, projector_for
+from ledger.bootstrap import Runtime
 from ledger.projections.errors import QueryError
 
-ProjectorFactory = Callable[[Ledger], Projector]
-
+DEFAULT_WAIT_SECONDS = 10.0  # how long a read with wait_for waits for the projections
 GZIP_MIN_BYTES = 1024  # answers at least this long are gzipped for clients that accept it
 
 DESCRIPTION = """\
@@ -49,9 +48,8 @@ Amounts are integers in fen; dates `YYYY-MM-DD`. Errors that are not a command's
 """
 
 
-def create_app(ledger: Ledger, keys: ApiKeys,
-               projector_factory: ProjectorFactory = projector_for,
-               *, wait_timeout: float = 10.0, cors_origins: Sequence[str] = (),
+def create_app(runtime: Runtime, keys: ApiKeys, *,
+               wait_timeout: float = DEFAULT_WAIT_SECONDS, cors_origins: Sequence[str] = (),
                background_projector: bool = False, projector_elsewhere: bool = False,
                close_ledger: bool = False) -> FastAPI:
     """The API over ``ledger``. ``cors_origins``: the browser origins allowed to call it
@@ -60,10 +58,11 @@ def create_app(ledger: Ledger, keys: ApiKeys,
     ``projector_elsewhere``: another process does that (``ledger serve --workers N``);
     reads behave as with a background projector. ``close_ledger``: the app owns the ledger
     and closes it when it stops."""
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"create_app takes a ledger.bootstrap.Runtime, got {type(runtime).__name__}")
     # No trailing-slash redirect (it would build its Location from the Host header) and no
     # /docs page (it loads scripts from a CDN): the contract is /openapi.json.
-    services = Services(ledger=ledger, keys=keys, projector=projector_factory(ledger),
-                        wait_timeout=wait_timeout,
+    services = Services(runtime=runtime, keys=keys, wait_timeout=wait_timeout,
                         background=background_projector or projector_elsewhere)
 
     @asynccontextmanager
@@ -77,7 +76,7 @@ def create_app(ledger: Ledger, keys: ApiKeys,
             if worker is not None:
                 worker.stop()
             if close_ledger:
-                ledger.close()
+                runtime.close()
 
     app = FastAPI(title="ledger", version="1", description=DESCRIPTION,
                   default_response_class=MsgspecResponse, redirect_slashes=False,

@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.api import keyfile
-from ledger.application import Ledger
+from ledger.bootstrap import Runtime
 from ledger.domain import authority
-from ledger.domain.model.users import BootstrapAdmin, User
+from ledger.domain.model.users import User
 
-KEYS_FILE_ENV = "LEDGER_API_KEYS_FILE"
 
 
 class ApiKeysError(ValueError):
@@ -61,14 +59,6 @@ class ApiKeys:
         keys._path = Path(path)
         keys._load(strict=True)
         return keys
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ApiKeys:
-        path = environ.get(KEYS_FILE_ENV)
-        if not path:
-            raise ApiKeysError(f"no API keys: set {KEYS_FILE_ENV} to a keys file "
-                               "(make one with `ledger keys add USER --file PATH`)")
-        return cls.from_file(path)
 
     def _load(self, *, strict: bool) -> None:
         path = self._path
@@ -142,12 +132,11 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def registered_roles(ledger: Ledger, user_id: str) -> frozenset[str] | None:
+def registered_roles(runtime: Runtime, user_id: str) -> frozenset[str] | None:
     """The roles of a registered user (None when the ledger does not know the user)."""
-    try:
-        user = ledger.app.repository.get(User.create_id(user_id))
-    except AggregateNotFoundError:
-        return BootstrapAdmin.roles if user_id == authority.ADMIN_USER else None
+    user = runtime.ledger.load(User, user_id)
+    if user is None:
+        return authority.bootstrap_roles(user_id)
     return frozenset(user.roles)
 
 
@@ -168,7 +157,7 @@ def authenticate(
     if user_id is None:
         raise ApiError(401, "not_authenticated", "unknown API key", headers=challenge)
     request.state.user_id = user_id  # for the access log (never the key itself)
-    roles = registered_roles(services.ledger, user_id)
+    roles = registered_roles(services.runtime, user_id)
     if roles is None:
         raise ApiError(403, "not_authorized", f"the API key's user {user_id!r} is not registered",
                        user=user_id)

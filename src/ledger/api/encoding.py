@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 from fastapi import Response
 
+from ledger.service.answers import Answer, document
+
 _encoder = msgspec.json.Encoder()
 
 POSITION_HEADER = "X-Ledger-Position"
@@ -32,12 +34,13 @@ def error_body(rule: str, message: str, details: dict[str, Any] | None = None) -
 RULE_STATUS = {"not_authorized": 403, "version_conflict": 409}
 
 
-def answer_status(answer: dict[str, Any]) -> int:
+def answer_status(answer: Answer | dict[str, Any]) -> int:
     """200 for an applied command; for a rejected one 403, 409 or 422 by its rule; a
     duplicate answers what its first answer answered (an idempotent retry sees the same
-    status as the first try)."""
-    if answer.get("status") == "duplicate" and isinstance(answer.get("original"), dict):
-        answer = answer["original"]
-    if answer.get("status") == "rejected":
-        return RULE_STATUS.get(str(answer.get("rule")), 422)
+    status as the first try). ``answer``: a typed answer or its document."""
+    doc = answer if isinstance(answer, dict) else document(answer)
+    if doc.get("status") == "duplicate" and isinstance(doc.get("original"), dict):
+        doc = doc["original"]
+    if doc.get("status") == "rejected":
+        return RULE_STATUS.get(str(doc.get("rule")), 422)
     return 200

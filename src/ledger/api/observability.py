@@ -24,6 +24,7 @@ from prometheus_client.exposition import generate_latest
 from ledger.api.auth import Caller
 from ledger.api.encoding import MsgspecResponse
 from ledger.api.schemas import ERRORS, Health, Readiness, json_content, ref
+from ledger.service.answers import Answer, Rejected
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -56,11 +57,10 @@ class Metrics:
         self.pool = Gauge("ledger_database_pool_connections", "Database pool connections by "
                           "state (PostgreSQL only).", ["state"], registry=self.registry)
 
-    def count_answers(self, answers: list[dict[str, Any]]) -> None:
+    def count_answers(self, answers: list[Answer]) -> None:
         for answer in answers:
-            status = answer.get("status")
-            outcome = str(answer.get("rule")) if status == "rejected" else str(status)
-            self.commands.labels(str(answer.get("command")), outcome).inc()
+            outcome = answer.rule if isinstance(answer, Rejected) else answer.status
+            self.commands.labels(str(answer.command), outcome).inc()
 
 
 def lag(services: Any) -> tuple[int, int, float]:
@@ -71,9 +71,9 @@ def lag(services: Any) -> tuple[int, int, float]:
     behind = max(0, end - done)
     seconds = 0.0
     if behind:
-        notes = ledger.app.recorder.select_notifications(start=done + 1, limit=1)
-        if notes:
-            event = ledger.app.mapper.to_domain_event(notes[0])
+        found = services.runtime.source.read(done, done + 1, 1)
+        if found:
+            event = found[0][1]
             stamp = getattr(event, "timestamp", None)
             if stamp is not None:
                 seconds = max(0.0, time.time() - stamp.timestamp())
@@ -81,7 +81,7 @@ def lag(services: Any) -> tuple[int, int, float]:
 
 
 def _pool_stats(services: Any) -> dict[str, int]:
-    datastore = getattr(services.ledger.app.recorder, "datastore", None)
+    datastore = getattr(services.runtime.recorder, "datastore", None)
     pool = getattr(datastore, "pool", None)
     stats = getattr(pool, "get_stats", None)
     if stats is None:

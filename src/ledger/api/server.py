@@ -19,9 +19,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ledger.api.app import create_app
-from ledger.api.auth import KEYS_FILE_ENV, ApiKeys
-from ledger.application import Ledger
-from ledger.config import DATABASE_URL_ENV, POOL_MAX_OVERFLOW_ENV, POOL_SIZE_ENV, database_from_env
+from ledger.api.auth import ApiKeys, ApiKeysError
+from ledger.bootstrap import KEYS_FILE_ENV, Runtime, Settings
 
 # PostgreSQL connections all workers together may hold (pool + overflow); the projector's
 # own process holds a few more. A worker's threads beyond its pool wait for a connection:
@@ -35,35 +34,43 @@ def pool_for(workers: int) -> tuple[int, int]:
     return size, size
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, keys_file: str | None = None,
+def keys_of(settings: Settings) -> ApiKeys:
+    """The API keys of the keys file ``settings`` name."""
+    if not settings.keys_file:
+        raise ApiKeysError(f"no API keys: set {KEYS_FILE_ENV} to a keys file "
+                           "(make one with `ledger keys add USER --file PATH`)")
+    return ApiKeys.from_file(settings.keys_file)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
           workers: int = 1) -> None:
     """Serve until interrupted. Raises ``ApiKeysError`` (a ``ValueError``) when there are
     no usable keys, before anything listens."""
     import uvicorn
 
-    keys = ApiKeys.from_file(keys_file) if keys_file else ApiKeys.from_env()
+    keys = keys_of(settings)
     if workers <= 1:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: keys.reload())
-        with Ledger() as ledger:
-            uvicorn.run(create_app(ledger, keys, background_projector=True), host=host,
+        with Runtime(settings) as runtime:
+            uvicorn.run(create_app(runtime, keys, background_projector=True), host=host,
                         port=port, log_level="info")
         return
 
     from ledger.api.background import BackgroundProjector
-    from ledger.projections.engine import projector_for
 
-    # what the workers build their ledger and keys from (spawned processes inherit it)
-    database = database_from_env()  # the CLI's --database, or LEDGER_DATABASE_URL
-    os.environ[DATABASE_URL_ENV] = database.url
-    if keys_file:
-        os.environ[KEYS_FILE_ENV] = str(Path(keys_file).resolve())
+    # what the workers build their settings from (spawned processes inherit the
+    # environment): these settings, the keys file as an absolute path, and a pool sized
+    # to the workers unless one was configured
     size, overflow = pool_for(workers)
-    os.environ.setdefault(POOL_SIZE_ENV, str(size))
-    os.environ.setdefault(POOL_MAX_OVERFLOW_ENV, str(overflow))
+    settings = settings.with_(
+        keys_file=str(Path(settings.keys_file).resolve()) if settings.keys_file else None,
+        pool_size=settings.pool_size or size,
+        pool_max_overflow=settings.pool_max_overflow or overflow)
+    os.environ.update(settings.environ())
     # SIGHUP: uvicorn's supervisor replaces the workers, which read the keys file anew
-    with Ledger(database) as ledger:
-        projector = BackgroundProjector(projector_for(ledger))
+    with Runtime(settings) as runtime:
+        projector = BackgroundProjector(runtime.projector())
         projector.start()
         try:
             _run_workers(uvicorn.Config("ledger.api.server:app_from_env", factory=True,
@@ -95,6 +102,6 @@ def app_from_env() -> FastAPI:
     """One worker of ``ledger serve --workers N`` (a uvicorn factory): the ledger of
     ``LEDGER_DATABASE_URL``, the keys of ``LEDGER_API_KEYS_FILE``; reads answer from the
     projected tables, which another process keeps caught up."""
-    keys = ApiKeys.from_env()
-    ledger = Ledger()
-    return create_app(ledger, keys, projector_elsewhere=True, close_ledger=True)
+    settings = Settings.from_env()
+    return create_app(Runtime(settings), keys_of(settings), projector_elsewhere=True,
+                      close_ledger=True)

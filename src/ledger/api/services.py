@@ -1,30 +1,28 @@
-"""What the routes work with, built once by ``create_app`` (the composition root) and kept
-on ``app.state``: the ledger, the API keys and the projector that keeps the read side."""
+"""What the routes work with, built once by ``create_app`` and kept on ``app.state``: the
+runtime the composition root built (the ledger and its read side) and the API keys."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from eventsourcing.application import AggregateNotFoundError
-
 from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
 from ledger.api.pagination import (
     DEFAULT_LIMIT, MAX_LIMIT, NEXT_CURSOR_HEADER, paginate,
 )
-from ledger.application import Ledger
+from ledger.bootstrap import Runtime
 from ledger.domain.calendar import parse_instant
 from ledger.domain.model import Rep
 from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
-from ledger.replay.sandbox import position_at_time, sandbox
+from ledger.replay.sandbox import position_at_time
 
 
 CATCH_UP_PAGE = 500  # events per step when a read catches up against its deadline
@@ -33,14 +31,22 @@ LOG_POLL_SECONDS = 0.02  # how often a read waiting for a position not yet in th
 
 @dataclass
 class Services:
-    ledger: Ledger
+    runtime: Runtime
     keys: ApiKeys
-    projector: Projector
     wait_timeout: float = 10.0
     # With a background projector a read never catches up itself unless it asks to wait
     # for a position (wait_for); without one (tests, the embedded default) a read brings
     # the projections up to the log's end first.
     background: bool = False
+
+    @property
+    def ledger(self) -> Any:
+        """The write side (``ledger.application.Ledger``), as the runtime built it."""
+        return self.runtime.ledger
+
+    @property
+    def projector(self) -> Projector:
+        return self.runtime.projector()
 
     def projected(self) -> int:
         """The log position every projection has reached."""
@@ -58,14 +64,14 @@ class Services:
         if wait_for is None:
             if self.background:
                 return done
-            target = self.ledger.max_position()
+            target = self.runtime.position()
         else:
             target = wait_for
         if done >= target:
             return done
         deadline = time.monotonic() + self.wait_timeout
         while True:
-            end = self.ledger.max_position()
+            end = self.runtime.position()
             if end > done:
                 # one bounded step at a time, so the deadline is kept
                 self.projector.catch_up(stop=min(end, target, done + CATCH_UP_PAGE))
@@ -98,12 +104,13 @@ class Reading:
 
     projector: Projector
     position: int
+    with_currency: Callable[[Any], Any]
     limit: int | None = None
     cursor: str | None = None
     url: str = ""
 
     def respond(self, document: Any) -> MsgspecResponse:
-        document = self.projector.ledger.with_currency(document)  # SPEC 1: names its currency
+        document = self.with_currency(document)  # SPEC 1: names its currency
         document, following = paginate(document, self.limit, self.cursor)
         headers = {POSITION_HEADER: str(self.position)}
         if following is not None:
@@ -153,20 +160,21 @@ def reading(
     # the next page's link is relative: never built from the Host header
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])
     url = f"{request.url.path}?{query + '&' if query else ''}cursor={{cursor}}"
-    stop = as_of_position(svc.ledger, at_position, at_time)
+    stop = as_of_position(svc.runtime, at_position, at_time)
+    currency = svc.ledger.with_currency
     if stop is None:
-        yield Reading(svc.projector, svc.fresh(wait_for), limit, cursor, url)
+        yield Reading(svc.projector, svc.fresh(wait_for), currency, limit, cursor, url)
         return
-    with sandbox(svc.ledger, stop=stop) as then:
-        yield Reading(then, stop, limit, cursor, url)
+    with svc.runtime.reading(stop=stop) as then:
+        yield Reading(then, stop, currency, limit, cursor, url)
 
 
-def as_of_position(ledger: Ledger, at_position: int | None, at_time: str | None) -> int | None:
+def as_of_position(runtime: Runtime, at_position: int | None, at_time: str | None) -> int | None:
     """The log position an as-of read replays to (None: a read of the live projections)."""
     if at_position is not None and at_time is not None:
         raise ApiError(422, "invalid_field", "at_position and at_time: give one, not both",
                        field="at_time")
-    end = ledger.max_position()
+    end = runtime.position()
     if at_position is not None:
         if at_position > end:
             raise ApiError(422, "invalid_field",
@@ -180,7 +188,7 @@ def as_of_position(ledger: Ledger, at_position: int | None, at_time: str | None)
             moment = parse_instant(text)
         except ValueError as e:
             raise ApiError(422, "invalid_field", f"at_time: {e}", field="at_time") from None
-        return position_at_time(ledger, moment)
+        return position_at_time(runtime.source, moment)
     return None
 
 
@@ -197,7 +205,7 @@ def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
     own_rep = False
     rep_id = request.path_params.get("rep_id") or request.query_params.get("rep")
     if kind is ReadKind.REP and rep_id and "sales_rep" in caller.roles:
-        own_rep = rep_user(svc.ledger, rep_id) == caller.user_id
+        own_rep = rep_user(svc.runtime, rep_id) == caller.user_id
     if not may_read(caller.roles, kind, own_rep=own_rep):
         what = {ReadKind.REP: f"rep {rep_id!r}" if rep_id else "this rep",
                 ReadKind.USERS: "users", ReadKind.LEDGER: "the ledger's figures"}[kind]
@@ -208,13 +216,10 @@ def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
                        user=caller.user_id, roles=sorted(caller.roles), read=kind.value)
 
 
-def rep_user(ledger: Ledger, rep_id: str) -> str | None:
+def rep_user(runtime: Runtime, rep_id: str) -> str | None:
     """The user id of a rep's own user (None for an unknown rep or a rep without one)."""
-    try:
-        rep = ledger.app.repository.get(Rep.create_id(rep_id))
-    except AggregateNotFoundError:
-        return None
-    return getattr(rep, "user_id", None)
+    rep = runtime.ledger.load(Rep, rep_id)
+    return None if rep is None else getattr(rep, "user_id", None)
 
 
 Read = Annotated[Reading, Depends(reading)]

@@ -3,8 +3,9 @@
 A body without ``actor`` is sent with the key's user as its actor; a body whose ``actor``
 names someone else is answered here as ``not_authorized`` without reaching the ledger (so
 nothing is stored under its ``command_id``). Everything else, auditors' commands
-included (the domain's ``authority.check_actor``), is judged by ``Ledger.execute``, in one
-batch and in order.
+included (the domain's ``authority.check_actor``), is judged by ``Ledger.handle``, in one
+batch and in order. The answers are typed (``ledger.service.answers``); the router encodes
+them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.api.auth import Principal
-from ledger.application import Answer, Ledger
+from ledger.bootstrap import Runtime
 from ledger.domain.commands import valid_id
+from ledger.service.answers import Answer, Applied, Duplicate, DuplicateAt, Refused
 
 
 def as_actor(principal: Principal, body: Any) -> Any:
@@ -27,45 +29,38 @@ def as_actor(principal: Principal, body: Any) -> Any:
     elif valid_id(body["actor"]) and body["actor"] != principal.user_id:
         # (an actor that is no id at all, with a control character..., goes on to the
         # ledger, which refuses it as invalid_field: SPEC 5.2's first rule)
-        return _refused(command_id, name,
-                        f"actor {body['actor']!r} is not the API key's user {principal.user_id!r}",
-                        actor=body["actor"], user=principal.user_id)
+        return Refused(command_id=command_id, command=name, rule="not_authorized",
+                       message=f"actor {body['actor']!r} is not the API key's user "
+                               f"{principal.user_id!r}",
+                       details={"actor": body["actor"], "user": principal.user_id})
     return body
 
 
-def submit(ledger: Ledger, principal: Principal, bodies: list[Any]) -> list[Answer]:
+def submit(runtime: Runtime, principal: Principal, bodies: list[Any]) -> list[Answer]:
     """One answer per body, in order. Applied answers carry the log ``position`` of their
     events; a duplicate carries the log's position now (its events are at or before it)."""
     answers: list[Answer | None] = []
     to_run: list[tuple[int, Any]] = []
     for i, body in enumerate(bodies):
         checked = as_actor(principal, body)
-        if isinstance(checked, _Refusal):
-            answers.append(checked.answer)
+        if isinstance(checked, Refused):
+            answers.append(checked)
         else:
             answers.append(None)
             to_run.append((i, checked))
+    ledger = runtime.ledger
     if to_run:
-        for (i, _), answer in zip(to_run, ledger.execute([b for _, b in to_run]), strict=True):
+        for (i, _), answer in zip(to_run, ledger.handle([b for _, b in to_run]), strict=True):
             answers[i] = answer
-        if any(a is not None and a["status"] == "duplicate" for a in answers):
+        if any(isinstance(a, Duplicate) for a in answers):
             now = ledger.max_position()
-            for a in answers:
-                if a is not None and a["status"] == "duplicate":
-                    a["position"] = now
-    return answers  # type: ignore[return-value]
-
-
-class _Refusal:
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-
-
-def _refused(command_id: str | None, name: str | None, message: str, **details: Any) -> _Refusal:
-    return _Refusal({"command_id": command_id, "command": name, "status": "rejected",
-                     "rule": "not_authorized", "message": message, "details": details})
+            answers = [DuplicateAt(command_id=a.command_id, command=a.command,
+                                   original=a.original, position=now)
+                       if isinstance(a, Duplicate) else a for a in answers]
+    return [a for a in answers if a is not None]
 
 
 def last_position(answers: list[Answer]) -> int | None:
-    positions = [a["position"] for a in answers if isinstance(a.get("position"), int)]
+    positions = [a.position for a in answers if isinstance(a, Applied | DuplicateAt)
+                 and a.position is not None]
     return max(positions, default=None)

@@ -19,7 +19,18 @@ ROLES = (
     "service",
 )
 
-ADMIN_USER = "admin"  # the bootstrap user every new ledger has (SPEC 1 Actors)
+# The bootstrap user every new ledger has (SPEC 1 Actors): ``admin`` with role ``admin``.
+# It is built in, not stored (nothing has to be written before the first command), so
+# the write side, the read side and the API all ask ``bootstrap_roles`` about it.
+ADMIN_USER = "admin"
+ADMIN_ROLE = "admin"
+BOOTSTRAP_ROLES = frozenset({ADMIN_ROLE})
+
+
+def bootstrap_roles(user_id: str | None) -> frozenset[str] | None:
+    """The roles of a built-in user (the bootstrap admin's); None for any other user,
+    whose roles are those its registration gave it."""
+    return BOOTSTRAP_ROLES if user_id == ADMIN_USER else None
 
 # Where a rule asks for a manager, a director serves too (default); no other stand-ins.
 MANAGER = frozenset({"manager", "director"})

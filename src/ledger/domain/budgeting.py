@@ -47,7 +47,13 @@ class Figures:
 
     @property
     def utilisation(self) -> Fraction:
-        return Fraction(self.committed + self.spent, self.allocated) if self.allocated else Fraction(0)
+        return utilisation(self.allocated, self.committed, self.spent)
+
+
+def utilisation(allocated: int, committed: int, spent: int) -> Fraction:
+    """(committed + spent) / allocated, exactly (SPEC 2.4); 0 for a budget with nothing
+    allocated. Readers format it (``decimal_text``); they never recompute it with floats."""
+    return Fraction(committed + spent, allocated) if allocated else Fraction(0)
 
 
 def check_state(expense: Expense, allowed: tuple[str, ...], action: str) -> None:

@@ -8,19 +8,29 @@ of ``occurred_at`` in the company time zone (default ``Asia/Shanghai``). Periods
 from __future__ import annotations
 
 import calendar as _cal
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-COMPANY_TZ_ENV = "LEDGER_TIMEZONE"
 DEFAULT_COMPANY_TZ = "Asia/Shanghai"
+_company_tz = DEFAULT_COMPANY_TZ  # set once by the composition root (ledger.bootstrap)
+
+
+def set_company_tz(name: str) -> None:
+    """The company time zone of every business date from now on (``LEDGER_TIMEZONE``,
+    read by ``ledger.bootstrap``). Raises ``ValueError`` for an unknown zone."""
+    global _company_tz
+    try:
+        _zone(name)
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"LEDGER_TIMEZONE: unknown time zone {name!r}") from e
+    _company_tz = name
 
 
 def company_tz() -> ZoneInfo:
-    return _zone(os.environ.get(COMPANY_TZ_ENV) or DEFAULT_COMPANY_TZ)
+    return _zone(_company_tz)
 
 
 @lru_cache(maxsize=8)

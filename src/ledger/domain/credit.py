@@ -9,9 +9,27 @@ the customer's credit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from ledger.domain.errors import Rejection
+
+# a customer's terms from a date on: (effective_on, credit_limit, payment_terms_days)
+Terms = tuple[date, int, int]
+
+
+def terms_in_force(history: Iterable[Terms], day: date) -> tuple[int, int]:
+    """(credit_limit, payment_terms_days) in force on ``day`` (SPEC 2.1): of the terms
+    effective on or before ``day``, the latest; among terms with the same effective date,
+    the last set. ``history`` starts with the registration's terms, in force from the
+    beginning (and on any day before every later entry)."""
+    entries = list(history)
+    chosen = entries[0]
+    for entry in entries:
+        if entry[0] <= day and entry[0] >= chosen[0]:
+            chosen = entry
+    return chosen[1], chosen[2]
 
 
 @dataclass(frozen=True)

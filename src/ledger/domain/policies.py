@@ -13,6 +13,7 @@ policy; every key of the default must be present with a value of the same kind.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -198,19 +199,18 @@ class PolicyBook(Aggregate):
     def create_id() -> Any:
         return aggregate_id(PolicyBook.KIND, PolicyBook.SINGLETON)
 
-    @event("Opened", topic="ledger:PolicyBook.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "ledger:PolicyBook.Opened"
+
+    @event(Opened)
     def __init__(self) -> None:
         self.versions: dict[str, list[PolicyVersion]] = {}
 
     # --- reading -------------------------------------------------------------------
 
     def in_force(self, policy: str, day: date) -> PolicyVersion:
-        """The version of ``policy`` in force on ``day`` (latest effective_from <= day)."""
-        chosen = default_version(policy)
-        for pv in self.versions.get(policy, ()):
-            if pv.effective_from <= day and pv.effective_from >= chosen.effective_from:
-                chosen = pv
-        return chosen
+        """The version of ``policy`` in force on ``day`` (``version_in_force``)."""
+        return version_in_force(policy, self.versions.get(policy, ()), day)
 
     def has_version(self, policy: str, version: str) -> bool:
         if version == default_version(policy).version:
@@ -228,11 +228,31 @@ class PolicyBook(Aggregate):
             values=values, meta=meta,
         )
 
-    @event("PolicyAdopted", topic="ledger:PolicyBook.PolicyAdopted")
+    class PolicyAdopted(Aggregate.Event):
+        TOPIC = "ledger:PolicyBook.PolicyAdopted"
+        policy: str
+        version: str
+        effective_from: str
+        values: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(PolicyAdopted)
     def _adopted(self, policy: str, version: str, effective_from: str, values: dict[str, Any],
                  meta: dict[str, Any]) -> None:
         pv = PolicyVersion(policy, version, date.fromisoformat(effective_from), values)
         self.versions.setdefault(policy, []).append(pv)
+
+
+def version_in_force(policy: str, adopted: Iterable[PolicyVersion], day: date) -> PolicyVersion:
+    """The version of ``policy`` in force on ``day`` (SPEC 1 Policy versions): of the
+    versions adopted (in log order) effective on or before ``day``, the latest; among
+    versions with the same effective date, the last adopted; the default version when
+    none is."""
+    chosen = default_version(policy)
+    for pv in adopted:
+        if pv.effective_from <= day and pv.effective_from >= chosen.effective_from:
+            chosen = pv
+    return chosen
 
 
 def default_version(policy: str) -> PolicyVersion:
@@ -243,12 +263,3 @@ def default_version(policy: str) -> PolicyVersion:
     if policy not in DEFAULT_POLICIES:
         raise Rejection("invalid_field", f"unknown policy {policy!r}", field="policy")
     return PolicyVersion(policy, DEFAULT_VERSION, BEGINNING, DEFAULT_POLICIES[policy])
-
-
-class Defaults:
-    """A policy book with nothing adopted: the defaults, for a ledger with no PolicyBook."""
-
-    versions: dict[str, list[PolicyVersion]] = {}
-
-    in_force = PolicyBook.in_force
-    has_version = PolicyBook.has_version

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Set
 from enum import Enum
 
+from ledger.domain.authority import ADMIN_ROLE
+
 
 class ReadKind(Enum):
     """What a read is about."""
@@ -30,7 +32,7 @@ def may_read(roles: Set[str], kind: ReadKind, *, own_rep: bool = False) -> bool:
     if roles & READS_EVERYTHING:
         return True
     if kind is ReadKind.USERS:
-        return "admin" in roles
+        return ADMIN_ROLE in roles
     if kind is ReadKind.REP:
         return "sales_rep" in roles and own_rep
     return False

@@ -302,3 +302,16 @@ def credit_removal(lots: list[tuple[int, str, int]], used: dict[int, int], own: 
     if left > 0:
         pieces.append((None, left))
     return pieces
+
+
+def days_sales_outstanding(open_total: int, gross_sales: int, window_days: int) -> Fraction | None:
+    """DSO (SPEC 3) = open receivables / gross sales invoiced in the window x the window's
+    days, exactly; None when the window holds no sales."""
+    if not gross_sales:
+        return None
+    return Fraction(open_total * window_days, gross_sales)
+
+
+def dso_window(day: date, window_days: int) -> tuple[date, date]:
+    """The ``window_days`` days up to and including ``day`` (first, last)."""
+    return day - timedelta(days=window_days - 1), day

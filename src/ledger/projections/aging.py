@@ -7,13 +7,13 @@ keeps the tables): nothing is replayed to answer "as of 30 June".
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from fractions import Fraction
+from datetime import date
 from typing import Any
 
 from ledger.domain.receivables import (
-    CLASSES, aging_bucket, bucket_names, days_past_due, receivable_class,
+    CLASSES, aging_bucket, bucket_names, days_past_due, days_sales_outstanding, receivable_class,
 )
+from ledger.domain.receivables import dso_window as window_of
 from ledger.projections.common import decimal_text, fen_sum, report_date
 from ledger.projections.engine import Projector
 from ledger.projections.receivables import (
@@ -50,16 +50,17 @@ def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[s
 
 
 def dso_text(open_total: int, gross_sales: int, window_days: int) -> str | None:
-    """DSO = open receivables / gross sales of the window x window days (SPEC 3), in days,
-    as a decimal string rounded half away from zero to 0.01 day; None without sales."""
-    if not gross_sales:
-        return None
-    return decimal_text(Fraction(open_total * window_days, gross_sales), 2)
+    """DSO (``receivables.days_sales_outstanding``) in days, as a decimal string rounded
+    half away from zero to 0.01 day; None without sales."""
+    dso = days_sales_outstanding(open_total, gross_sales, window_days)
+    return None if dso is None else decimal_text(dso, 2)
 
 
 def dso_window(day: date, window_days: int) -> tuple[str, str]:
-    """The ``window_days`` days up to and including ``day``."""
-    return (day - timedelta(days=window_days - 1)).isoformat(), day.isoformat()
+    """The ``window_days`` days up to and including ``day`` (``receivables.dso_window``),
+    as ISO dates."""
+    first, last = window_of(day, window_days)
+    return first.isoformat(), last.isoformat()
 
 
 def query_dso(projector: Projector, as_of: date | str | None = None) -> dict[str, Any]:

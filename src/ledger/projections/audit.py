@@ -50,25 +50,30 @@ its approvals, if any).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
 
+from ledger.domain.authority import bootstrap_roles
 from ledger.domain.calendar import business_date, parse_instant
-from ledger.domain.handlers.context import is_late
+from ledger.domain.events import event_fields
 from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.reporting import is_late
+from ledger.domain.model import (
+    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    User,
+)
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, Memo, from_json, parse_as_of, policy_in_force,
+    POLICY_TABLE, Dispatching, Memo, from_json, parse_as_of, policy_in_force,
     record_policy, to_json,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
 from ledger.projections.receivables import projection_of
 
-ADMIN_USER = "admin"  # the built-in admin user (SPEC 1 Actors) is not an event
-ADMIN_ROLES = ["admin"]
 
 # Fields of an event that are not its business content.
 _NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_version",
@@ -77,42 +82,46 @@ _NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_vers
 
 class AuditProjection(Dispatching):
     name = "audit"
-    handlers: ClassVar[dict[str, str]] = {
-        "ledger:User.Registered": "_user",
-        "ledger:Customer.Registered": "_customer",
-        "ledger:Customer.CreditTermsSet": "_fact",
-        "ledger:Customer.AtRiskFlagged": "_fact",
-        "ledger:Customer.SaleRecorded": "_sale",
-        "ledger:Customer.ReturnRecorded": "_return",
-        "ledger:Customer.PaymentRecorded": "_payment",
-        "ledger:Customer.ReceivableWrittenOff": "_write_off",
-        "ledger:Sku.Opened": "_sku",
-        "ledger:Sku.ListPriceSet": "_fact",
-        "ledger:Rep.Registered": "_rep",
-        "ledger:Rep.RankChanged": "_rep_fact",
-        "ledger:Rep.Fined": "_rep_fact",
-        "ledger:Rep.CommissionPaid": "_rep_fact",
-        "ledger:Rep.CommissionAccrued": "_rep_fact",
-        "ledger:Budget.Allocated": "_budget",
-        "ledger:Budget.Adjusted": "_fact",
-        "ledger:Budget.ExpenseSubmitted": "_expense_submitted",
-        "ledger:Budget.ExpenseApproved": "_expense_fact",
-        "ledger:Budget.ExpenseRejected": "_expense_fact",
-        "ledger:Budget.ExpenseSpent": "_expense_fact",
-        "ledger:Dispute.Opened": "_dispute",
-        "ledger:Dispute.Resolved": "_fact",
-        POLICY_ADOPTED: "_policy",
-        "ledger:Closings.MonthClosed": "_month_closed",
-        "ledger:CommandRecord.Recorded": "_command",
-        "ledger:CommandRecord.RecordedFor": "_command",
-        "ledger:Customer.PaymentReversed": "_reversal",
-        "ledger:Rep.FineReversed": "_reversal",
-        "ledger:Rep.PayoutReversed": "_reversal",
-        "ledger:Budget.SpendReversed": "_reversal",
-        "ledger:ApprovalGrants.Opened": "_grants_opened",
-        "ledger:ApprovalGrants.Granted": "_grant",
-        "ledger:ApprovalGrants.Used": "_grant_used",
+    handlers: ClassVar[dict[type, str]] = {
+        User.Registered: "_user",
+        Customer.Registered: "_customer",
+        Customer.CreditTermsSet: "_fact",
+        Customer.AtRiskFlagged: "_fact",
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.PaymentRecorded: "_payment",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Sku.Opened: "_sku",
+        Sku.ListPriceSet: "_fact",
+        Rep.Registered: "_rep",
+        Rep.RankChanged: "_rank_changed",
+        Rep.Fined: "_fined",
+        Rep.CommissionPaid: "_paid",
+        Rep.CommissionAccrued: "_accrued",
+        Budget.Allocated: "_budget",
+        Budget.Adjusted: "_fact",
+        Budget.ExpenseSubmitted: "_expense_submitted",
+        Budget.ExpenseApproved: "_expense_fact",
+        Budget.ExpenseRejected: "_expense_fact",
+        Budget.ExpenseSpent: "_expense_fact",
+        Dispute.Opened: "_dispute",
+        Dispute.Resolved: "_dispute_resolved",
+        PolicyBook.PolicyAdopted: "_policy",
+        Closings.MonthClosed: "_month_closed",
+        CommandRecord.Recorded: "_command",
+        CommandRecord.RecordedFor: "_command",
+        Customer.PaymentReversed: "_payment_reversed",
+        Rep.FineReversed: "_fine_reversed",
+        Rep.PayoutReversed: "_payout_reversed",
+        Budget.SpendReversed: "_spend_reversed",
+        ApprovalGrants.Opened: "_grants_opened",
+        ApprovalGrants.Granted: "_grant",
+        ApprovalGrants.Used: "_grant_used",
     }
+    # stored events it does not read (tests/projections/test_event_coverage.py)
+    ignores: ClassVar[frozenset[type]] = frozenset({
+        Claim.Claimed, Closings.Opened, PolicyBook.Opened,
+    })
     tables: ClassVar[dict[str, str]] = {
         "entries": "position BIGINT PRIMARY KEY, event TEXT NOT NULL, command TEXT, "
                    "command_id TEXT, actor TEXT, actor_roles TEXT NOT NULL, "
@@ -169,7 +178,7 @@ class AuditProjection(Dispatching):
         checked against both.
         """
         topic = get_topic(type(e))
-        meta = getattr(e, "meta", None) or {}
+        meta = _meta(e)
         actor = meta.get("actor")
         occurred, reported = meta.get("occurred_at"), meta.get("reported_at")
         day = delay = None
@@ -193,8 +202,8 @@ class AuditProjection(Dispatching):
             "recorded_at, business_date, delay_seconds, late, subject_user, beneficiary_rep, "
             "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (position, topic.removeprefix("ledger:"), meta.get("command"), meta.get("command_id"),
-             actor, self._roles_of(sql, actor), to_json(approvers), getattr(e, "reason", None),
-             _policy_version(topic, e, policies), to_json(policies), occurred, reported,
+             actor, self._roles_of(sql, actor), to_json(approvers), _reason(e),
+             _policy_version(e, policies), to_json(policies), occurred, reported,
              _iso(e.timestamp), day, delay, int(late),
              (actor if subject is None else subject) or None, beneficiary,
              to_json(_details(e))),
@@ -220,8 +229,9 @@ class AuditProjection(Dispatching):
         )
 
     def _roles_of(self, sql: Sql, user_id: str | None) -> str:
-        if user_id == ADMIN_USER:
-            return to_json(ADMIN_ROLES)
+        builtin = bootstrap_roles(user_id)  # the bootstrap admin is not an event
+        if builtin is not None:
+            return to_json(sorted(builtin))
         found = self.roles.get(sql, user_id) if user_id else None
         return found[0] if found else to_json([])
 
@@ -280,14 +290,25 @@ class AuditProjection(Dispatching):
         self._origin(sql, e, "rep", e.rep_id)
         self._entry(sql, position, e, ids=(e.trainer_id, e.user_id), beneficiary=e.rep_id)
 
-    def _rep_fact(self, sql: Sql, position: int, e: Any) -> None:
+    def _rep_entry(self, sql: Sql, position: int, e: Any, ids: tuple[str | None, ...] = (),
+                   subject: str | None = None) -> None:
+        """An event about a rep's account: the rep is the beneficiary."""
         rep = (self.origins.get(sql, e.originator_id.hex) or (None,))[0]
+        self._entry(sql, position, e, ids=ids, beneficiary=rep, subject=subject)
+
+    def _rank_changed(self, sql: Sql, position: int, e: Rep.RankChanged) -> None:
         # a rank change is decided by its actor (a director, or the month's closer): there
         # is no request of someone else's to approve, only the rep account to check
-        subject = "" if hasattr(e, "decided_by") else None
-        self._entry(sql, position, e,
-                    ids=(getattr(e, "fine_id", None), getattr(e, "payout_id", None)),
-                    beneficiary=rep, subject=subject)
+        self._rep_entry(sql, position, e, subject="")
+
+    def _fined(self, sql: Sql, position: int, e: Rep.Fined) -> None:
+        self._rep_entry(sql, position, e, ids=(e.fine_id,))
+
+    def _paid(self, sql: Sql, position: int, e: Rep.CommissionPaid) -> None:
+        self._rep_entry(sql, position, e, ids=(e.payout_id,))
+
+    def _accrued(self, sql: Sql, position: int, e: Rep.CommissionAccrued) -> None:
+        self._rep_entry(sql, position, e)
 
     def _budget(self, sql: Sql, position: int, e: Any) -> None:
         self._origin(sql, e, "budget", e.budget_id)
@@ -308,6 +329,11 @@ class AuditProjection(Dispatching):
         self._origin(sql, e, "dispute", e.dispute_id, related=e.entity)
         self._entry(sql, position, e)
 
+    def _dispute_resolved(self, sql: Sql, position: int, e: Dispute.Resolved) -> None:
+        """A resolution, indexed under its dispute (and the disputed entity) and under the
+        command that corrected it, if any (issue 10: dispute -> correcting command)."""
+        self._entry(sql, position, e, ids=(e.correction_command_id,))
+
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)
         self._entry(sql, position, e, ids=(e.policy, e.version), origin_ids=False)
@@ -317,22 +343,26 @@ class AuditProjection(Dispatching):
         sql.execute(f"INSERT INTO {self.t('commands')} VALUES (?, ?, ?, ?, ?)",
                     (e.command_id, e.command, e.actor, to_json(e.answer), position))
 
-    def _reversal(self, sql: Sql, position: int, e: Any) -> None:
-        """A reversal (SPEC 2.7), indexed under its own id, the command it reverses, the
-        reversed payment, fine, payout or expense, the sales a payment's reversal reopens,
-        and its aggregate (customer, rep or budget). A fine's or payout's reversal is about
-        the rep's account; a spend's is judged against the expense's submitter."""
-        is_rep = hasattr(e, "fine_id") or hasattr(e, "payout_id")
-        rep = (self.origins.get(sql, e.originator_id.hex) or (None,))[0] if is_rep else None
-        subject = None
-        if hasattr(e, "expense_id"):
-            found = self.submitters.get(sql, e.expense_id)
-            subject = found[0] if found else None
-        ids = (e.reversal_id, e.target_command_id,
-               *(getattr(e, name, None) for name in ("payment_id", "fine_id", "payout_id",
-                                                     "expense_id")),
-               *(a["sale_id"] for a in getattr(e, "reopened", ())))
-        self._entry(sql, position, e, ids=ids, beneficiary=rep, subject=subject)
+    # A reversal (SPEC 2.7) is indexed under its own id, the command it reverses, the
+    # reversed payment, fine, payout or expense, the sales a payment's reversal reopens,
+    # and its aggregate (customer, rep or budget). A fine's or payout's reversal is about
+    # the rep's account; a spend's is judged against the expense's submitter.
+
+    def _payment_reversed(self, sql: Sql, position: int, e: Customer.PaymentReversed) -> None:
+        self._entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.payment_id,
+                                           *(a["sale_id"] for a in e.reopened)))
+
+    def _fine_reversed(self, sql: Sql, position: int, e: Rep.FineReversed) -> None:
+        self._rep_entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.fine_id))
+
+    def _payout_reversed(self, sql: Sql, position: int, e: Rep.PayoutReversed) -> None:
+        self._rep_entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.payout_id))
+
+    def _spend_reversed(self, sql: Sql, position: int, e: Budget.SpendReversed) -> None:
+        found = self.submitters.get(sql, e.expense_id)
+        self._entry(sql, position, e, ids=(e.reversal_id, e.target_command_id, e.expense_id),
+                    subject=found[0] if found else None)
+
     def _grants_opened(self, sql: Sql, position: int, e: Any) -> None:
         """Opening a grants record is bookkeeping; its grants are the entries."""
         self._origin(sql, e, "approval_grants", e.subject, related=e.approver)
@@ -357,16 +387,54 @@ def _timing(occurred: str, reported: str) -> tuple[str, int]:
             int((reported_dt - occurred_dt) / timedelta(seconds=1)))
 
 
+_APPROVER_FIELDS = ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")
+
+
+@dataclass(frozen=True)
+class EntryShape:
+    """What the trail reads from an event class beyond its own handler, from the fields
+    the class declares (``event_fields``): which approver fields it has (of
+    ``_APPROVER_FIELDS``, in that order), and whether it has a ``reason``, ``meta``, a
+    ``policy`` mapping, a ``plan_version`` or an ``evidence`` (a promotion's, naming the
+    plan). Every entry reads its event through its class's shape."""
+
+    approver_fields: tuple[str, ...]
+    reason: bool
+    meta: bool
+    policy: bool
+    plan_version: bool
+    evidence: bool
+
+
+@lru_cache(maxsize=None)
+def entry_shape(cls: type) -> EntryShape:
+    fields = event_fields(cls)
+    return EntryShape(
+        approver_fields=tuple(f for f in _APPROVER_FIELDS if f in fields),
+        reason="reason" in fields, meta="meta" in fields, policy="policy" in fields,
+        plan_version="plan_version" in fields, evidence="evidence" in fields,
+    )
+
+
+def _meta(e: Any) -> dict[str, Any]:
+    return (e.meta or {}) if entry_shape(type(e)).meta else {}
+
+
+def _reason(e: Any) -> str | None:
+    return e.reason if entry_shape(type(e)).reason else None
+
+
+def _named_approvers(e: Any) -> list[tuple[str, str]]:
+    """(field, user) of every approver field of the event that names a user."""
+    named = ((name, getattr(e, name)) for name in entry_shape(type(e)).approver_fields)
+    return [(name, user) for name, user in named if isinstance(user, str) and user]
+
+
 def _approvers(e: Any) -> list[str]:
     """Who approved the decision: a sale's price and credit approvers, a return's,
     write-off's, fine's, budget's or credit terms' ``approved_by``, an expense approval's
     approver, a rank change's ``decided_by``."""
-    found = [getattr(e, name, None) for name in
-             ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")]
-    return list(dict.fromkeys(a for a in found if isinstance(a, str) and a))
-
-
-_APPROVER_FIELDS = ("price_approved_by", "credit_approved_by", "approved_by", "decided_by")
+    return list(dict.fromkeys(user for _, user in _named_approvers(e)))
 
 
 def approval_ways(e: Any, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -378,12 +446,8 @@ def approval_ways(e: Any, meta: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(recorded, list):
         return [{"field": a.get("field"), "user": a.get("user"), "how": a.get("how"),
                  "grant_id": a.get("grant_id")} for a in recorded if isinstance(a, dict)]
-    found = []
-    for name in _APPROVER_FIELDS:
-        user = getattr(e, name, None)
-        if isinstance(user, str) and user:
-            found.append({"field": name, "user": user, "how": "attested", "grant_id": None})
-    return found
+    return [{"field": name, "user": user, "how": "attested", "grant_id": None}
+            for name, user in _named_approvers(e)]
 
 
 def decision_policies(e: Any) -> dict[str, str]:
@@ -391,22 +455,24 @@ def decision_policies(e: Any) -> dict[str, str]:
     versions): ``meta["policies"]`` (every decision since it was recorded there), the
     ``policy`` field of sales, expense approvals and spends, and the commission plan
     (``commission_plan``) of an accrual or a promotion. Empty for a plain fact."""
-    meta = getattr(e, "meta", None) or {}
-    found: dict[str, str] = dict(meta.get("policies") or {})
-    if isinstance(getattr(e, "policy", None), dict):
+    shape = entry_shape(type(e))
+    found: dict[str, str] = dict(_meta(e).get("policies") or {})
+    if shape.policy and isinstance(e.policy, dict):
         found.update(e.policy)
-    plan = getattr(e, "plan_version", None) or (getattr(e, "evidence", None) or {}).get("plan_version")
+    plan = e.plan_version if shape.plan_version else None
+    if not plan and shape.evidence:
+        plan = (e.evidence or {}).get("plan_version")
     if isinstance(plan, str):
         found[PLAN_POLICY] = plan
     return found
 
 
-def _policy_version(topic: str, e: Any, policies: dict[str, str]) -> str | None:
+def _policy_version(e: Any, policies: dict[str, str]) -> str | None:
     """An adoption's own version; a decision's versions of every policy it consulted as
     ``name=version`` pairs in name order, joined by commas
     (``"aging=default,approvals=default,credit=default,price_approval=default"``); None
     for a plain fact (a payment, a flag, a registration with its own terms)."""
-    if topic == POLICY_ADOPTED:
+    if isinstance(e, PolicyBook.PolicyAdopted):
         return e.version
     recorded = sorted((k, v) for k, v in policies.items() if k != "reporting")
     return ",".join(f"{k}={v}" for k, v in recorded) or None
@@ -497,9 +563,58 @@ def query_audit(projector: Projector, entity_id: str) -> dict[str, Any]:
     with projector.transaction(commit=False) as sql:
         entries = _entries(sql, p, f"JOIN {p.t('entities')} x ON x.position = e.position "
                                    "WHERE x.entity_id = ?", (entity_id,))
+        for entry in entries:  # a resolution names its correcting command: link it
+            command_id = entry["details"].get("correction_command_id")
+            if entry["event"] == RESOLVED_EVENT and command_id:
+                entry["correction"] = _correction(sql, projector, p, command_id)
     if not entries:
         raise unknown("entity", entity_id, "entity")
     return {"entity_id": entity_id, "entries": entries}
+
+
+RESOLVED_EVENT = get_topic(Dispute.Resolved).removeprefix("ledger:")
+
+
+def correction_link(projector: Projector, command_id: str) -> dict[str, Any] | None:
+    """The correcting command a dispute's resolution names, and the figures its events
+    changed (``_correction``); None when the projector does not keep the audit trail."""
+    p = next((q for q in projector.projections if isinstance(q, AuditProjection)), None)
+    if p is None:
+        return None
+    with projector.transaction(commit=False) as sql:
+        return _correction(sql, projector, p, command_id)
+
+
+def _correction(sql: Sql, projector: Projector, p: AuditProjection,
+                command_id: str) -> dict[str, Any]:
+    """Dispute -> correcting command -> changed figures (issue 10): ``{command_id, command,
+    actor, events: [{position, event, entities, postings}]}``, the command as recorded
+    (every actor's, when several used the id) and, for each event it produced in log
+    order, the entities whose figures it changed (the ids the trail indexes it under: the
+    customer, sale, rep, budget ...) and its general-ledger postings (``[{day, account,
+    debit, credit}]``; null when the projector keeps no general ledger)."""
+    records = sql.all(f"SELECT command, actor FROM {p.t('commands')} WHERE command_id = ? "
+                      "ORDER BY position", (command_id,))
+    rows = sql.all(f"SELECT position, event FROM {p.t('entries')} WHERE command_id = ? "
+                   "ORDER BY position", (command_id,))
+    gl = next((q for q in projector.projections if type(q).__name__ == "GeneralLedger"), None)
+    events = []
+    for r in rows:
+        position = int(r["position"])
+        entities = [x["entity_id"] for x in sql.all(
+            f"SELECT entity_id FROM {p.t('entities')} WHERE position = ? ORDER BY entity_id",
+            (position,))]
+        postings = None if gl is None else [
+            {"day": g["day"], "account": g["account"], "debit": int(g["debit"]),
+             "credit": int(g["credit"])}
+            for g in sql.all(f"SELECT day, account, debit, credit FROM {gl.t('postings')} "
+                             "WHERE position = ? ORDER BY seq", (position,))]
+        events.append({"position": position, "event": r["event"], "entities": entities,
+                       "postings": postings})
+    return {"command_id": command_id,
+            "command": records[0]["command"] if records else None,
+            "actor": records[0]["actor"] if len(records) == 1 else None,
+            "events": events}
 
 
 def query_command(projector: Projector, command_id: str, actor: str | None = None) -> dict[str, Any]:
@@ -540,7 +655,7 @@ def query_actor(projector: Projector, user_id: str) -> dict[str, Any]:
     with projector.transaction(commit=False) as sql:
         entries = _entries(sql, p, f"WHERE e.actor = ? OR e.position IN (SELECT x.position FROM "
                                    f"{p.t('approvals')} x WHERE x.approver = ?)", (user_id, user_id))
-        known = user_id == ADMIN_USER or sql.one(
+        known = bootstrap_roles(user_id) is not None or sql.one(
             f"SELECT user_id FROM {p.t('users')} WHERE user_id = ?", (user_id,)) is not None
     if not entries and not known:
         raise unknown("user", user_id, "actor")

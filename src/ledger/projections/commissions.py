@@ -57,26 +57,19 @@ from ledger.domain.commission_month import (
 )
 from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
 from ledger.domain.money import format_rate
-from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
+from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative, version_in_force
+from ledger.domain.model import (
+    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    User,
+)
+from ledger.domain.reporting import event_date
 from ledger.projections.common import (
-    POLICY_ADOPTED, POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
-    versions_book,
+    POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
+    policy_versions,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import QueryError, invalid, unknown
-from ledger.projections.general_ledger import event_day
 
-T_REP_REGISTERED = "ledger:Rep.Registered"
-T_RANK_CHANGED = "ledger:Rep.RankChanged"
-T_FINED = "ledger:Rep.Fined"
-T_ACCRUED = "ledger:Rep.CommissionAccrued"
-T_PAID = "ledger:Rep.CommissionPaid"
-T_SALE = "ledger:Customer.SaleRecorded"
-T_RETURN = "ledger:Customer.ReturnRecorded"
-T_WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
-T_MONTH_CLOSED = "ledger:Closings.MonthClosed"
-T_FINE_REVERSED = "ledger:Rep.FineReversed"
-T_PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
 
 REGISTERED = "registered"  # the reason shown for a rep's first rank
 
@@ -88,20 +81,30 @@ FIGURES = ("rank", "personal_sales", "rate", "commission", "morning_star_bonus",
 
 class CommissionsProjection(Dispatching):
     name = "commissions"
-    handlers: ClassVar[dict[str, str]] = {
-        T_REP_REGISTERED: "_registered",
-        T_RANK_CHANGED: "_rank_changed",
-        T_FINED: "_fined",
-        T_ACCRUED: "_accrued",
-        T_PAID: "_paid",
-        T_SALE: "_sale",
-        T_RETURN: "_return",
-        T_WRITE_OFF: "_write_off",
-        T_MONTH_CLOSED: "_month_closed",
-        T_FINE_REVERSED: "_fine_reversed",
-        T_PAYOUT_REVERSED: "_payout_reversed",
-        POLICY_ADOPTED: "_policy",
+    handlers: ClassVar[dict[type, str]] = {
+        Rep.Registered: "_registered",
+        Rep.RankChanged: "_rank_changed",
+        Rep.Fined: "_fined",
+        Rep.CommissionAccrued: "_accrued",
+        Rep.CommissionPaid: "_paid",
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Closings.MonthClosed: "_month_closed",
+        Rep.FineReversed: "_fine_reversed",
+        Rep.PayoutReversed: "_payout_reversed",
+        PolicyBook.PolicyAdopted: "_policy",
     }
+    # stored events it does not read (tests/projections/test_event_coverage.py)
+    ignores: ClassVar[frozenset[type]] = frozenset({
+        ApprovalGrants.Opened, ApprovalGrants.Granted, ApprovalGrants.Used,
+        Budget.Allocated, Budget.Adjusted, Budget.ExpenseSubmitted, Budget.ExpenseApproved,
+        Budget.ExpenseRejected, Budget.ExpenseSpent, Budget.SpendReversed, Claim.Claimed,
+        Closings.Opened, CommandRecord.Recorded, CommandRecord.RecordedFor,
+        Customer.Registered, Customer.CreditTermsSet, Customer.AtRiskFlagged,
+        Customer.PaymentRecorded, Customer.PaymentReversed, Dispute.Opened,
+        Dispute.Resolved, PolicyBook.Opened, Sku.Opened, Sku.ListPriceSet, User.Registered,
+    })
     tables: ClassVar[dict[str, str]] = {
         "reps": "rep_key TEXT PRIMARY KEY, rep_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, "
                 "trainer_id TEXT, user_id TEXT, region TEXT NOT NULL, position BIGINT NOT NULL",
@@ -187,7 +190,7 @@ class CommissionsProjection(Dispatching):
         )
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
-        day = event_day(e)
+        day = event_date(e)
         sql.execute(
             f"INSERT INTO {self.t('returns')} (return_id, sale_id, day, period, amount, position) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -196,7 +199,7 @@ class CommissionsProjection(Dispatching):
         )
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
-        day = event_day(e)
+        day = event_date(e)
         sql.execute(
             f"INSERT INTO {self.t('writeoffs')} (writeoff_id, sale_id, day, period, amount, "
             "position) VALUES (?, ?, ?, ?, ?, ?)",
@@ -220,7 +223,7 @@ class CommissionsProjection(Dispatching):
 
     # --- closes -------------------------------------------------------------------------
 
-    def _accrued(self, sql: Sql, position: int, e: Any) -> None:
+    def _accrued(self, sql: Sql, position: int, e: Rep.CommissionAccrued) -> None:
         sql.execute(
             f"INSERT INTO {self.t('statements')} (rep_key, period, position, plan_version, rank, "
             "personal_sales, morning_star_sales, rate, commission, morning_star_bonus, "
@@ -228,10 +231,10 @@ class CommissionsProjection(Dispatching):
             "override_payable_on, lines, trainees, carried) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (str(e.originator_id), e.period, position, e.plan_version, e.rank, e.personal_sales,
-             getattr(e, "morning_star_sales", 0), e.rate, e.commission, e.morning_star_bonus,
+             e.morning_star_sales, e.rate, e.commission, e.morning_star_bonus,
              e.opening_star_bonus, e.override, e.clawback, e.fines,
-             getattr(e, "adjustments", 0), e.total, e.payable_on, e.override_payable_on,
-             to_json(e.lines), to_json(getattr(e, "trainees", [])), getattr(e, "carried", 0)),
+             e.adjustments, e.total, e.payable_on, e.override_payable_on,
+             to_json(e.lines), to_json(e.trainees), e.carried),
         )
 
     def _month_closed(self, sql: Sql, position: int, e: Any) -> None:
@@ -252,7 +255,7 @@ class CommissionsProjection(Dispatching):
         sql.execute(
             f"INSERT INTO {self.t('payout_reversals')} (payout_id, rep_key, period, day, amount, "
             "reversal_id, position) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (e.payout_id, str(e.originator_id), e.period, event_day(e).isoformat(), e.amount,
+            (e.payout_id, str(e.originator_id), e.period, event_date(e).isoformat(), e.amount,
              e.reversal_id, position),
         )
 
@@ -346,21 +349,21 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
                for r in sorted(counted)]
     versions = sql.all(f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
                        "WHERE policy = ? ORDER BY position", (PLAN_POLICY,))
-    book = versions_book(PLAN_POLICY, versions)
+    plans = policy_versions(PLAN_POLICY, versions)
     loaded: dict[str, Plan] = {}
 
     def plan(period: str) -> Plan:
-        version = book.in_force(PLAN_POLICY, month(period).first)
+        version = version_in_force(PLAN_POLICY, plans, month(period).first)
         if version.version not in loaded:
             loaded[version.version] = load_plan(dict(version.values))
         return loaded[version.version]
 
-    carrying = versions_book(COMMISSION_POLICY, sql.all(
+    carrying = policy_versions(COMMISSION_POLICY, sql.all(
         f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
         "WHERE policy = ? ORDER BY position", (COMMISSION_POLICY,)))
 
     def carry(period: str) -> tuple[str, bool]:
-        return carry_negative(carrying.in_force(COMMISSION_POLICY, month(period).first))
+        return carry_negative(version_in_force(COMMISSION_POLICY, carrying, month(period).first))
 
     return _Loaded(reps={r: by_id[r] for r in wanted}, statements=statements, closed=closed,
                    months=MonthFacts(records, plan, closed, facts, carry=carry))

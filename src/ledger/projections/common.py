@@ -3,7 +3,7 @@ projection rows, and ratios as decimal strings (SPEC 1 Time, Policy versions; SP
 
 Policy versions: a projection that needs a policy keeps the ``PolicyAdopted`` events it
 has seen in its own ``policies`` table (``POLICY_TABLE``) and picks the version in force
-on a date with the domain's own rule (``PolicyBook.in_force``), never a copy of it.
+on a date with the domain's own rule (``policies.version_in_force``), never a copy of it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from eventsourcing.utils import get_topic
 
 from ledger.domain.calendar import business_date, parse_date
 from ledger.domain.money import format_rate
-from ledger.domain.policies import Defaults, PolicyBook, PolicyVersion
+from ledger.domain.policies import PolicyVersion, version_in_force
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import invalid
 
-POLICY_ADOPTED = "ledger:PolicyBook.PolicyAdopted"
 END_OF_TIME = "9999-12-31"  # upper bound for "every fact the log holds"
 
 POLICY_TABLE = {
@@ -59,21 +58,24 @@ def expect_rows(sql: Sql, expected: int, what: str) -> None:
 
 
 class Dispatching(Projection):
-    """A projection whose ``handlers`` map each event topic it reads to the name of the
-    method that applies it; ``topics`` is derived from them."""
+    """A projection whose ``handlers`` map each event class it reads to the name of the
+    method that applies it, and whose ``ignores`` names every other stored event class
+    (tests/projections/test_event_coverage.py holds each projection to both). ``topics``,
+    the topic strings the projector filters the log on, is derived from ``handlers``."""
 
-    handlers: ClassVar[dict[str, str]]  # event topic -> method name
+    handlers: ClassVar[dict[type, str]]  # event class -> method name
+    ignores: ClassVar[frozenset[type]] = frozenset()  # stored event classes it does not read
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "handlers" in cls.__dict__:
-            cls.topics = tuple(cls.handlers)
+            cls.topics = tuple(get_topic(c) for c in cls.handlers)
 
     def apply(self, sql: Sql, position: int, event: Any) -> None:
         by_type: dict[type, Any] = self.__dict__.setdefault("_by_type", {})
         method = by_type.get(type(event))
         if method is None:
-            method = by_type[type(event)] = getattr(self, self.handlers[get_topic(type(event))])
+            method = by_type[type(event)] = getattr(self, self.handlers[type(event)])
         method(sql, position, event)
 
 
@@ -107,7 +109,7 @@ class Memo:
 
 
 def today(projector: Projector) -> date:
-    return business_date(projector.ledger.clock())
+    return business_date(projector.clock())
 
 
 def parse_as_of(value: date | str | None, field: str = "as_of") -> date | None:
@@ -145,27 +147,22 @@ def record_policy(sql: Sql, table: str, position: int, event: Any) -> None:
 def policy_in_force(sql: Sql, table: str, policy: str, day: date,
                     before: int | None = None) -> PolicyVersion:
     """The version of ``policy`` in force on ``day`` among those the table holds
-    (only those adopted before log position ``before``, if given)."""
+    (only those adopted before log position ``before``, if given): the domain's rule
+    (``policies.version_in_force``, as ``PolicyBook.in_force`` applies it)."""
     rows = sql.all(
         f"SELECT version, effective_from, policy_values FROM {table} WHERE policy = ? "
         "AND position < ? ORDER BY position", (policy, before if before is not None else 2**62),
     )
-    return versions_book(policy, rows).in_force(policy, day)
+    return version_in_force(policy, policy_versions(policy, rows), day)
 
 
-def versions_book(policy: str, rows: list[dict[str, Any]]) -> Defaults:
-    """A policy book holding the given versions of one policy, in log order."""
-    book = Defaults()
-    book.versions = {policy: [
+def policy_versions(policy: str, rows: list[dict[str, Any]]) -> list[PolicyVersion]:
+    """The versions of one policy the ``policies`` table rows hold, in log order."""
+    return [
         PolicyVersion(policy, r["version"], date.fromisoformat(r["effective_from"]),
                       from_json(r["policy_values"]))
         for r in rows
-    ]}
-    return book
-
-
-if Defaults.in_force is not PolicyBook.in_force:  # the domain's rule, not a copy
-    raise ImportError("projections.common.Defaults must use PolicyBook.in_force")
+    ]
 
 
 # --- ratios -------------------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 """Tracked projections: the read side's machinery (SPEC 3, ARCHITECTURE Projections).
 
-A ``Projection`` owns some tables and turns events into rows. The ``Projector`` reads the
-ledger's notification log and applies each event to every projection that has not seen
-it, writing the rows *and* the projections' tracking positions (the library's tracking
-recorder, ``_insert_tracking``) in one transaction: a crash at any point leaves either
-both or neither, so every event is applied exactly once.
+A ``Projection`` owns some tables and turns events into rows. A ``Projector`` is a port
+with two ends: an *event source* (anything that yields ``(position, event)`` in log order:
+the live log, a copy with events left out or amended, the events of an evidence file)
+and a *target* (a store: its tables and its tracking records). It applies each event to
+every projection that has not seen it, writing the rows *and* the projections' tracking
+positions in one transaction: a crash at any point leaves either both or neither, so
+every event is applied exactly once. Live catch-up, rebuild, as-of, what-if, drift and
+bundle verification are all this one loop over different sources and targets; nothing
+here knows the write side.
 
 Catch-up reads many events per transaction (``batch_size``); live operation uses
 ``batch_size=1``. Both paths run the same ``apply`` code and reach the same state.
@@ -17,89 +21,63 @@ SQL is written once with ``?`` placeholders and runs on both backends.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
 
-from ledger.application import Ledger
+from ledger.domain.calendar import utcnow
+from ledger.store.sql import Sql
+from ledger.store.tracking import ProjectionStore
 
 SOURCE = "ledger"  # the upstream application's name in tracking records
 LOCK_TABLE = "projection_lock"  # one row: every catch-up page takes it first
 # Which generation of each projection answers queries (a rebuild fills the next one, then
 # switches this row; SPEC 4 rebuild). No row: generation 1.
 GENERATIONS_TABLE = "projection_generations"
+CATCH_UP_PAGE = 1000  # events per transaction when catching up
+LIVE_POLL_SECONDS = 0.2  # how often live operation looks for new events
+WAIT_POLL_SECONDS = 0.05  # how often ``wait`` looks for a position not yet in the log
+WAIT_TIMEOUT_SECONDS = 10.0
+
+__all__ = ["GENERATIONS_TABLE", "EventSource", "Projection", "Projector", "Sql", "Transform"]
 
 
-class Sql:
-    """A cursor on either backend, with ``?`` placeholders and dict-like rows.
+class EventSource(Protocol):
+    """Events in log order: the projector's input port."""
 
-    In a pipelined PostgreSQL transaction each statement gets its own cursor, so that
-    ``rowcount`` (which waits for the replies) is the last statement's."""
+    def end(self) -> int:
+        """The last position the source holds now."""
 
-    def __init__(self, cursor: Any, is_postgres: bool, pipeline: Any = None) -> None:
-        self.cursor = cursor
-        self.is_postgres = is_postgres
-        self.pipeline = pipeline  # psycopg's pipeline, when statements are pipelined
-        self._last = cursor
-        self._checks: list[tuple[Any, int, str, type[Exception]]] = []
+    def read(self, after: int, stop: int, limit: int,
+             topics: Sequence[str] = ()) -> list[tuple[int, Any]]:
+        """At most ``limit`` events with ``after < position <= stop``, of the ``topics``
+        given (all when empty), in order."""
 
-    def expect_rows(self, expected: int, what: str, error: type[Exception] = LookupError) -> None:
-        """The last statement must have written ``expected`` rows. Checked at once on
-        SQLite; when pipelined, before the transaction commits (no wait per statement)."""
-        if self.pipeline is None:
-            written = self.rowcount
-            if written != expected:
-                raise error(f"{what}: wrote {written} rows, expected {expected}")
-        else:
-            self._checks.append((self._last, expected, what, error))
 
-    def verify(self) -> None:
-        """Wait for the pipeline's replies and run the deferred row checks."""
-        if self.pipeline is None or not self._checks:
-            return
-        self.pipeline.sync()
-        for cursor, expected, what, error in self._checks:
-            if cursor.rowcount != expected:
-                raise error(f"{what}: wrote {cursor.rowcount} rows, expected {expected}")
-        self._checks.clear()
+class ListSource:
+    """An ``EventSource`` over events in memory (an evidence file's, a test's)."""
 
-    def _q(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.is_postgres else statement
+    def __init__(self, events: Sequence[tuple[int, Any]]) -> None:
+        self.events = sorted(events, key=lambda pe: pe[0])
 
-    def _next(self) -> Any:
-        self._last = self.cursor.connection.cursor() if self.pipeline is not None else self.cursor
-        return self._last
+    def end(self) -> int:
+        return self.events[-1][0] if self.events else 0
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self._next().execute(self._q(statement), tuple(params))
+    def read(self, after: int, stop: int, limit: int,
+             topics: Sequence[str] = ()) -> list[tuple[int, Any]]:
+        wanted = set(topics)
+        found = [(p, e) for p, e in self.events
+                 if after < p <= stop and (not wanted or _topic_of(type(e)) in wanted)]
+        return found[:limit]
 
-    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = [tuple(r) for r in rows]
-        if rows:
-            self._next().executemany(self._q(statement), rows)
 
-    @property
-    def rowcount(self) -> int:
-        """Rows the last statement wrote (waits for the pipeline's replies first)."""
-        if self.pipeline is not None:
-            self.pipeline.sync()
-        return int(getattr(self._last, "sqlite_cursor", self._last).rowcount)
-
-    def all(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        self.execute(statement, params)
-        return [dict(r) for r in self._last.fetchall()]
-
-    def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        rows = self.all(statement, params)
-        return rows[0] if rows else None
-
-    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        row = self.one(statement, params)
-        return next(iter(row.values())) if row else None
+_topic_of = functools.lru_cache(maxsize=None)(get_topic)
 
 
 class Projection:
@@ -137,6 +115,10 @@ class Projection:
     def drop_ddl(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {self.t(n)}" for n in self.tables]
 
+    def reads(self, event: Any) -> bool:
+        """Whether this projection applies ``event`` (its type is one of ``topics``)."""
+        return _topic_of(type(event)) in self.topics
+
     def apply(self, sql: Sql, position: int, event: Any) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -147,22 +129,20 @@ Transform = Callable[[int, Any], Any | None]
 
 
 class Projector:
-    """Keeps a set of projections up to date with the ledger's log.
+    """Keeps a set of projections in ``target`` up to date with ``source``.
 
-    The events come from ``ledger``'s log; the tables and their tracking live in
-    ``target``'s store (default: the ledger's own). A sandbox (replay, SPEC 4) is a
-    projector whose target is a throwaway store, optionally with a ``transform`` that
-    leaves out or amends events; the live log and the live tables are never written."""
+    ``transform`` leaves out or amends events on their way (a what-if); ``clock`` is the
+    recorded time queries take "today" from (business dates, SPEC 1 Time)."""
 
-    def __init__(self, ledger: Ledger, projections: Sequence[Projection], *,
-                 target: Ledger | None = None, transform: Transform | None = None,
-                 follow_generations: bool = False) -> None:
-        self.ledger = ledger
-        self.target = target if target is not None else ledger
+    def __init__(self, source: EventSource, projections: Sequence[Projection],
+                 target: ProjectionStore, *, transform: Transform | None = None,
+                 follow_generations: bool = False,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.source = source
+        self.target = target
         self.transform = transform
+        self.clock = clock
         self.projections = list(projections)
-        self.tracker = self.target.app.factory.tracking_recorder()
-        self.is_postgres = self.target.database.is_postgres
         self._thread_lock = threading.Lock()
         with self.transaction() as sql:
             sql.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
@@ -178,28 +158,22 @@ class Projector:
                 for statement in p.ddl():
                     sql.execute(statement)
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.target.is_postgres
+
+    @property
+    def tracker(self) -> Any:
+        """The target's tracking recorder (the library's, extended)."""
+        return self.target.recorder
+
     # --- transactions -----------------------------------------------------------------
 
     @contextmanager
     def transaction(self, *, commit: bool = True, pipeline: bool = False) -> Iterator[Sql]:
-        """A transaction on the projections' tables. ``pipeline`` (PostgreSQL) sends the
-        statements without waiting for each reply; a read waits for the replies before it."""
-        with self.tracker.datastore.transaction(commit=commit) as cursor:
-            if not self.is_postgres:
-                yield Sql(cursor, False)
-                return
-            from psycopg.sql import SQL, Identifier
-
-            # unqualified projection tables live in the ledger's schema, not ``public``
-            cursor.execute(SQL("SET LOCAL search_path TO {}").format(
-                Identifier(self.tracker.datastore.schema)))
-            if not pipeline:
-                yield Sql(cursor, True)
-                return
-            with cursor.connection.pipeline() as pipe:
-                sql = Sql(cursor, True, pipe)
-                yield sql
-                sql.verify()
+        """A transaction on the projections' tables (see ``ProjectionStore``)."""
+        with self.target.transaction(commit=commit, pipeline=pipeline) as sql:
+            yield sql
 
     # --- generations (SPEC 4 rebuild) -------------------------------------------------------
 
@@ -220,42 +194,30 @@ class Projector:
         return True
 
     def position(self, projection: Projection) -> int:
-        return self.tracker.max_tracking_id(projection.tracking_name) or 0
+        return self.target.positions([projection.tracking_name])[projection.tracking_name]
 
     def positions(self) -> dict[str, int]:
-        """Every projection's tracking position, in one read (every API read asks: one
-        statement instead of one connection and statement per projection)."""
+        """Every projection's tracking position, in one read."""
         projections = list(self.projections)
-        if not self.is_postgres:
-            with self.tracker.datastore.transaction(commit=False) as c:
-                return {p.name: self.tracker._max_tracking_id(p.tracking_name, c) or 0  # noqa: SLF001
-                        for p in projections}
-        from psycopg.sql import SQL, Identifier
+        found = self.target.positions([p.tracking_name for p in projections])
+        return {p.name: found[p.tracking_name] for p in projections}
 
-        # one MAX per name, each an index lookup (a GROUP BY would scan every tracking row)
-        statement = SQL(
-            "SELECT name, (SELECT MAX(notification_id) FROM {0}.{1} WHERE application_name = name) "
-            "AS max FROM unnest(%s::text[]) AS name"
-        ).format(Identifier(self.tracker.datastore.schema),
-                 Identifier(self.tracker.tracking_table_name))
-        with self.tracker.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, ([p.tracking_name for p in projections],), prepare=True)
-            found = {r["name"]: r["max"] for r in curs.fetchall()}
-        return {p.name: found.get(p.tracking_name) or 0 for p in projections}
+    def reached(self) -> int:
+        """The position every projection has reached."""
+        return min(self.positions().values(), default=0)
 
     # --- processing -------------------------------------------------------------------
 
-    def catch_up(self, batch_size: int = 1000, stop: int | None = None,
+    def catch_up(self, batch_size: int = CATCH_UP_PAGE, stop: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event up to ``stop`` (default: the log's end now), ``batch_size``
+        """Apply every event up to ``stop`` (default: the source's end now), ``batch_size``
         events per transaction. Returns the number of event applications.
 
         Safe when several catch-ups run at once, in threads or in processes: each page's
         transaction first takes the projector's lock row (a write, so PostgreSQL and
         SQLite both serialise on it) and only then reads the tracking positions, applying
         only the events past them, so no event is applied twice."""
-        app = self.ledger.app
-        end = stop if stop is not None else (app.recorder.max_notification_id() or 0)
+        end = stop if stop is not None else self.source.end()
         topics = sorted({t for p in self.projections for t in p.topics})
         applied = 0
         first: int | None = None
@@ -269,62 +231,46 @@ class Projector:
                 if start >= end:
                     break
                 first = start if first is None else first
-                notes = app.recorder.select_notifications(
-                    start=start, limit=batch_size, stop=end, topics=topics,
-                    inclusive_of_start=False,
-                )
-                page_end = notes[-1].id if len(notes) == batch_size else end
-                events = [(n.id, n.topic, app.mapper.to_domain_event(n)) for n in notes]
+                events = self.source.read(start, end, batch_size, topics)
+                page_end = events[-1][0] if len(events) == batch_size else end
                 if self.transform is not None:
-                    events = [(position, topic, changed) for position, topic, event in events
+                    events = [(position, changed) for position, event in events
                               if (changed := self.transform(position, event)) is not None]
                 with self.transaction(pipeline=True) as sql:
                     sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
                     # positions again, under the lock: another catch-up may have moved them
-                    seen = {
-                        p.name: self.tracker._max_tracking_id(  # noqa: SLF001
-                            p.tracking_name, sql.cursor) or 0
-                        for p in self.projections
-                    }
-                    for position, topic, event in events:
+                    seen = {p.name: self.target.tracked(sql, p.tracking_name)
+                            for p in self.projections}
+                    for position, event in events:
                         for p in self.projections:
-                            if position > seen[p.name] and topic in p.topics:
+                            if position > seen[p.name] and p.reads(event):
                                 p.apply(sql, position, event)
                                 applied += 1
                     for p in self.projections:
                         if page_end > seen[p.name]:
-                            self.tracker._insert_tracking(  # noqa: SLF001 - the library's hook
-                                sql.cursor, Tracking(p.tracking_name, page_end)
-                            )
+                            self.target.track(sql, p.tracking_name, page_end)
                 if progress:
                     progress(page_end - first, end - first)
         return applied
 
-    def run(self, poll_interval: float = 0.2, until: Callable[[], bool] | None = None) -> None:
+    def run(self, poll_interval: float = LIVE_POLL_SECONDS,
+            until: Callable[[], bool] | None = None) -> None:
         """Live operation: follow the log, one event per transaction (SQLite has no
         LISTEN/NOTIFY subscription in the library, so we poll)."""
         while until is None or not until():
             if not self.catch_up(batch_size=1):
                 time.sleep(poll_interval)
 
-    def wait(self, position: int, timeout: float = 10.0) -> None:
+    def wait(self, position: int, timeout: float = WAIT_TIMEOUT_SECONDS) -> None:
         """Read-your-writes: block until every projection has reached ``position``."""
         deadline = time.monotonic() + timeout
         while min(self.positions().values(), default=position) < position:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"projections did not reach position {position}")
             if not self.catch_up():
-                time.sleep(0.05)  # the position is not in the log yet (another writer)
+                time.sleep(WAIT_POLL_SECONDS)  # the position is not in the log yet
 
 
 def _generations(sql: Sql) -> dict[str, int]:
     return {r["name"]: int(r["generation"])
             for r in sql.all(f"SELECT name, generation FROM {GENERATIONS_TABLE}")}
-
-
-def projector_for(ledger: Ledger, projections: Sequence[type[Projection]] | None = None) -> Projector:
-    """The live projector: each projection in the generation that answers queries now."""
-    from ledger.projections import ALL_PROJECTIONS
-
-    return Projector(ledger, [cls() for cls in (projections or ALL_PROJECTIONS)],
-                     follow_generations=True)

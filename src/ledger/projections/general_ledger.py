@@ -5,6 +5,10 @@ later dates, below): a few posting rows, each dated by the business date it coun
 (SPEC 1, Time) and keyed by the event's log position, so the trial balance can be taken
 as of any business date and every row points back to the event that caused it.
 
+The chart and the posting rules below are pure functions in ``ledger.domain.posting``;
+this projection keeps the dates a join counts from (each sale's invoice and write-off
+dates, each customer's credit lots), calls the rules with them and writes the rows.
+
 Chart of accounts (``CHART``; the code only orders the trial balance):
 
 =====  ============================  =========  ===========================================
@@ -84,204 +88,49 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, ClassVar
 
-from ledger.domain.calendar import business_date, month, parse_instant
+from ledger.domain.calendar import month
+from ledger.domain.posting import (
+    Line, account_code, account_kind, accrual_entry, balanced_rows, fine_entry,
+    fine_reversal_entry, payment_entries, payment_reversal_entries, payout_entry,
+    return_entries, reversed_entry, sale_entries, spend_entry, write_off_entry,
+)
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
+from ledger.domain.reporting import event_date
+from ledger.domain.model import (
+    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    User,
+)
 from ledger.projections.common import Dispatching, MissingReference
 from ledger.projections.engine import Projection, Projector, Sql
-
-SALE = "ledger:Customer.SaleRecorded"
-RETURN = "ledger:Customer.ReturnRecorded"
-PAYMENT = "ledger:Customer.PaymentRecorded"
-WRITE_OFF = "ledger:Customer.ReceivableWrittenOff"
-BUDGET_ALLOCATED = "ledger:Budget.Allocated"
-EXPENSE_SPENT = "ledger:Budget.ExpenseSpent"
-COMMISSION_ACCRUED = "ledger:Rep.CommissionAccrued"
-COMMISSION_PAID = "ledger:Rep.CommissionPaid"
-FINED = "ledger:Rep.Fined"
-PAYMENT_REVERSED = "ledger:Customer.PaymentReversed"
-SPEND_REVERSED = "ledger:Budget.SpendReversed"
-PAYOUT_REVERSED = "ledger:Rep.PayoutReversed"
-FINE_REVERSED = "ledger:Rep.FineReversed"
-
-CASH = "cash"
-RECEIVABLES = "receivables"
-CUSTOMER_CREDIT = "customer_credit"
-VAT_PAYABLE = "vat_payable"
-COMMISSION_PAYABLE = "commission_payable"
-REVENUE = "revenue"
-OTHER_INCOME = "other_income"
-RECOVERY_INCOME = "bad_debt_recovery_income"
-BAD_DEBT_EXPENSE = "bad_debt_expense"
-COMMISSION_EXPENSE = "commission_expense"
-MARKETING_EXPENSE = "marketing_expense"  # one account per budget category: "marketing_expense:<category>"
-
-CHART: dict[str, tuple[int, str]] = {  # account -> (code, kind)
-    CASH: (1000, "asset"),
-    RECEIVABLES: (1100, "asset"),
-    CUSTOMER_CREDIT: (2100, "liability"),
-    VAT_PAYABLE: (2200, "liability"),
-    COMMISSION_PAYABLE: (2300, "liability"),
-    REVENUE: (4000, "income"),
-    OTHER_INCOME: (4100, "income"),
-    RECOVERY_INCOME: (4200, "income"),
-    BAD_DEBT_EXPENSE: (5100, "expense"),
-    COMMISSION_EXPENSE: (5200, "expense"),
-    MARKETING_EXPENSE: (5300, "expense"),
-}
-
-# (account, debit, credit)
-Line = tuple[str, int, int]
-
-
-def expense_account(category: str) -> str:
-    return f"{MARKETING_EXPENSE}:{category}"
-
-
-def account_code(account: str) -> int:
-    return CHART[account.split(":", 1)[0]][0]
-
-
-def event_day(event: Any) -> date:
-    """The business date of an event: its ``occurred_at`` in company time (SPEC 1)."""
-    return business_date(parse_instant(event.meta["occurred_at"]))
-
-
-def dr(account: str, amount: int) -> Line:
-    return (account, amount, 0) if amount >= 0 else (account, 0, -amount)
-
-
-def cr(account: str, amount: int) -> Line:
-    return (account, 0, amount) if amount >= 0 else (account, -amount, 0)
-
-
-# --- the posting rules: pure functions from an event to its journal entry ----------------
-
-
-def sale_entry(e: Any, credit_now: int | None = None) -> list[Line]:
-    """The sale on its invoice date; ``credit_now`` is the part of ``credit_applied`` that
-    counts on that date (all of it when None: the rest posts on its own dates,
-    ``credit_settles_entry``)."""
-    credit = e.credit_applied if credit_now is None else credit_now
-    return [
-        dr(RECEIVABLES, e.gross), cr(REVENUE, e.gross - e.vat), cr(VAT_PAYABLE, e.vat),
-        dr(CUSTOMER_CREDIT, credit), cr(RECEIVABLES, credit),
-    ]
-
-
-def credit_settles_entry(amount: int) -> list[Line]:
-    """Customer credit settling a sale, dated the later of the credit's and the sale's
-    dates (SPEC 1, SPEC 3)."""
-    return [dr(CUSTOMER_CREDIT, amount), cr(RECEIVABLES, amount)]
-
-
-def return_entry(e: Any, held: int = 0) -> list[Line]:
-    """``held``: the part of ``to_written_off`` that counts only from a later write-off's
-    date, customer credit until then (``joined_entry``)."""
-    return [
-        dr(REVENUE, e.amount - e.vat), dr(VAT_PAYABLE, e.vat),
-        cr(RECEIVABLES, e.to_open), cr(BAD_DEBT_EXPENSE, e.to_written_off - held),
-        cr(CUSTOMER_CREDIT, e.to_credit + held),
-    ]
-
-
-def payment_entry(e: Any, held: dict[int, bool] | None = None) -> list[Line]:
-    """The payment on its ``received_on``; ``held`` marks (by index in ``applied``) the
-    applications that count only from a later date (a sale or write-off dated after the
-    payment: SPEC 1): customer credit until then (``joined_entry``)."""
-    held = held or {}
-    now = [a for i, a in enumerate(e.applied) if not held.get(i)]
-    settled = sum(a["amount"] for a in now if a["kind"] != "recovery")
-    recovered = sum(a["amount"] for a in now if a["kind"] == "recovery")
-    later = sum(a["amount"] for i, a in enumerate(e.applied) if held.get(i))
-    return [
-        dr(CASH, e.amount), cr(RECEIVABLES, settled), cr(RECOVERY_INCOME, recovered),
-        cr(CUSTOMER_CREDIT, e.to_credit + later),
-    ]
-
-
-def joined_entry(kind: str, amount: int) -> list[Line]:
-    """Money held as customer credit reaching its sale on the later date (SPEC 1): a
-    settlement (``allocation``, ``fifo``), a ``recovery``, or a return's cancelling of a
-    written-off amount (``return``)."""
-    account = {"recovery": RECOVERY_INCOME, "return": BAD_DEBT_EXPENSE}.get(kind, RECEIVABLES)
-    return [dr(CUSTOMER_CREDIT, amount), cr(account, amount)]
-
-
-def write_off_entry(e: Any) -> list[Line]:
-    return [dr(BAD_DEBT_EXPENSE, e.amount), cr(RECEIVABLES, e.amount)]
-
-
-def spend_entry(e: Any, category: str) -> list[Line]:
-    return [dr(expense_account(category), e.amount), cr(CASH, e.amount)]
-
-
-def statement_fines(fines: int, lines: list[dict[str, Any]]) -> int:
-    """The fines a statement counts: the month's own and the change in fines its late
-    adjustment lines carry (a closed month's figures as booked and as revised)."""
-    return fines + sum(
-        (line.get("revised") or {}).get("fines", 0) - (line.get("booked") or {}).get("fines", 0)
-        for line in lines if line.get("type") == "adjustment" and line.get("revised")
-    )
-
-
-def accrual_entry(e: Any) -> list[Line]:
-    """A month's statement, dated the month's last day. Its fines were posted on their own
-    dates (``fine_entry``), so the entry credits commission_payable by the statement's
-    ``total`` less what it carried in from an earlier negative month (already booked by
-    that month: a carry moves a debt inside commission_payable) plus the fines it counts:
-    earned (commission, bonuses, override) Dr commission_expense, clawback back to
-    commission_expense, and the rest (late adjustments other than fines) Dr
-    commission_expense, Cr commission_payable (the reverse when negative)."""
-    earned = e.commission + e.morning_star_bonus + e.opening_star_bonus + e.override
-    payable = e.total - e.carried + statement_fines(e.fines, e.lines)
-    rest = payable - earned + e.clawback
-    return [
-        dr(COMMISSION_EXPENSE, earned), cr(COMMISSION_PAYABLE, earned),
-        dr(COMMISSION_PAYABLE, e.clawback), cr(COMMISSION_EXPENSE, e.clawback),
-        dr(COMMISSION_EXPENSE, rest), cr(COMMISSION_PAYABLE, rest),
-    ]
-
-
-def fine_entry(e: Any) -> list[Line]:
-    """A fine, on its own date (SPEC 3): Dr commission_payable, Cr other_income."""
-    return [dr(COMMISSION_PAYABLE, e.amount), cr(OTHER_INCOME, e.amount)]
-
-
-def payout_entry(e: Any) -> list[Line]:
-    return [dr(COMMISSION_PAYABLE, e.amount), cr(CASH, e.amount)]
-
-
-def reversed_entry(lines: list[Line]) -> list[Line]:
-    """A reversal (SPEC 2.7): the entry of what it reverses with debits and credits swapped."""
-    return [(account, credit, debit) for account, debit, credit in lines]
-
-
-def fine_reversal_entry(e: Any) -> list[Line]:
-    """A fine's reversal (SPEC 2.7): Dr other_income, Cr commission_payable."""
-    return reversed_entry(fine_entry(e))
-
-
-class UnbalancedEntry(ValueError):
-    """A posting rule produced debits and credits that differ: a bug, never skipped."""
 
 
 class GeneralLedger(Dispatching):
     name = "gl"
-    handlers: ClassVar[dict[str, str]] = {
-        SALE: "_sale",
-        RETURN: "_return",
-        PAYMENT: "_payment",
-        WRITE_OFF: "_write_off",
-        BUDGET_ALLOCATED: "_allocated",
-        EXPENSE_SPENT: "_spent",
-        COMMISSION_ACCRUED: "_accrued",
-        COMMISSION_PAID: "_paid",
-        FINED: "_fined",
-        PAYMENT_REVERSED: "_payment_reversed",
-        SPEND_REVERSED: "_spend_reversed",
-        PAYOUT_REVERSED: "_payout_reversed",
-        FINE_REVERSED: "_fine_reversed",
+    handlers: ClassVar[dict[type, str]] = {
+        Customer.SaleRecorded: "_sale",
+        Customer.ReturnRecorded: "_return",
+        Customer.PaymentRecorded: "_payment",
+        Customer.ReceivableWrittenOff: "_write_off",
+        Budget.Allocated: "_allocated",
+        Budget.ExpenseSpent: "_spent",
+        Rep.CommissionAccrued: "_accrued",
+        Rep.CommissionPaid: "_paid",
+        Rep.Fined: "_fined",
+        Customer.PaymentReversed: "_payment_reversed",
+        Budget.SpendReversed: "_spend_reversed",
+        Rep.PayoutReversed: "_payout_reversed",
+        Rep.FineReversed: "_fine_reversed",
     }
+    # stored events it does not read (tests/projections/test_event_coverage.py)
+    ignores: ClassVar[frozenset[type]] = frozenset({
+        ApprovalGrants.Opened, ApprovalGrants.Granted, ApprovalGrants.Used,
+        Budget.Adjusted, Budget.ExpenseSubmitted, Budget.ExpenseApproved,
+        Budget.ExpenseRejected, Claim.Claimed, Closings.Opened, Closings.MonthClosed,
+        CommandRecord.Recorded, CommandRecord.RecordedFor, Customer.Registered,
+        Customer.CreditTermsSet, Customer.AtRiskFlagged, Dispute.Opened, Dispute.Resolved,
+        PolicyBook.Opened, PolicyBook.PolicyAdopted, Rep.Registered, Rep.RankChanged,
+        Sku.Opened, Sku.ListPriceSet, User.Registered,
+    })
     tables: ClassVar[dict[str, str]] = {
         # one row per posting line; (position, seq) names the event and the line
         "postings": (
@@ -320,7 +169,7 @@ class GeneralLedger(Dispatching):
         sql.execute(f"INSERT INTO {self.t('sales')} (sale_id, party, invoice_date, written_off_on) "
                     "VALUES (?, ?, ?, NULL)", (e.sale_id, party, e.invoice_date))
         if not e.credit_applied:
-            self._post(sql, position, date.fromisoformat(e.invoice_date), e, e.sale_id, sale_entry(e))
+            self._post_many(sql, position, e, e.sale_id, sale_entries(e, []))
             return
         # customer credit settles the sale from the later of each credit lot's date and
         # the sale's (SPEC 1)
@@ -331,50 +180,32 @@ class GeneralLedger(Dispatching):
             [(position, "sale" if lot is None else f"sale@{lot}", party, day, -amount)
              for lot, day, amount in pieces],
         )
-        now = sum(amount for _, day, amount in pieces if day == e.invoice_date)
-        later: dict[str, int] = {}
-        for _, day, amount in pieces:
-            if day != e.invoice_date:
-                later[day] = later.get(day, 0) + amount
-        self._post_many(sql, position, e, e.sale_id, [
-            (date.fromisoformat(e.invoice_date), sale_entry(e, now)),
-            *((date.fromisoformat(day), credit_settles_entry(amount))
-              for day, amount in sorted(later.items())),
-        ])
+        self._post_many(sql, position, e, e.sale_id, sale_entries(e, pieces))
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
         invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
-        day = join_day(event_day(e).isoformat(), invoice_date)
-        later = join_day(day, written_off_on)
-        held = e.to_written_off if later > day else 0
-        entries = [(date.fromisoformat(day), return_entry(e, held))]
-        if held:
-            entries.append((date.fromisoformat(later), joined_entry("return", held)))
-        self._post_many(sql, position, e, e.return_id, entries)
+        day = join_day(event_date(e).isoformat(), invoice_date)
+        self._post_many(sql, position, e, e.return_id, return_entries(e, day, written_off_on))
         if e.to_credit:
             self._lot(sql, position, "return", e, day, e.to_credit)
 
     def _payment(self, sql: Sql, position: int, e: Any) -> None:
-        held: dict[int, bool] = {}
-        later: list[tuple[date, list[Line]]] = []
         dates = self._sales_dates(sql, [a["sale_id"] for a in e.applied])
-        for i, a in enumerate(e.applied):
+        days = []
+        for a in e.applied:
             invoice_date, written_off_on = dates[a["sale_id"]]
             day = join_day(e.received_on, invoice_date,
                            written_off_on if a["kind"] == "recovery" else None)
-            if day > e.received_on:
-                held[i] = True
-                later.append((date.fromisoformat(day), joined_entry(a["kind"], a["amount"])))
+            days.append(day)
             sql.execute(f"INSERT INTO {self.t('applications')} (position, sale_id, kind, day) "
                         "VALUES (?, ?, ?, ?)", (position, a["sale_id"], a["kind"], day))
-        self._post_many(sql, position, e, e.payment_id,
-                        [(date.fromisoformat(e.received_on), payment_entry(e, held)), *later])
+        self._post_many(sql, position, e, e.payment_id, payment_entries(e, days))
         if e.to_credit:
             self._lot(sql, position, "payment", e, e.received_on, e.to_credit)
 
     def _write_off(self, sql: Sql, position: int, e: Any) -> None:
         invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
-        day = join_day(event_day(e).isoformat(), invoice_date)
+        day = join_day(event_date(e).isoformat(), invoice_date)
         sql.execute(f"UPDATE {self.t('sales')} SET written_off_on = ? WHERE sale_id = ?",
                     (join_day(day, written_off_on), e.sale_id))
         self._post(sql, position, date.fromisoformat(day), e, e.writeoff_id, write_off_entry(e))
@@ -441,18 +272,14 @@ class GeneralLedger(Dispatching):
         its date and the reversal's (from then on the payment nets to nothing; a join
         still to come nets to nothing when it comes); the credit it created leaves the
         customer's lots on the reversal's date (its own lot first: ``credit_removal``)."""
-        day = event_day(e).isoformat()
+        day = event_date(e).isoformat()
         rows = sql.all(f"SELECT position, day, account, debit, credit FROM {self.t('postings')} "
                        "WHERE ref = ? AND event = ? ORDER BY position, seq",
                        (e.payment_id, "PaymentRecorded"))
         if not rows:
             raise MissingReference(f"general ledger: payment {e.payment_id} is not recorded")
-        entries: dict[str, list[Line]] = {}
-        for r in rows:
-            entries.setdefault(max(r["day"], day), []).append(
-                (r["account"], int(r["credit"]), int(r["debit"])))
-        self._post_many(sql, position, e, e.payment_id,
-                        [(date.fromisoformat(d), lines) for d, lines in sorted(entries.items())])
+        self._post_many(sql, position, e, e.payment_id, payment_reversal_entries(
+            ((r["day"], r["account"], int(r["debit"]), int(r["credit"])) for r in rows), day))
         # a sale's reopened amount counts from the reversal's date: a fact taking from it
         # later joins the reversal (``_sales_dates``, as the receivables projection dates it)
         for r in sql.all(f"SELECT sale_id, kind, day FROM {self.t('applications')} "
@@ -473,7 +300,7 @@ class GeneralLedger(Dispatching):
 
     def _spend_reversed(self, sql: Sql, position: int, e: Any) -> None:
         category = self._category(sql, str(e.originator_id))
-        self._post(sql, position, event_day(e), e, e.expense_id,
+        self._post(sql, position, event_date(e), e, e.expense_id,
                    reversed_entry(spend_entry(e, category)))
 
     def _fine_reversed(self, sql: Sql, position: int, e: Any) -> None:
@@ -484,7 +311,7 @@ class GeneralLedger(Dispatching):
                    fine_reversal_entry(e))
 
     def _payout_reversed(self, sql: Sql, position: int, e: Any) -> None:
-        self._post(sql, position, event_day(e), e, e.payout_id, reversed_entry(payout_entry(e)))
+        self._post(sql, position, event_date(e), e, e.payout_id, reversed_entry(payout_entry(e)))
 
     def _category(self, sql: Sql, budget_key: str) -> str:
         if budget_key not in self._categories:
@@ -509,12 +336,7 @@ class GeneralLedger(Dispatching):
         event, party = type(e).__name__, str(e.originator_id)
         out = []
         for day, lines in entries:
-            rows = [line for line in lines if line[1] or line[2]]
-            debit, credit = sum(r[1] for r in rows), sum(r[2] for r in rows)
-            if debit != credit:
-                raise UnbalancedEntry(
-                    f"{event} {ref} at position {position}: debits {debit} != credits {credit}: {rows}"
-                )
+            rows = balanced_rows(lines, f"{event} {ref} at position {position}")
             out += [(day.isoformat(), *row) for row in rows]
         sql.executemany(
             f"INSERT INTO {self.t('postings')} "
@@ -576,7 +398,7 @@ def control_balance(sql: Sql, gl: GeneralLedger, account: str) -> int:
     """An account's balance on its normal side (debit for assets and expenses, credit for
     liabilities and income), over every posting."""
     d, c = account_balances(sql, gl).get(account, (0, 0))
-    kind = CHART[account.split(":", 1)[0]][1]
+    kind = account_kind(account)
     return d - c if kind in ("asset", "expense") else c - d
 
 

@@ -32,15 +32,15 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.calendar import month
+from ledger.domain.posting import (
+    BAD_DEBT_EXPENSE, COMMISSION_PAYABLE, CUSTOMER_CREDIT, MARKETING_EXPENSE, RECEIVABLES,
+    RECOVERY_INCOME, expense_account, statement_fines,
+)
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection
 from ledger.projections.common import END_OF_TIME, fen_sum, from_json, parse_as_of
 from ledger.projections.engine import Projector, Sql
-from ledger.projections.general_ledger import (
-    BAD_DEBT_EXPENSE, COMMISSION_PAYABLE, CUSTOMER_CREDIT, MARKETING_EXPENSE, RECEIVABLES,
-    RECOVERY_INCOME, GeneralLedger, account_balances, expense_account, projection_of,
-    statement_fines,
-)
+from ledger.projections.general_ledger import GeneralLedger, account_balances, projection_of
 from ledger.projections.receivables import ReceivablesProjection, sales_as_of
 
 

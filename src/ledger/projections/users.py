@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.authority import ADMIN_USER
+from ledger.domain.authority import ADMIN_USER, BOOTSTRAP_ROLES
 from ledger.projections.audit import AuditProjection
 from ledger.projections.common import from_json
 from ledger.projections.engine import Projector
@@ -20,7 +20,7 @@ def query_users(projector: Projector) -> dict[str, Any]:
     with projector.transaction(commit=False) as sql:
         rows = sql.all(f"SELECT user_id, roles FROM {p.t('users')} ORDER BY user_id")
     users = {r["user_id"]: sorted(from_json(r["roles"])) for r in rows}
-    users.setdefault(ADMIN_USER, ["admin"])
+    users.setdefault(ADMIN_USER, sorted(BOOTSTRAP_ROLES))
     return {"users": [{"user_id": u, "roles": users[u]} for u in sorted(users)]}
 
 

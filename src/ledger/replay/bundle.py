@@ -48,7 +48,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import struct
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -115,26 +114,20 @@ def replayed(events: Sequence[dict[str, Any]], clock: datetime) -> Iterator[Any]
     """A projector over only ``events`` (file entries: position, originator_id,
     originator_version, topic, state), kept at their own log positions, in a temporary
     SQLite store; the ledger's clock stands at ``clock``."""
-    from ledger.application import Ledger
-    from ledger.config import parse_database_url
-    from ledger.projections.engine import Projector
+    from eventsourcing.persistence import Mapper, StoredEvent
 
-    with tempfile.TemporaryDirectory(prefix="ledger-bundle-") as folder:
-        store = Ledger(parse_database_url(f"sqlite:///{Path(folder) / 'bundle.db'}"),
-                       clock=lambda: clock)
-        try:
-            recorder: Any = store.app.recorder
-            with recorder.datastore.transaction(commit=True) as c:
-                c.executemany(
-                    f"INSERT INTO {recorder.events_table_name} "
-                    "(rowid, originator_id, originator_version, topic, state) VALUES (?,?,?,?,?)",
-                    [(e["position"], UUID(e["originator_id"]).hex, e["originator_version"],
-                      e["topic"], _state(e)) for e in events])
-            projector = Projector(store, [cls() for cls in replay_projections()])
-            projector.catch_up(batch_size=2000)
-            yield projector
-        finally:
-            store.close()
+    from ledger.projections.engine import ListSource
+    from ledger.replay.sandbox import sandbox
+    from ledger.store.transcoder import MsgspecTranscoder
+
+    mapper: Mapper[Any] = Mapper(transcoder=MsgspecTranscoder())
+    source = ListSource([
+        (e["position"], mapper.to_domain_event(StoredEvent(
+            originator_id=UUID(e["originator_id"]), originator_version=e["originator_version"],
+            topic=e["topic"], state=_state(e))))
+        for e in events])
+    with sandbox(source, projections=replay_projections(), clock=lambda: clock) as projector:
+        yield projector
 
 
 def _state(entry: dict[str, Any]) -> bytes:

@@ -56,6 +56,12 @@ from uuid import UUID
 
 from ledger.replay import merkle
 
+
+class ChainError(Exception):
+    """The hash chain cannot be written as asked (sealing a chained log, a store setting
+    that bypasses the chain)."""
+
+
 GENESIS = bytes(32)
 PAGE = 5000
 RATE_SAMPLE = 5000  # preimages kept to time raw SHA-256 over the same bytes

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ledger.application import Ledger
 from ledger.projections.engine import Projector
 from ledger.replay.sandbox import sandbox
 
@@ -28,13 +27,13 @@ def _norm(value: Any) -> Any:
     return value if value is None or isinstance(value, int | str) else str(value)
 
 
-def drift(ledger: Ledger, live: Projector) -> dict[str, Any]:
+def drift(live: Projector) -> dict[str, Any]:
     """``{ok, position, differences: [{projection, table, missing, unexpected, rows}]}``:
     rows the rebuild has and the live table lacks (``missing``) and the other way round
     (``unexpected``), up to the position the live projections had reached."""
     reached = min(live.positions().values(), default=0)
     differences = []
-    with sandbox(ledger, stop=reached,
+    with sandbox(live.source, stop=reached, clock=live.clock,
                  projections=[type(p) for p in live.projections]) as fresh:
         for mine, theirs in zip(live.projections, fresh.projections, strict=True):
             for table in mine.tables:

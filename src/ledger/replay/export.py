@@ -39,7 +39,6 @@ from uuid import UUID
 
 import msgspec
 
-from ledger.application import Ledger
 from ledger.projections.engine import Projector
 from ledger.replay import merkle
 from ledger.replay.bundle import FORMAT, documents, normal, replayed
@@ -77,7 +76,7 @@ def subject_of(projector: Projector, entity: str, period: str | None = None,
 
     day = parse_as_of(as_of)
     base: dict[str, Any] = {"entity": entity, "period": None, "as_of": None,
-                            "clock": (clock or projector.ledger.clock()).isoformat()}
+                            "clock": (clock or projector.clock()).isoformat()}
     with projector.transaction(commit=False) as sql:
         if sql.scalar(f"SELECT COUNT(*) FROM {table(CommissionsProjection, 'reps')} "
                       "WHERE rep_id = ?", (entity,)):
@@ -132,9 +131,9 @@ def _aggregates(projector: Projector, subject: dict[str, Any],
     return ids, positions
 
 
-def _rows(ledger: Ledger, stop: int) -> Iterator[tuple[int, UUID, int, str, bytes]]:
+def _rows(recorder: Any, stop: int) -> Iterator[tuple[int, UUID, int, str, bytes]]:
     """Every stored event up to ``stop``: (position, aggregate id, version, topic, payload)."""
-    source: Any = ledger.app.recorder
+    source: Any = recorder
     start = 1
     while start <= stop:
         rows = source.select_event_rows(start, stop, SCAN_PAGE)
@@ -153,14 +152,14 @@ def _uuid(value: Any) -> UUID:
     return UUID(str(value))
 
 
-def _select(ledger: Ledger, stop: int, ids: set[UUID], positions: set[int]
+def _select(recorder: Any, stop: int, ids: set[UUID], positions: set[int]
             ) -> list[tuple[int, UUID, int, str, bytes]]:
     """The events of the aggregates ``ids`` and of those holding ``positions`` (two scans
     of the log, one page in memory at a time besides what is kept)."""
     wanted = set(ids)
     if positions:
-        wanted |= {oid for p, oid, *_ in _rows(ledger, stop) if p in positions}
-    return [row for row in _rows(ledger, stop) if row[1] in wanted]
+        wanted |= {oid for p, oid, *_ in _rows(recorder, stop) if p in positions}
+    return [row for row in _rows(recorder, stop) if row[1] in wanted]
 
 
 def _entries(rows: list[tuple[int, UUID, int, str, bytes]]) -> list[dict[str, Any]]:
@@ -171,33 +170,33 @@ def _entries(rows: list[tuple[int, UUID, int, str, bytes]]) -> list[dict[str, An
 # --- the export ---------------------------------------------------------------------------------
 
 
-def export(ledger: Ledger, live: Projector, entity: str, period: str | None = None,
+def export(recorder: Any, live: Projector, entity: str, period: str | None = None,
            as_of: str | None = None, checkpoint: Path | None = None,
            now: datetime | None = None) -> dict[str, Any]:
     """The evidence file's document (``ledger.replay.bundle``) for ``entity``."""
     from ledger.replay import checkpoint as cps
 
-    end = ledger.max_position()
+    end = live.source.end()
     live.catch_up(stop=end)
-    clock = now or ledger.clock()
+    clock = now or live.clock()
     subject = subject_of(live, entity, period, as_of, clock)
     explanation, figures = (normal(d) for d in documents(live, subject))
     ids, positions = _aggregates(live, subject, explanation)
-    rows = _select(ledger, end, ids, positions)
+    rows = _select(recorder, end, ids, positions)
     entries = _entries(rows)
     selection = "aggregates"
     with replayed(entries, clock) as replay:
         if tuple(normal(d) for d in documents(replay, subject)) != (explanation, figures):
             selection = "whole_log"
     if selection == "whole_log":
-        rows = list(_rows(ledger, end))
+        rows = list(_rows(recorder, end))
         entries = _entries(rows)
 
     cp = cps.read(checkpoint) if checkpoint is not None else None
-    source: Any = ledger.app.recorder
+    source: Any = recorder
     size = source.count_events(end)
     chosen = [p for p, *_ in rows]
-    indexes, before = _indexes(ledger, end, set(chosen))
+    indexes, before = _indexes(recorder, end, set(chosen))
     proof_ranges = {p: merkle.inclusion_ranges(indexes[p], size) for p in chosen}
     consistency: list[tuple[int, int]] = []
     if cp is not None:
@@ -251,14 +250,14 @@ def export(ledger: Ledger, live: Projector, entity: str, period: str | None = No
     }
 
 
-def _indexes(ledger: Ledger, stop: int, positions: set[int]
+def _indexes(recorder: Any, stop: int, positions: set[int]
              ) -> tuple[dict[int, int], dict[int, int]]:
     """Each position's leaf index (the events stored before it) and the position of the
     event stored before it (0 for the first): the one its chain hash follows."""
     indexes: dict[int, int] = {}
     before: dict[int, int] = {}
     last = 0
-    for index, (p, *_) in enumerate(_rows(ledger, stop)):
+    for index, (p, *_) in enumerate(_rows(recorder, stop)):
         if p in positions:
             indexes[p] = index
             before[p] = last

@@ -37,7 +37,6 @@ from typing import Any
 import msgspec
 from eventsourcing.utils import get_topic
 
-from ledger.application import Ledger
 from ledger.domain.commission_plan import compute_statement, load_plan, rows_met, statement_to_json
 from ledger.domain.model import PolicyBook, Rep
 from ledger.domain.plan_schema import PLAN_2014_CN_1, PlanError
@@ -105,9 +104,9 @@ def _adopted(live: Projector, version: str) -> dict[str, Any]:
 class PlanReplay:
     """The sandbox's ``transform`` (wrapping the what-if's own) and ``prepare`` step."""
 
-    def __init__(self, ledger: Ledger, values: dict[str, Any] | None, inner: Transform | None,
+    def __init__(self, live: Projector, values: dict[str, Any] | None, inner: Transform | None,
                  keep: frozenset[int] = frozenset()) -> None:
-        self.ledger = ledger
+        self.source = live.source
         self.values = values
         self.plan = load_plan(values) if values is not None else None  # None: the log's plans
         self.inner = inner
@@ -145,19 +144,15 @@ class PlanReplay:
 
     def _closes(self, end: int) -> list[tuple[int, int]]:
         """(the position a close read to, its last accrual's position), in log order."""
-        app = self.ledger.app
         found: dict[int, int] = {}
         start = 0
         while True:
-            notes = app.recorder.select_notifications(
-                start=start, limit=PAGE, stop=end, topics=[get_topic(Rep.CommissionAccrued)],
-                inclusive_of_start=False)
-            for n in notes:
-                e = app.mapper.to_domain_event(n)
-                found[e.as_of_position] = max(found.get(e.as_of_position, 0), n.id)
-            if len(notes) < PAGE:
+            events = self.source.read(start, end, PAGE, [get_topic(Rep.CommissionAccrued)])
+            for position, e in events:
+                found[e.as_of_position] = max(found.get(e.as_of_position, 0), position)
+            if len(events) < PAGE:
                 return sorted(found.items())
-            start = notes[-1].id
+            start = events[-1][0]
 
     def _recomputed(self, e: Any) -> Any:
         from ledger.projections.commissions import CommissionsProjection, _load
@@ -191,8 +186,8 @@ class PlanReplay:
                             key=lambda rank: order.index(rank) if rank in order else len(order)))
 
 
-def plan_replay(ledger: Ledger, values: dict[str, Any] | None, inner: Transform | None,
+def plan_replay(live: Projector, values: dict[str, Any] | None, inner: Transform | None,
                 keep: frozenset[int] = frozenset()
                 ) -> tuple[Transform, Callable[[Projector, int], None], PlanReplay]:
-    replay = PlanReplay(ledger, values, inner, keep)
+    replay = PlanReplay(live, values, inner, keep)
     return replay.transform, replay.prepare, replay

@@ -9,8 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ledger.application import Ledger
-from ledger.projections.engine import GENERATIONS_TABLE, Projector, projector_for
+from ledger.projections.engine import GENERATIONS_TABLE, Projector
 
 REBUILD_PAGE = 2000  # events per transaction while rebuilding
 DROP_GRACE_SECONDS = 2.0  # reads that began before the switch finish on the old tables
@@ -26,11 +25,12 @@ class RebuildError(ValueError):
         return {"rule": "invalid_field", "message": self.message, "details": self.details}
 
 
-def rebuild(ledger: Ledger, names: Sequence[str] | None = None, *,
+def rebuild(live: Projector, names: Sequence[str] | None = None, *,
             progress: Callable[[int, int], None] | None = None,
             grace: float = DROP_GRACE_SECONDS) -> dict[str, Any]:
-    """``{projections: [{name, from_generation, to_generation}], events, seconds, rate}``."""
-    live = projector_for(ledger)
+    """``{projections: [{name, from_generation, to_generation}], events, seconds, rate}``:
+    ``live`` (the live projector) keeps answering from its generations meanwhile."""
+    live.follow_generations()
     known = [p.name for p in live.projections]
     unknown = sorted(set(names or ()) - set(known))
     if unknown:
@@ -44,7 +44,7 @@ def rebuild(ledger: Ledger, names: Sequence[str] | None = None, *,
         for p in fresh_ones:
             for statement in p.drop_ddl():
                 sql.execute(statement)
-    fresh = Projector(ledger, fresh_ones)
+    fresh = Projector(live.source, fresh_ones, live.target, clock=live.clock)
     fresh.catch_up(batch_size=REBUILD_PAGE, progress=progress)
     fresh.catch_up(batch_size=REBUILD_PAGE)  # what was written meanwhile
     with live.transaction() as sql:  # the switch: one transaction

@@ -15,7 +15,6 @@ from typing import Any
 
 import msgspec
 
-from ledger.application import Ledger
 from ledger.projections.engine import Projector
 from ledger.replay.figures import differences, figures, rep_months
 from ledger.replay.sandbox import sandbox
@@ -61,12 +60,12 @@ def amend_event(event: Any, fields: Mapping[str, Any], position: int) -> Any:
     return dataclasses.replace(event, **fields)
 
 
-def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
+def what_if(live: Projector, *, exclude: Sequence[int] = (),
             amend: Mapping[int, dict[str, Any]] | None = None,
             plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """``{changes: [{projection, key, field, live, what_if, difference}], excluded,
     amended, position}``. ``live`` is caught up first, so both sides read the same log."""
-    end = ledger.max_position()
+    end = live.source.end()
     amend = dict(amend or {})
     for position in [*exclude, *amend]:
         if not 1 <= position <= end:
@@ -91,8 +90,9 @@ def what_if(ledger: Ledger, live: Projector, *, exclude: Sequence[int] = (),
     # the log's own plans (ledger.replay.plan_whatif)
     from ledger.replay.plan_whatif import plan_replay
 
-    run, prepare, _ = plan_replay(ledger, plan, transform, frozenset(amend))
-    with sandbox(ledger, stop=end, transform=run, prepare=prepare) as alt:
+    run, prepare, _ = plan_replay(live, plan, transform, frozenset(amend))
+    with sandbox(live.source, stop=end, transform=run, prepare=prepare,
+                 clock=live.clock) as alt:
         if transform_errors:
             raise transform_errors[0]
         months = rep_months(live)

@@ -26,14 +26,10 @@ from eventsourcing.persistence import StoredEvent
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from ledger.replay.chain import GENESIS, ChainRow, EventRow, chain_rows
+from ledger.replay.chain import GENESIS, ChainError, ChainRow, EventRow, chain_rows
 
 CHAIN_TABLE = "ledger_chain"
 SEAL_PAGE = 2000
-
-
-class ChainError(Exception):
-    pass
 
 
 def _new_rows(ids: Sequence[int], stored_events: Sequence[StoredEvent]) -> list[EventRow]:

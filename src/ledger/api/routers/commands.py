@@ -120,7 +120,7 @@ def post_commands(request: Request, svc: Svc, caller: Caller, payload: Payload) 
     if len(bodies) > MAX_COMMANDS:
         raise ApiError(422, "invalid_field", f"at most {MAX_COMMANDS} commands per request",
                        field="$", count=len(bodies), max=MAX_COMMANDS)
-    answers = submit(svc.ledger, caller, bodies)
+    answers = submit(svc.runtime, caller, bodies)
     request.app.state.metrics.count_answers(answers)
     position = last_position(answers)
     headers = {POSITION_HEADER: str(position)} if position is not None else None

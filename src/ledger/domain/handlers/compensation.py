@@ -18,6 +18,7 @@ from ledger.domain.calendar import add_months, month_of, next_month, previous_mo
 from ledger.domain.commands import AdoptCommissionPlan, ChangeRank, CloseMonth, FineRep, PayCommission
 from ledger.domain.commission_plan import RANKS, PlanError, load_plan
 from ledger.domain.errors import Rejection, duplicate, invalid
+from ledger.domain.events import topics
 from ledger.domain.handlers.context import Context, month_field, require_text
 from ledger.domain.handlers.month_close import compute_close
 from ledger.domain.model import Closings, Rep
@@ -133,7 +134,7 @@ def pay_commission(ctx: Context) -> dict[str, Any]:
 
 def own_rep_accounts(ctx: Context, user_id: str) -> list[str]:
     """The reps whose own user is ``user_id`` (a rep's user is set at registration)."""
-    return sorted(e.rep_id for _, e in ctx.uow.read_log(("ledger:Rep.Registered",))
+    return sorted(e.rep_id for _, e in ctx.uow.read_log(topics(Rep.Registered))
                   if e.user_id == user_id)
 
 

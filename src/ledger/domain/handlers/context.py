@@ -19,6 +19,7 @@ from ledger.domain.model.grants import ApprovalGrants
 from ledger.domain.model.records import Claim
 from ledger.domain.model.users import BootstrapAdmin, User
 from ledger.domain.policies import PolicyBook, PolicyVersion, approvals_mode, default_version
+from ledger.domain.reporting import is_late
 
 A = TypeVar("A")
 
@@ -231,11 +232,6 @@ class Context:
 
 
 Handler = Callable[[Context], dict[str, Any] | None]
-
-
-def is_late(occurred_at: datetime, reported_at: datetime, late_after_hours: int) -> bool:
-    """An event reported more than ``late_after_hours`` after it occurred is late (SPEC 2.6)."""
-    return reported_at - occurred_at > timedelta(hours=late_after_hours)
 
 
 def check_future(occurred_at: datetime, recorded_at: datetime, tolerance_minutes: int,

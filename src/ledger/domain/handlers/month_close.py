@@ -62,15 +62,14 @@ from ledger.domain.handlers.context import Context
 from ledger.domain.model import Closings, Customer, Rep
 from ledger.domain.model.records import Claim
 from ledger.domain.errors import Rejection
+from ledger.domain.events import topics
 from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
 
-SALE_TOPIC = "ledger:Customer.SaleRecorded"
-RETURN_TOPIC = "ledger:Customer.ReturnRecorded"
-WRITE_OFF_TOPIC = "ledger:Customer.ReceivableWrittenOff"
-FINE_TOPIC = "ledger:Rep.Fined"
-FINE_REVERSED_TOPIC = "ledger:Rep.FineReversed"
-REP_TOPIC = "ledger:Rep.Registered"
-FACT_TOPICS = (SALE_TOPIC, RETURN_TOPIC, WRITE_OFF_TOPIC, FINE_TOPIC, FINE_REVERSED_TOPIC)
+# the facts a close reads (by their event classes; ``topics`` for the log read)
+FACT_EVENTS = (Customer.SaleRecorded, Customer.ReturnRecorded, Customer.ReceivableWrittenOff,
+               Rep.Fined, Rep.FineReversed)
+FACT_TOPICS = topics(*FACT_EVENTS)
+REP_TOPICS = topics(Rep.Registered)
 
 PROMOTION_REASON = "promotion"
 
@@ -109,7 +108,7 @@ class CloseRun:
         return self.uow.read_log(topics, stop=stop, start=start)
 
     def load_reps(self) -> None:
-        for _, event in self._read((REP_TOPIC,), 1, self.stop):
+        for _, event in self._read(REP_TOPICS, 1, self.stop):
             rep = self.uow.get(Rep, event.rep_id)
             if rep is None:  # pragma: no cover - a registered rep always loads
                 continue
@@ -128,7 +127,7 @@ class CloseRun:
         return self.sales[sale_id]
 
     def fact_of(self, position: int, event: Any) -> Fact | None:
-        """The fact a domain event of ``FACT_TOPICS`` records (None for any other event)."""
+        """The fact a domain event of ``FACT_EVENTS`` records (None for any other event)."""
         if isinstance(event, Customer.SaleRecorded):
             day = date.fromisoformat(event.invoice_date)
             self.sales.setdefault(event.sale_id, SaleRef(event.rep_id, day))

@@ -13,11 +13,7 @@ from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Claim, Closings, Customer, Rep, Sku
 from ledger.domain.money import exact, format_rate, parse_rate
 from ledger.domain.pricing import check_price_approval, largest_discount, price_line
-from ledger.domain.receivables import (
-    Receivable,
-    allocate_payment, check_return, check_write_off, return_commission_amount, return_vat,
-    split_return,
-)
+from ledger.domain.receivables import Receivable, allocate_payment
 
 INVOICE = "invoice"  # the claim kind of a sale's invoice number: unique among sales
 
@@ -185,21 +181,13 @@ def record_return(ctx: Context) -> dict[str, Any]:
     require_text(cmd.reason, "reason")
     customer, item, approver = _approved_decision_on_sale(
         ctx, cmd.sale_id, cmd.approved_by, "return", cmd.return_id, "return", cmd.amount)
-    check_return(item, cmd.amount)
-    to_open, to_written_off, to_credit = split_return(item, cmd.amount)
-    commission_amount = return_commission_amount(item, cmd.amount, to_written_off)
-    vat = return_vat(item, cmd.amount)
-    customer.record_return(
-        return_id=cmd.return_id, sale_id=cmd.sale_id, amount=cmd.amount, vat=vat,
-        to_open=to_open, to_written_off=to_written_off, to_credit=to_credit,
-        commission_amount=commission_amount,
+    figures = customer.return_goods(
+        return_id=cmd.return_id, sale_id=cmd.sale_id, amount=cmd.amount,
         approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta,
     )
     ctx.claim("return", cmd.return_id, "customer", customer.customer_id)
     ctx.uow.add(customer)
-    return {"return_id": cmd.return_id, "vat": vat, "to_open": to_open,
-            "to_written_off": to_written_off, "to_credit": to_credit,
-            "commission_amount": commission_amount,
+    return {"return_id": cmd.return_id, **figures,
             "closed_period": _closed_period_flag(ctx, month_of(ctx.day))}
 
 
@@ -246,9 +234,9 @@ def write_off_receivable(ctx: Context) -> dict[str, Any]:
     require_text(cmd.reason, "reason")
     customer, item, approver = _approved_decision_on_sale(
         ctx, cmd.sale_id, cmd.approved_by, "writeoff", cmd.writeoff_id, "write-off", cmd.amount)
-    check_write_off(item, cmd.amount)
-    customer.write_off(writeoff_id=cmd.writeoff_id, sale_id=cmd.sale_id, amount=cmd.amount,
-                       approved_by=approver.user_id, reason=cmd.reason, meta=ctx.meta)
+    item = customer.write_off_open(writeoff_id=cmd.writeoff_id, sale_id=cmd.sale_id,
+                                   amount=cmd.amount, approved_by=approver.user_id,
+                                   reason=cmd.reason, meta=ctx.meta)
     ctx.claim("writeoff", cmd.writeoff_id, "customer", customer.customer_id)
     ctx.uow.add(customer)
     return {"writeoff_id": cmd.writeoff_id, "open_after": item.open,

@@ -24,7 +24,17 @@ class Budget(Aggregate):
     def create_id(budget_id: str) -> UUID:
         return aggregate_id(Budget.KIND, budget_id)
 
-    @event("Allocated", topic="ledger:Budget.Allocated")
+    class Allocated(Aggregate.Created):
+        TOPIC = "ledger:Budget.Allocated"
+        budget_id: str
+        department: str
+        category: str
+        period: str
+        amount: int
+        approved_by: str
+        meta: dict[str, Any]
+
+    @event(Allocated)
     def __init__(self, budget_id: str, department: str, category: str, period: str, amount: int,
                  approved_by: str, meta: dict[str, Any]) -> None:
         self.budget_id = budget_id
@@ -41,11 +51,29 @@ class Budget(Aggregate):
         spent = sum(e.spent for e in self.expenses.values() if e.status == SPENT)
         return Figures(self.allocation + self.adjustments, committed, spent)
 
-    @event("Adjusted", topic="ledger:Budget.Adjusted")
+    class Adjusted(Aggregate.Event):
+        TOPIC = "ledger:Budget.Adjusted"
+        delta: int
+        approved_by: str
+        reason: str
+        meta: dict[str, Any]
+
+    @event(Adjusted)
     def adjust(self, delta: int, approved_by: str, reason: str, meta: dict[str, Any]) -> None:
         self.adjustments += delta
 
-    @event("ExpenseSubmitted", topic="ledger:Budget.ExpenseSubmitted")
+    class ExpenseSubmitted(Aggregate.Event):
+        TOPIC = "ledger:Budget.ExpenseSubmitted"
+        expense_id: str
+        amount: int
+        description: str
+        planned_on: str
+        filed_on: str
+        activity: bool
+        submitted_by: str
+        meta: dict[str, Any]
+
+    @event(ExpenseSubmitted)
     def submit(self, expense_id: str, amount: int, description: str, planned_on: str,
                filed_on: str, activity: bool, submitted_by: str, meta: dict[str, Any]) -> None:
         self.expenses[expense_id] = Expense(
@@ -54,26 +82,66 @@ class Budget(Aggregate):
             activity=activity, submitted_by=submitted_by,
         )
 
-    @event("ExpenseApproved", topic="ledger:Budget.ExpenseApproved")
+    class ExpenseApproved(Aggregate.Event):
+        TOPIC = "ledger:Budget.ExpenseApproved"
+        expense_id: str
+        approved_by: str
+        amount: int
+        late_activity: bool
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(ExpenseApproved)
     def approve(self, expense_id: str, approved_by: str, amount: int, late_activity: bool,
                 policy: dict[str, str], meta: dict[str, Any]) -> None:
         e = self.expenses[expense_id]
         e.status, e.approved_amount, e.approved_by = APPROVED, amount, approved_by
 
-    @event("ExpenseRejected", topic="ledger:Budget.ExpenseRejected")
+    class ExpenseRejected(Aggregate.Event):
+        TOPIC = "ledger:Budget.ExpenseRejected"
+        expense_id: str
+        reason: str
+        released: int
+        rejected_by: str
+        meta: dict[str, Any]
+
+    @event(ExpenseRejected)
     def reject(self, expense_id: str, reason: str, released: int, rejected_by: str,
                meta: dict[str, Any]) -> None:
         e = self.expenses[expense_id]
         e.status, e.reason = REJECTED, reason
 
-    @event("ExpenseSpent", topic="ledger:Budget.ExpenseSpent")
+    class ExpenseSpent(Aggregate.Event):
+        TOPIC = "ledger:Budget.ExpenseSpent"
+        expense_id: str
+        amount: int
+        invoice_no: str
+        paid_on: str
+        released: int
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(ExpenseSpent)
     def spend(self, expense_id: str, amount: int, invoice_no: str, paid_on: str, released: int,
               policy: dict[str, str], meta: dict[str, Any]) -> None:
         e = self.expenses[expense_id]
         e.status, e.spent = SPENT, amount
         e.paid_on = date.fromisoformat(paid_on)
 
-    @event("SpendReversed", topic="ledger:Budget.SpendReversed")
+    class SpendReversed(Aggregate.Event):
+        TOPIC = "ledger:Budget.SpendReversed"
+        reversal_id: str
+        expense_id: str
+        target_command_id: str
+        amount: int
+        paid_on: str
+        restored: int
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(SpendReversed)
     def reverse_spend(self, reversal_id: str, expense_id: str, target_command_id: str,
                       amount: int, paid_on: str, restored: int, reason: str,
                       approved_by: str, policy: dict[str, str], meta: dict[str, Any]) -> None:

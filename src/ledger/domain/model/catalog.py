@@ -22,7 +22,11 @@ class Sku(Aggregate):
     def create_id(sku: str) -> UUID:
         return aggregate_id(Sku.KIND, sku)
 
-    @event("Opened", topic="ledger:Sku.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "ledger:Sku.Opened"
+        sku: str
+
+    @event(Opened)
     def __init__(self, sku: str) -> None:
         self.sku = sku
         self.prices: list[tuple[date, int]] = []
@@ -35,7 +39,14 @@ class Sku(Aggregate):
                 best = (effective_from, price)
         return best[1] if best else None
 
-    @event("ListPriceSet", topic="ledger:Sku.ListPriceSet")
+    class ListPriceSet(Aggregate.Event):
+        TOPIC = "ledger:Sku.ListPriceSet"
+        unit_price: int
+        effective_from: str
+        approved_by: str
+        meta: dict[str, Any]
+
+    @event(ListPriceSet)
     def set_list_price(self, unit_price: int, effective_from: str, approved_by: str,
                        meta: dict[str, Any]) -> None:
         self.prices.append((date.fromisoformat(effective_from), unit_price))

@@ -33,7 +33,10 @@ class Closings(Aggregate):
     def create_id() -> UUID:
         return aggregate_id(Closings.KIND, Closings.SINGLETON)
 
-    @event("Opened", topic="ledger:Closings.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "ledger:Closings.Opened"
+
+    @event(Opened)
     def __init__(self) -> None:
         self.closed: dict[str, dict[str, Any]] = {}  # period -> close summary
 
@@ -59,7 +62,15 @@ class Closings(Aggregate):
         previous = _previous(period)
         return int(self.closed.get(previous, {}).get("next_scan_from", 1))
 
-    @event("MonthClosed", topic="ledger:Closings.MonthClosed")
+    class MonthClosed(Aggregate.Event):
+        TOPIC = "ledger:Closings.MonthClosed"
+        period: str
+        closed_by: str
+        log_position: int
+        summary: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(MonthClosed)
     def close(self, period: str, closed_by: str, log_position: int, summary: dict[str, Any],
               meta: dict[str, Any]) -> None:
         self.closed[period] = {"closed_by": closed_by, "log_position": log_position, **summary}

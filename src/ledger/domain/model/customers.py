@@ -16,8 +16,10 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import aggregate_id
 from ledger.domain.calendar import business_date, parse_instant
+from ledger.domain.credit import terms_in_force
 from ledger.domain.receivables import (
-    Receivable, credit_pieces, credit_removal, doubtful_limit, doubtful_total, join_day,
+    Receivable, check_return, check_write_off, credit_pieces, credit_removal, doubtful_limit,
+    doubtful_total, join_day, return_commission_amount, return_vat, split_return,
 )
 
 
@@ -32,7 +34,16 @@ class Customer(Aggregate):
     def create_id(customer_id: str) -> UUID:
         return aggregate_id(Customer.KIND, customer_id)
 
-    @event("Registered", topic="ledger:Customer.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "ledger:Customer.Registered"
+        customer_id: str
+        name: str
+        credit_limit: int
+        payment_terms_days: int
+        region: str
+        meta: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, customer_id: str, name: str, credit_limit: int, payment_terms_days: int,
                  region: str, meta: dict[str, Any]) -> None:
         self.customer_id = customer_id
@@ -62,12 +73,8 @@ class Customer(Aggregate):
     # --- reading ---------------------------------------------------------------------
 
     def terms_on(self, day: date) -> tuple[int, int]:
-        """(credit_limit, payment_terms_days) in force on ``day``."""
-        chosen = self.terms[0]
-        for entry in self.terms:
-            if entry[0] <= day and entry[0] >= chosen[0]:
-                chosen = entry
-        return chosen[1], chosen[2]
+        """(credit_limit, payment_terms_days) in force on ``day`` (``terms_in_force``)."""
+        return terms_in_force(self.terms, day)
 
     @property
     def open_total(self) -> int:
@@ -96,16 +103,47 @@ class Customer(Aggregate):
 
     # --- facts -----------------------------------------------------------------------
 
-    @event("CreditTermsSet", topic="ledger:Customer.CreditTermsSet")
+    class CreditTermsSet(Aggregate.Event):
+        TOPIC = "ledger:Customer.CreditTermsSet"
+        credit_limit: int
+        payment_terms_days: int
+        effective_on: str
+        approved_by: str
+        meta: dict[str, Any]
+
+    @event(CreditTermsSet)
     def set_credit_terms(self, credit_limit: int, payment_terms_days: int, effective_on: str,
                          approved_by: str, meta: dict[str, Any]) -> None:
         self.terms.append((date.fromisoformat(effective_on), credit_limit, payment_terms_days))
 
-    @event("AtRiskFlagged", topic="ledger:Customer.AtRiskFlagged")
+    class AtRiskFlagged(Aggregate.Event):
+        TOPIC = "ledger:Customer.AtRiskFlagged"
+        at_risk: bool
+        reason: str
+        meta: dict[str, Any]
+
+    @event(AtRiskFlagged)
     def flag_at_risk(self, at_risk: bool, reason: str, meta: dict[str, Any]) -> None:
         self.at_risk = at_risk
 
-    @event("SaleRecorded", topic="ledger:Customer.SaleRecorded")
+    class SaleRecorded(Aggregate.Event):
+        TOPIC = "ledger:Customer.SaleRecorded"
+        sale_id: str
+        rep_id: str
+        invoice_no: str
+        invoice_date: str
+        due_on: str
+        lines: list[dict[str, Any]]
+        gross: int
+        vat: int
+        credit_applied: int
+        price_approved_by: str | None
+        credit_approved_by: str | None
+        checks: dict[str, Any]
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(SaleRecorded)
     def record_sale(self, sale_id: str, rep_id: str, invoice_no: str, invoice_date: str,
                     due_on: str, lines: list[dict[str, Any]], gross: int, vat: int,
                     credit_applied: int, price_approved_by: str | None,
@@ -134,6 +172,38 @@ class Customer(Aggregate):
         """How much of the credit lot payment ``payment_id`` created was taken since."""
         lot = self.payments[payment_id].get("lot")
         return 0 if lot is None else self.credit_used.get(lot, 0)
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def return_goods(self, return_id: str, sale_id: str, amount: int, approved_by: str,
+                     reason: str, meta: dict[str, Any]) -> dict[str, int]:
+        """Decide a return of (part of) a sale and record it (SPEC 2.2): at most the sale's
+        gross less earlier returns (``check_return``), split into what reduces the open
+        amount, what cancels a written-off amount and what becomes customer credit
+        (``split_return``), with its VAT and the gross it counts for commissions. Returns
+        those figures (``vat``, ``to_open``, ``to_written_off``, ``to_credit``,
+        ``commission_amount``)."""
+        item = self.receivables[sale_id]
+        check_return(item, amount)
+        to_open, to_written_off, to_credit = split_return(item, amount)
+        figures = {"vat": return_vat(item, amount), "to_open": to_open,
+                   "to_written_off": to_written_off, "to_credit": to_credit,
+                   "commission_amount": return_commission_amount(item, amount, to_written_off)}
+        self.record_return(return_id=return_id, sale_id=sale_id, amount=amount, **figures,
+                           approved_by=approved_by, reason=reason, meta=meta)
+        return figures
+
+    def write_off_open(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,
+                       reason: str, meta: dict[str, Any]) -> Receivable:
+        """Decide a write-off of (part of) a sale's open amount and record it (SPEC 2.3):
+        at most what is open (``check_write_off``). Returns the sale's receivable after."""
+        item = self.receivables[sale_id]
+        check_write_off(item, amount)
+        self.write_off(writeoff_id=writeoff_id, sale_id=sale_id, amount=amount,
+                       approved_by=approved_by, reason=reason, meta=meta)
+        return item
+
+    # --- recording ---------------------------------------------------------------------
 
     class ReturnRecorded(Aggregate.Event):
         """A return of (part of) a sale, split by ``split_return``: ``to_open`` reduced
@@ -185,7 +255,16 @@ class Customer(Aggregate):
             day = business_date(parse_instant(occurred)).isoformat() if occurred else None
             self._credit_lot(join_day(day, item.open_from.isoformat()), to_credit)
 
-    @event("PaymentRecorded", topic="ledger:Customer.PaymentRecorded")
+    class PaymentRecorded(Aggregate.Event):
+        TOPIC = "ledger:Customer.PaymentRecorded"
+        payment_id: str
+        amount: int
+        received_on: str
+        applied: list[dict[str, Any]]
+        to_credit: int
+        meta: dict[str, Any]
+
+    @event(PaymentRecorded)
     def record_payment(self, payment_id: str, amount: int, received_on: str,
                        applied: list[dict[str, Any]], to_credit: int, meta: dict[str, Any]) -> None:
         for a in applied:
@@ -208,7 +287,21 @@ class Customer(Aggregate):
                                      "lot": self._credit_lot(received_on, to_credit)
                                      if to_credit else None}
 
-    @event("PaymentReversed", topic="ledger:Customer.PaymentReversed")
+    class PaymentReversed(Aggregate.Event):
+        TOPIC = "ledger:Customer.PaymentReversed"
+        reversal_id: str
+        payment_id: str
+        target_command_id: str
+        amount: int
+        received_on: str
+        reopened: list[dict[str, Any]]
+        credit_removed: int
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(PaymentReversed)
     def reverse_payment(self, reversal_id: str, payment_id: str, target_command_id: str,
                         amount: int, received_on: str, reopened: list[dict[str, Any]],
                         credit_removed: int, reason: str, approved_by: str,
@@ -244,7 +337,16 @@ class Customer(Aggregate):
         if payment_id in self.payments:
             self.payments[payment_id]["reversed"] = True
 
-    @event("ReceivableWrittenOff", topic="ledger:Customer.ReceivableWrittenOff")
+    class ReceivableWrittenOff(Aggregate.Event):
+        TOPIC = "ledger:Customer.ReceivableWrittenOff"
+        writeoff_id: str
+        sale_id: str
+        amount: int
+        approved_by: str
+        reason: str
+        meta: dict[str, Any]
+
+    @event(ReceivableWrittenOff)
     def write_off(self, writeoff_id: str, sale_id: str, amount: int, approved_by: str,
                   reason: str, meta: dict[str, Any]) -> None:
         item = self.receivables[sale_id]

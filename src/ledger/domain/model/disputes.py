@@ -21,7 +21,18 @@ class Dispute(Aggregate):
     def create_id(dispute_id: str) -> UUID:
         return aggregate_id(Dispute.KIND, dispute_id)
 
-    @event("Opened", topic="ledger:Dispute.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "ledger:Dispute.Opened"
+        dispute_id: str
+        entity: str
+        entity_kind: str
+        period: str | None
+        claim: str
+        event_refs: list[Any]
+        opened_by: str
+        meta: dict[str, Any]
+
+    @event(Opened)
     def __init__(self, dispute_id: str, entity: str, entity_kind: str, period: str | None,
                  claim: str, event_refs: list[Any], opened_by: str, meta: dict[str, Any]) -> None:
         self.dispute_id = dispute_id
@@ -30,7 +41,15 @@ class Dispute(Aggregate):
         self.status = "open"
         self.outcome: str | None = None
 
-    @event("Resolved", topic="ledger:Dispute.Resolved")
+    class Resolved(Aggregate.Event):
+        TOPIC = "ledger:Dispute.Resolved"
+        outcome: str
+        reason: str
+        correction_command_id: str | None
+        resolved_by: str
+        meta: dict[str, Any]
+
+    @event(Resolved)
     def resolve(self, outcome: str, reason: str, correction_command_id: str | None,
                 resolved_by: str, meta: dict[str, Any]) -> None:
         self.status = "resolved"

@@ -84,7 +84,13 @@ class ApprovalGrants(Aggregate):
     def create_id(approver: str, kind: str, subject: str) -> UUID:
         return aggregate_id(ApprovalGrants.KIND, grants_key(approver, kind, subject))
 
-    @event("Opened", topic="ledger:ApprovalGrants.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "ledger:ApprovalGrants.Opened"
+        approver: str
+        kind: str
+        subject: str
+
+    @event(Opened)
     def __init__(self, approver: str, kind: str, subject: str) -> None:
         self.approver = approver
         self.kind = kind
@@ -103,7 +109,17 @@ class ApprovalGrants(Aggregate):
             reasons.append(why)
         return None, reasons
 
-    @event("Granted", topic="ledger:ApprovalGrants.Granted")
+    class Granted(Aggregate.Event):
+        TOPIC = "ledger:ApprovalGrants.Granted"
+        approval_id: str
+        kind: str
+        subject: str
+        limit: int | str | None
+        expires_at: str
+        granted_by: str
+        meta: dict[str, Any]
+
+    @event(Granted)
     def grant(self, approval_id: str, kind: str, subject: str, limit: int | str | None,
               expires_at: str, granted_by: str, meta: dict[str, Any]) -> None:
         self.grants[approval_id] = GrantState(
@@ -111,7 +127,15 @@ class ApprovalGrants(Aggregate):
             granted_at=parse_instant(meta["occurred_at"]), expires_at=parse_instant(expires_at),
         )
 
-    @event("Used", topic="ledger:ApprovalGrants.Used")
+    class Used(Aggregate.Event):
+        TOPIC = "ledger:ApprovalGrants.Used"
+        approval_id: str
+        used_by_command: str
+        command: str
+        field: str
+        meta: dict[str, Any]
+
+    @event(Used)
     def use(self, approval_id: str, used_by_command: str, command: str, field: str,
             meta: dict[str, Any]) -> None:
         self.grants[approval_id].used_by = used_by_command

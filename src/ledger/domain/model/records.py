@@ -78,14 +78,32 @@ class CommandRecord(Aggregate):
     def create_id(command_id: str) -> UUID:
         return aggregate_id(CommandRecord.KIND, command_id)
 
-    @event("Recorded", topic="ledger:CommandRecord.Recorded")
+    class Recorded(Aggregate.Created):
+        TOPIC = "ledger:CommandRecord.Recorded"
+        command_id: str
+        command: str
+        body_hash: str
+        actor: str
+        answer: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(Recorded)
     def __init__(self, command_id: str, command: str, body_hash: str, actor: str,
                  answer: dict[str, Any], meta: dict[str, Any]) -> None:
         self.command_id = command_id
         self.entries: dict[str, AppliedCommand] = {}
         self._add(actor, command, body_hash, answer)
 
-    @event("RecordedFor", topic="ledger:CommandRecord.RecordedFor")
+    class RecordedFor(Aggregate.Event):
+        TOPIC = "ledger:CommandRecord.RecordedFor"
+        command_id: str
+        actor: str
+        command: str
+        body_hash: str
+        answer: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(RecordedFor)
     def record_for(self, command_id: str, actor: str, command: str, body_hash: str,
                    answer: dict[str, Any], meta: dict[str, Any]) -> None:
         self._add(actor, command, body_hash, answer)
@@ -107,7 +125,15 @@ class Claim(Aggregate):
     def create_id(kind: str, business_id: str) -> UUID:
         return aggregate_id(kind, business_id)
 
-    @event("Claimed", topic="ledger:Claim.Claimed")
+    class Claimed(Aggregate.Created):
+        TOPIC = "ledger:Claim.Claimed"
+        kind: str
+        business_id: str
+        owner_kind: str
+        owner_id: str
+        meta: dict[str, Any]
+
+    @event(Claimed)
     def __init__(self, kind: str, business_id: str, owner_kind: str, owner_id: str,
                  meta: dict[str, Any]) -> None:
         self.kind = kind

@@ -47,7 +47,18 @@ class Rep(Aggregate):
     def create_id(rep_id: str) -> UUID:
         return aggregate_id(Rep.KIND, rep_id)
 
-    @event("Registered", topic="ledger:Rep.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "ledger:Rep.Registered"
+        rep_id: str
+        name: str
+        rank: str
+        trainer_id: str | None
+        region: str
+        user_id: str | None
+        effective_from: str
+        meta: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, rep_id: str, name: str, rank: str, trainer_id: str | None, region: str,
                  user_id: str | None, effective_from: str, meta: dict[str, Any]) -> None:
         self.rep_id = rep_id
@@ -63,12 +74,11 @@ class Rep(Aggregate):
         self.payouts: dict[str, list[tuple[str, int]]] = {}  # period -> [(payout_id, amount)]
         # period -> total of that period's statement (what becomes payable for it)
         self.accrued: dict[str, int] = {}
-        # period -> that month's own figures as last booked (``statement_figures``): at its
-        # close, then as revised by late adjustments booked in later closes
-        self.months: dict[str, dict[str, Any]] = {}
-        # period -> (total, its override part, payable_on, override_payable_on): what a
-        # payout may pay for it by a date (``payable_by``)
-        self.dues: dict[str, tuple[int, int, date, date]] = {}
+        # every accrued statement's figures as recorded, in log order: ``months`` and
+        # ``dues`` are derived from them when read (the rules run outside the @event body)
+        self.statements: list[dict[str, Any]] = []
+        self._derived: tuple[dict[str, dict[str, Any]],
+                             dict[str, tuple[int, int, date, date]]] | None = None
 
     def rank_on(self, day: date) -> str:
         return rank_on(self.ranks, day)
@@ -93,12 +103,52 @@ class Rep(Aggregate):
         """The month's own figures as last booked, or None if it never accrued."""
         return self.months.get(period)
 
-    @event("RankChanged", topic="ledger:Rep.RankChanged")
+    @property
+    def months(self) -> dict[str, dict[str, Any]]:
+        """period -> that month's own figures as last booked (``booked_months``): at its
+        close, then as revised by late adjustments booked in later closes."""
+        return self._derive()[0]
+
+    @property
+    def dues(self) -> dict[str, tuple[int, int, date, date]]:
+        """period -> (total, its override part, payable_on, override_payable_on): what a
+        payout may pay for it by a date (``payable_by``)."""
+        return self._derive()[1]
+
+    def _derive(self) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int, date, date]]]:
+        if self._derived is None:
+            dues = {st["period"]: (st["total"], override_due(st["override"], st["lines"]),
+                                   date.fromisoformat(st["payable_on"]),
+                                   date.fromisoformat(st["override_payable_on"]))
+                    for st in self.statements}
+            self._derived = (booked_months(self.statements), dues)
+        return self._derived
+
+    class RankChanged(Aggregate.Event):
+        TOPIC = "ledger:Rep.RankChanged"
+        rank: str
+        previous_rank: str
+        effective_from: str
+        reason: str
+        decided_by: str
+        evidence: dict[str, Any]
+        meta: dict[str, Any]
+
+    @event(RankChanged)
     def change_rank(self, rank: str, previous_rank: str, effective_from: str, reason: str,
                     decided_by: str, evidence: dict[str, Any], meta: dict[str, Any]) -> None:
         self.ranks.append((date.fromisoformat(effective_from), rank))
 
-    @event("Fined", topic="ledger:Rep.Fined")
+    class Fined(Aggregate.Event):
+        TOPIC = "ledger:Rep.Fined"
+        fine_id: str
+        amount: int
+        reason: str
+        approved_by: str
+        fined_on: str
+        meta: dict[str, Any]
+
+    @event(Fined)
     def fine(self, fine_id: str, amount: int, reason: str, approved_by: str, fined_on: str,
              meta: dict[str, Any]) -> None:
         self.fines[fine_id] = amount
@@ -109,7 +159,10 @@ class Rep(Aggregate):
 
         Version 2 added ``carried`` and ``policy``. A version-1 event predates carrying
         negative totals: it carried nothing in and recorded no other policy than its plan,
-        so it is upcast with 0 and ``{}``."""
+        so it is upcast with 0 and ``{}``. The earliest version-1 events were written
+        before ``morning_star_sales``, ``adjustments`` and ``trainees`` were recorded (no
+        stored sample lacks them; the commission projection used to default them): such
+        an event had none, so it is upcast with 0, 0 and ``[]``."""
 
         TOPIC = "ledger:Rep.CommissionAccrued"
         class_version = 2
@@ -142,6 +195,9 @@ class Rep(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["carried"] = 0
             state["policy"] = {}
+            state.setdefault("morning_star_sales", 0)
+            state.setdefault("adjustments", 0)
+            state.setdefault("trainees", [])
 
     @event(CommissionAccrued)
     def accrue(self, period: str, plan_version: str, rank: str, personal_sales: int,
@@ -152,17 +208,25 @@ class Rep(Aggregate):
                trainees: list[dict[str, Any]], rows_met: list[str], as_of_position: int,
                policy: dict[str, str], meta: dict[str, Any]) -> None:
         self.accrued[period] = total
-        self.dues[period] = (total, override_due(override, lines), date.fromisoformat(payable_on),
-                             date.fromisoformat(override_payable_on))
-        self.months.update(booked_months([{
+        self.statements.append({
             "period": period, "rank": rank, "plan_version": plan_version,
             "personal_sales": personal_sales, "rate": rate, "commission": commission,
             "morning_star_bonus": morning_star_bonus, "opening_star_bonus": opening_star_bonus,
             "override": override, "clawback": clawback, "fines": fines, "total": total,
             "adjustments": adjustments, "carried": carried, "lines": lines,
-        }]))
+            "payable_on": payable_on, "override_payable_on": override_payable_on,
+        })
+        self._derived = None
 
-    @event("CommissionPaid", topic="ledger:Rep.CommissionPaid")
+    class CommissionPaid(Aggregate.Event):
+        TOPIC = "ledger:Rep.CommissionPaid"
+        payout_id: str
+        period: str
+        amount: int
+        paid_on: str
+        meta: dict[str, Any]
+
+    @event(CommissionPaid)
     def pay(self, payout_id: str, period: str, amount: int, paid_on: str,
             meta: dict[str, Any]) -> None:
         self.payouts.setdefault(period, []).append((payout_id, amount))
@@ -176,7 +240,20 @@ class Rep(Aggregate):
                 return period
         return None
 
-    @event("FineReversed", topic="ledger:Rep.FineReversed")
+    class FineReversed(Aggregate.Event):
+        TOPIC = "ledger:Rep.FineReversed"
+        reversal_id: str
+        fine_id: str
+        target_command_id: str
+        amount: int
+        fined_on: str
+        closed_period: bool
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(FineReversed)
     def reverse_fine(self, reversal_id: str, fine_id: str, target_command_id: str, amount: int,
                      fined_on: str, closed_period: bool, reason: str, approved_by: str,
                      policy: dict[str, str], meta: dict[str, Any]) -> None:
@@ -184,7 +261,20 @@ class Rep(Aggregate):
         that month is closed, comes back as a late adjustment in the next close."""
         self.fines.pop(fine_id, None)
 
-    @event("PayoutReversed", topic="ledger:Rep.PayoutReversed")
+    class PayoutReversed(Aggregate.Event):
+        TOPIC = "ledger:Rep.PayoutReversed"
+        reversal_id: str
+        payout_id: str
+        target_command_id: str
+        period: str
+        amount: int
+        paid_on: str
+        reason: str
+        approved_by: str
+        policy: dict[str, str]
+        meta: dict[str, Any]
+
+    @event(PayoutReversed)
     def reverse_payout(self, reversal_id: str, payout_id: str, target_command_id: str,
                        period: str, amount: int, paid_on: str, reason: str, approved_by: str,
                        policy: dict[str, str], meta: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain import authority
 from ledger.domain.ids import aggregate_id
 
 
@@ -21,7 +22,14 @@ class User(Aggregate):
     def create_id(user_id: str) -> UUID:
         return aggregate_id(User.KIND, user_id)
 
-    @event("Registered", topic="ledger:User.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "ledger:User.Registered"
+        user_id: str
+        name: str
+        roles: list[str]
+        meta: dict[str, Any]
+
+    @event(Registered)
     def __init__(self, user_id: str, name: str, roles: list[str], meta: dict[str, Any]) -> None:
         self.user_id = user_id
         self.name = name
@@ -32,6 +40,6 @@ class BootstrapAdmin:
     """The one user a new ledger has: ``admin`` with role ``admin`` (SPEC 1). It is built
     in, not stored: nothing has to be written before the first command."""
 
-    user_id = "admin"
+    user_id = authority.ADMIN_USER
     name = "Administrator"
-    roles = frozenset({"admin"})
+    roles = authority.BOOTSTRAP_ROLES
