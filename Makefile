@@ -18,6 +18,8 @@ demo: $(STAMP)
 	$(BIN)/ledger demo
 
 test: $(STAMP)
+	$(BIN)/ruff check src
+	$(BIN)/mypy
 	./scripts/ensure-postgres
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

@@ -24,7 +24,8 @@ from ledger.config import Database, ensure_schema
 from ledger.domain.calendar import business_date, utcnow
 from ledger.domain.policies import PolicyBook, default_version
 from ledger.service import unit_of_work
-from ledger.service.answers import Answer, document as answer_document
+from ledger.service.answers import Answer
+from ledger.service.answers import document as answer_document
 from ledger.service.batches import Batch, segments
 from ledger.service.unit_of_work import LedgerApplication
 

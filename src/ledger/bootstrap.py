@@ -19,8 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.config import (DATABASE_URL_ENV, DEFAULT_DATABASE_URL, ConfigError, Database,
-                           parse_database_url)
+from ledger.config import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, ConfigError, Database, parse_database_url
 from ledger.domain.calendar import DEFAULT_COMPANY_TZ, set_company_tz, utcnow
 from ledger.projections.engine import Projection, Projector
 from ledger.store.log import LogSource

@@ -19,12 +19,18 @@ from typing import Annotated, Any, NoReturn
 import click
 import msgspec
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
-from ledger.bootstrap import (PROGRESS_BACKLOG, ConfigError, Runtime, Settings, check_database_url,
-                              configuration_errors)
+from ledger.bootstrap import (
+    PROGRESS_BACKLOG,
+    ConfigError,
+    Runtime,
+    Settings,
+    check_database_url,
+    configuration_errors,
+)
 from ledger.service.importing import import_lines
 
 err = Console(stderr=True)

@@ -167,7 +167,7 @@ class Company:
                 day = first + timedelta(days=rng.randint(0, (last - first).days))
                 events.append((self._at(day, rng.randint(9, 17), rng.randint(0, 59)), {"sale": rep_id}))
         # expenses: filed, approved, spent
-        for budget_id, dept, q, amount in self.budgets:
+        for budget_id, dept, q, _amount in self.budgets:
             if (m - 1) // 3 + 1 != q or rng.random() > 0.5:
                 continue
             day = first + timedelta(days=rng.randint(0, 20))
@@ -202,12 +202,12 @@ class Company:
         fields: dict[str, Any] = {}
         roll = rng.random()
         if roll < 0.12:  # up to 10% off: a manager approves
-            lines[0]["unit_price"] = lines[0]["unit_price"] * 95 // 100
+            lines[0]["unit_price"] = lines[0]["unit_price"] * 95 // 100  # type: ignore[operator]
             fields["price_approved_by"] = MANAGER_OF[region]
         elif roll < 0.15:  # more than 10% off: a director approves
-            lines[0]["unit_price"] = lines[0]["unit_price"] * 85 // 100
+            lines[0]["unit_price"] = lines[0]["unit_price"] * 85 // 100  # type: ignore[operator]
             fields["price_approved_by"] = "dir-chen"
-        gross = sum(line["quantity"] * line["unit_price"] for line in lines)
+        gross = sum(line["quantity"] * line["unit_price"] for line in lines)  # type: ignore[operator]
         exposure = sum(o for _, _, o in c.open_items) + gross
         if exposure > c.limit:
             if rng.random() < 0.5:

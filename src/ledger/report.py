@@ -12,8 +12,8 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from rich.console import Console
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from ledger.bootstrap import Runtime
@@ -23,10 +23,10 @@ from ledger.domain.money import format_fen
 
 def demo_summary(runtime: Runtime, report: dict[str, Any], out: Console, err: Console,
                  as_of: date | None = None) -> dict[str, Any]:
+    from ledger.projections.aging import query_aging, query_dso
     from ledger.projections.audit import late_reported_count
     from ledger.projections.budgets import query_budgets
     from ledger.projections.commissions import last_closed, top_statements
-    from ledger.projections.aging import query_aging, query_dso
     from ledger.projections.reconcile import query_reconcile
 
     projector = runtime.projector()

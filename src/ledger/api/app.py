@@ -17,14 +17,21 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from ledger.api import observability
+from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.background import BackgroundProjector
 from ledger.api.contract import declare_headers, plain_parameters, refine_commands
-
-from ledger.api.auth import ApiError, ApiKeys
 from ledger.api.encoding import MsgspecResponse, error_body
 from ledger.api.params import PLAIN
 from ledger.api.routers import (
-    audit, auditors, budgets, commands, explain, general_ledger, receivables, reps, users,
+    audit,
+    auditors,
+    budgets,
+    commands,
+    explain,
+    general_ledger,
+    receivables,
+    reps,
+    users,
 )
 from ledger.api.schemas import components
 from ledger.api.services import Services

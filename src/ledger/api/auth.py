@@ -25,7 +25,6 @@ from ledger.domain import authority
 from ledger.domain.model.users import User
 
 
-
 class ApiKeysError(ValueError):
     """The keys file is missing, unreadable or not a JSON object of strings."""
 

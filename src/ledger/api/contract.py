@@ -76,7 +76,7 @@ def _refine(prop: dict[str, Any], extra: dict[str, Any]) -> None:
 def refine_commands(schemas: dict[str, Any]) -> None:
     """The command components, as the HTTP API takes them."""
     for name in COMMAND_NAMES:
-        component = schemas.get(name)
+        component = schemas.get(str(name))
         if component is None:
             continue
         required = component.get("required", [])
@@ -87,7 +87,7 @@ def refine_commands(schemas: dict[str, Any]) -> None:
             actor["description"] = ("The acting user. Optional: the API key's user; any other "
                                     "user is `not_authorized`.")
     for name in (*COMMAND_NAMES, *COMMAND_PARTS):
-        properties = schemas.get(name, {}).get("properties", {})
+        properties = schemas.get(str(name), {}).get("properties", {})
         for field in MONEY_FIELDS:
             if field in properties:
                 _refine(properties[field], _AMOUNT)

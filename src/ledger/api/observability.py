@@ -128,7 +128,7 @@ def readyz(request: Request) -> MsgspecResponse:
             responses={200: {"description": "The Prometheus text format.",
                              "content": {CONTENT_TYPE_LATEST.split(";")[0]: {
                                  "schema": {"type": "string"}}}},
-                       **ERRORS})
+                       **ERRORS})  # type: ignore[dict-item]
 def metrics(request: Request, caller: Caller) -> Response:
     services = request.app.state.services
     m: Metrics = request.app.state.metrics

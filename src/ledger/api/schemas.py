@@ -404,7 +404,7 @@ NOT_FOUND = {404: json_content(ref(Error), "An unknown rep, customer, budget or 
 
 
 def read_responses(model: type, description: str, *, lookup: bool = True) -> dict[int | str, Any]:
-    out: dict[int | str, Any] = {200: json_content(ref(model), description), **READ_ERRORS}
+    out: dict[int | str, Any] = {200: json_content(ref(model), description), **READ_ERRORS}  # type: ignore[dict-item]
     if lookup:
-        out.update(NOT_FOUND)
+        out.update(NOT_FOUND)  # type: ignore[arg-type]
     return out

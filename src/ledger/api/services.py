@@ -7,15 +7,18 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlencode
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 
 from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
 from ledger.api.pagination import (
-    DEFAULT_LIMIT, MAX_LIMIT, NEXT_CURSOR_HEADER, paginate,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    NEXT_CURSOR_HEADER,
+    paginate,
 )
 from ledger.bootstrap import Runtime
 from ledger.domain.calendar import parse_instant
@@ -23,7 +26,6 @@ from ledger.domain.model import Rep
 from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
 from ledger.replay.sandbox import position_at_time
-
 
 CATCH_UP_PAGE = 500  # events per step when a read catches up against its deadline
 LOG_POLL_SECONDS = 0.02  # how often a read waiting for a position not yet in the log looks
@@ -91,7 +93,7 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 Svc = Annotated[Services, Depends(services)]

@@ -365,7 +365,7 @@ def _check(inp: MonthInput) -> None:
     unique(inp.clawbacks, "ref_id")
     unique(inp.adjustments, "ref_id")
     for item in (*inp.sales, *inp.returns, *inp.fines):
-        if item.day not in span:
+        if item.day not in span:  # type: ignore[attr-defined]
             raise ValueError(f"{item} is not dated in {inp.period}")
     left = {}
     for s in inp.sales:

@@ -250,7 +250,7 @@ def load_plan(data: dict) -> Plan:
     rows = []
     for i, r in enumerate(_list(d["promotion"], "promotion")):
         p = f"promotion[{i}]."
-        r = _obj(r, p, PromotionRow)
+        r = _obj(r, p, PromotionRow)  # type: ignore[assignment]
         figures = {f.name: _int(r[f.name], p + f.name) for f in fields(PromotionRow)[1:]}
         rows.append(PromotionRow(rank=_rank_field(r["rank"], p + "rank"), **figures))
         if i and _ORDER[rows[i].rank] <= _ORDER[rows[i - 1].rank]:

@@ -11,13 +11,22 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.receivables import (
-    CLASSES, aging_bucket, bucket_names, days_past_due, days_sales_outstanding, receivable_class,
+    CLASSES,
+    aging_bucket,
+    bucket_names,
+    days_past_due,
+    days_sales_outstanding,
+    receivable_class,
 )
 from ledger.domain.receivables import dso_window as window_of
 from ledger.projections.common import decimal_text, fen_sum, report_date
 from ledger.projections.engine import Projector
 from ledger.projections.receivables import (
-    ReceivablesProjection, aging_policy, at_risk_customers, projection_of, sales_as_of,
+    ReceivablesProjection,
+    aging_policy,
+    at_risk_customers,
+    projection_of,
+    sales_as_of,
 )
 
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
@@ -60,20 +60,34 @@ from eventsourcing.utils import get_topic
 from ledger.domain.authority import bootstrap_roles
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.events import event_fields
-from ledger.domain.policies import PLAN_POLICY
-from ledger.domain.reporting import is_late
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
+from ledger.domain.policies import PLAN_POLICY
+from ledger.domain.reporting import is_late
 from ledger.projections.common import (
-    POLICY_TABLE, Dispatching, Memo, from_json, parse_as_of, policy_in_force,
-    record_policy, to_json,
+    POLICY_TABLE,
+    Dispatching,
+    Memo,
+    from_json,
+    parse_as_of,
+    policy_in_force,
+    record_policy,
+    to_json,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import unknown
 from ledger.projections.receivables import projection_of
-
 
 # Fields of an event that are not its business content.
 _NOT_DETAILS = frozenset({"meta", "timestamp", "originator_id", "originator_version",
@@ -188,7 +202,7 @@ class AuditProjection(Dispatching):
             day, delay = _timing(occurred, reported)
             if "late" in meta:  # the domain's own flag (SPEC 2.6), recorded with the event
                 late = bool(meta["late"])
-                policies.setdefault("reporting", meta.get("reporting_policy"))
+                policies.setdefault("reporting", meta.get("reporting_policy"))  # type: ignore[arg-type]
             else:  # an event recorded before meta carried the flag
                 rule = policy_in_force(sql, self.t("policies"), "reporting",
                                        date.fromisoformat(day), before=position)
@@ -406,7 +420,7 @@ class EntryShape:
     evidence: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def entry_shape(cls: type) -> EntryShape:
     fields = event_fields(cls)
     return EntryShape(
@@ -416,17 +430,22 @@ def entry_shape(cls: type) -> EntryShape:
     )
 
 
+def _shape_of(e: Any) -> EntryShape:
+    cls: type = type(e)
+    return entry_shape(cls)
+
+
 def _meta(e: Any) -> dict[str, Any]:
-    return (e.meta or {}) if entry_shape(type(e)).meta else {}
+    return (e.meta or {}) if _shape_of(e).meta else {}
 
 
 def _reason(e: Any) -> str | None:
-    return e.reason if entry_shape(type(e)).reason else None
+    return e.reason if _shape_of(e).reason else None
 
 
 def _named_approvers(e: Any) -> list[tuple[str, str]]:
     """(field, user) of every approver field of the event that names a user."""
-    named = ((name, getattr(e, name)) for name in entry_shape(type(e)).approver_fields)
+    named = ((name, getattr(e, name)) for name in _shape_of(e).approver_fields)
     return [(name, user) for name, user in named if isinstance(user, str) and user]
 
 
@@ -455,7 +474,7 @@ def decision_policies(e: Any) -> dict[str, str]:
     versions): ``meta["policies"]`` (every decision since it was recorded there), the
     ``policy`` field of sales, expense approvals and spends, and the commission plan
     (``commission_plan``) of an accrual or a promotion. Empty for a plain fact."""
-    shape = entry_shape(type(e))
+    shape = _shape_of(e)
     found: dict[str, str] = dict(_meta(e).get("policies") or {})
     if shape.policy and isinstance(e.policy, dict):
         found.update(e.policy)

@@ -24,7 +24,16 @@ from typing import Any, ClassVar
 
 from ledger.domain.budgeting import APPROVED, REJECTED, SPENT, SUBMITTED, Figures
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
 from ledger.domain.reporting import event_day

@@ -53,23 +53,42 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import month, month_of
 from ledger.domain.commission_month import (
-    BEGINNING, Fact, MonthFacts, RepRecord, booked_months, rank_on,
+    BEGINNING,
+    Fact,
+    MonthFacts,
+    RepRecord,
+    booked_months,
+    rank_on,
 )
 from ledger.domain.commission_plan import MonthInput, Plan, Statement, compute_statement, load_plan
-from ledger.domain.money import format_rate
-from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative, version_in_force
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
+from ledger.domain.money import format_rate
+from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative, version_in_force
 from ledger.domain.reporting import event_date
 from ledger.projections.common import (
-    POLICY_TABLE, Dispatching, fen_sum, from_json, record_policy, to_json, today,
+    POLICY_TABLE,
+    Dispatching,
+    fen_sum,
+    from_json,
     policy_versions,
+    record_policy,
+    to_json,
+    today,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import QueryError, invalid, unknown
-
 
 REGISTERED = "registered"  # the reason shown for a rep's first rank
 

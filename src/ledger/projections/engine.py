@@ -77,7 +77,12 @@ class ListSource:
         return found[:limit]
 
 
-_topic_of = functools.lru_cache(maxsize=None)(get_topic)
+_cached_topic = functools.cache(get_topic)
+
+
+def _topic_of(cls: type) -> str:
+    """The stored topic of an event class (cached: asked for every event and projection)."""
+    return _cached_topic(cls)
 
 
 class Projection:

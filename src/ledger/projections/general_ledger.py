@@ -89,17 +89,38 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import month
+from ledger.domain.model import (
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
+    User,
+)
 from ledger.domain.posting import (
-    Line, account_code, account_kind, accrual_entry, balanced_rows, fine_entry,
-    fine_reversal_entry, payment_entries, payment_reversal_entries, payout_entry,
-    return_entries, reversed_entry, sale_entries, spend_entry, write_off_entry,
+    Line,
+    account_code,
+    account_kind,
+    accrual_entry,
+    balanced_rows,
+    fine_entry,
+    fine_reversal_entry,
+    payment_entries,
+    payment_reversal_entries,
+    payout_entry,
+    return_entries,
+    reversed_entry,
+    sale_entries,
+    spend_entry,
+    write_off_entry,
 )
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.domain.reporting import event_date
-from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
-    User,
-)
 from ledger.projections.common import Dispatching, MissingReference
 from ledger.projections.engine import Projection, Projector, Sql
 
@@ -235,7 +256,8 @@ class GeneralLedger(Dispatching):
 
     def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
                                                           dict[int, int]]:
-        lots, used = [], {}
+        lots: list[Any] = []
+        used: dict[Any, Any] = {}
         for r in sql.all(f"SELECT position, kind, day, amount FROM {self.t('credit')} "
                          "WHERE party = ?", (party,)):
             if r["kind"].startswith(("sale@", "reversal@")):  # taken by a sale or a reversal

@@ -40,20 +40,36 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.calendar import Period, parse_period
-from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
+from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.domain.reporting import event_day
+from ledger.projections.aging import dso_text, dso_window
 from ledger.projections.common import (
-    POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
-    parse_as_of, policy_in_force,
-    ratio_text, record_policy, today,
+    POLICY_TABLE,
+    Dispatching,
+    MissingReference,
+    expect_rows,
+    fen_sum,
+    parse_as_of,
+    policy_in_force,
+    ratio_text,
+    record_policy,
+    today,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import invalid
-from ledger.projections.aging import dso_text, dso_window
 from ledger.projections.receivables import projection_of
 
 SUMS = ("sales", "returns", "collections", "recoveries", "written_off", "open", "window_sales")
@@ -150,7 +166,8 @@ class KpisProjection(Dispatching):
                                                           dict[int, int]]:
         """The customer's credit lots and what sales (``sale@``) and payments' reversals
         (``reversal@``) took from each so far."""
-        lots, used = [], {}
+        lots: list[Any] = []
+        used: dict[Any, Any] = {}
         for r in sql.all(f"SELECT position, kind, day, amount FROM {self.t('credit')} "
                          "WHERE party = ?", (party,)):
             if "@" in r["kind"]:

@@ -12,13 +12,27 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, ClassVar
 
-from ledger.domain.policies import BEGINNING, PLAN_POLICY, POLICY_NAMES
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
+from ledger.domain.policies import BEGINNING, PLAN_POLICY, POLICY_NAMES
 from ledger.projections.common import (
-    POLICY_TABLE, Dispatching, parse_as_of, policy_in_force, record_policy, today,
+    POLICY_TABLE,
+    Dispatching,
+    parse_as_of,
+    policy_in_force,
+    record_policy,
+    today,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.receivables import projection_of

@@ -51,17 +51,38 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ledger.domain.credit import terms_in_force
-from ledger.domain.reporting import event_day
-from ledger.domain.receivables import (
-    aging_bucket, credit_pieces, credit_removal, days_past_due, join_day, receivable_class,
-)
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
+from ledger.domain.receivables import (
+    aging_bucket,
+    credit_pieces,
+    credit_removal,
+    days_past_due,
+    join_day,
+    receivable_class,
+)
+from ledger.domain.reporting import event_day
 from ledger.projections.common import (
-    END_OF_TIME, POLICY_TABLE, Dispatching, MissingReference, expect_rows, fen_sum,
-    policy_in_force, record_policy, report_date,
+    END_OF_TIME,
+    POLICY_TABLE,
+    Dispatching,
+    MissingReference,
+    expect_rows,
+    fen_sum,
+    policy_in_force,
+    record_policy,
+    report_date,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import unknown
@@ -328,7 +349,8 @@ class ReceivablesProjection(Dispatching):
                                                                   dict[int, int]]:
         """The customer's credit lots (overpayments, returns of paid sales) and what the
         sales took from each so far."""
-        lots, used = [], {}
+        lots: list[Any] = []
+        used: dict[Any, Any] = {}
         for r in sql.all(f"SELECT position, kind, business_date, amount FROM {self.t('credit')} "
                          "WHERE customer_id = ? AND (kind IN (?, ?) OR kind LIKE ? OR kind LIKE ?)",
                          (customer_id, "payment", "return", "sale@%", "reversal@%")):

@@ -33,8 +33,14 @@ from typing import Any
 
 from ledger.domain.calendar import month
 from ledger.domain.posting import (
-    BAD_DEBT_EXPENSE, COMMISSION_PAYABLE, CUSTOMER_CREDIT, MARKETING_EXPENSE, RECEIVABLES,
-    RECOVERY_INCOME, expense_account, statement_fines,
+    BAD_DEBT_EXPENSE,
+    COMMISSION_PAYABLE,
+    CUSTOMER_CREDIT,
+    MARKETING_EXPENSE,
+    RECEIVABLES,
+    RECOVERY_INCOME,
+    expense_account,
+    statement_fines,
 )
 from ledger.projections.budgets import BudgetsProjection
 from ledger.projections.commissions import CommissionsProjection

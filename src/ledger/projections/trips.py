@@ -17,15 +17,30 @@ from typing import Any, ClassVar
 
 from ledger.domain.calendar import add_months, month_of
 from ledger.domain.commission_plan import trip_progress
-from ledger.domain.plan_schema import load_plan
-from ledger.domain.policies import PLAN_POLICY
 from ledger.domain.model import (
-    ApprovalGrants, Budget, Claim, Closings, CommandRecord, Customer, Dispute, PolicyBook, Rep, Sku,
+    ApprovalGrants,
+    Budget,
+    Claim,
+    Closings,
+    CommandRecord,
+    Customer,
+    Dispute,
+    PolicyBook,
+    Rep,
+    Sku,
     User,
 )
+from ledger.domain.plan_schema import load_plan
+from ledger.domain.policies import PLAN_POLICY
 from ledger.projections.common import (
-    POLICY_TABLE, Dispatching, expect_rows, from_json, policy_in_force,
-    record_policy, to_json, today,
+    POLICY_TABLE,
+    Dispatching,
+    expect_rows,
+    from_json,
+    policy_in_force,
+    record_policy,
+    to_json,
+    today,
 )
 from ledger.projections.engine import Projector, Sql
 from ledger.projections.errors import invalid, unknown

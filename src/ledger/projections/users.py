@@ -28,5 +28,5 @@ def query_user(projector: Projector, user_id: str) -> dict[str, Any]:
     """``{user_id, roles}`` of one user; ``unknown_reference`` for an unknown one."""
     for user in query_users(projector)["users"]:
         if user["user_id"] == user_id:
-            return user  # type: ignore[no-any-return]
+            return user
     raise unknown("user", user_id, "user_id")

@@ -177,8 +177,8 @@ def _merged(source: LogSource, stop: int, page: int
         if e is not None and (c is None or e[0] < c[0]):
             yield e[0], e, None
             e = next(events, None)
-        elif e is None or c[0] < e[0]:
-            yield c[0], None, c
+        elif e is None or c[0] < e[0]:  # type: ignore[index]  # c is set: the loop and the test above
+            yield c[0], None, c  # type: ignore[index]
             c = next(chain, None)
         else:
             yield e[0], e, c

@@ -57,7 +57,11 @@ from ledger.domain.policies import PLAN_POLICY
 from ledger.projections.audit import AuditProjection
 from ledger.projections.budgets import BudgetsProjection, _budget_figures
 from ledger.projections.commissions import (
-    CommissionsProjection, _commission, _load, _period, _require_rep,
+    CommissionsProjection,
+    _commission,
+    _load,
+    _period,
+    _require_rep,
 )
 from ledger.projections.common import from_json, report_date
 from ledger.projections.engine import Projector, Sql
@@ -275,7 +279,7 @@ def _commission_steps(sql: Sql, p: CommissionsProjection, loaded: Any, rep: dict
         kind = line.get("type")
         if kind == "sale":
             net = int(line["gross"]) - int(line.get("returned", 0))
-            reached = _tier_text(plan, tier)
+            reached = _tier_text(plan, tier)  # type: ignore[assignment]
             steps.add(where["sale"].get(line["sale_id"]), "commission_tier", line["share"],
                       f"sale {line['sale_id']} of {line['date']}, {_fen(net)} net of "
                       f"{_fen(line['gross'])}: its share of round(personal sales "

@@ -14,7 +14,10 @@ from typing import Any
 
 from ledger.projections.budgets import query_budgets
 from ledger.projections.commissions import (
-    CommissionsProjection, projection_of, query_commission, statement_months,
+    CommissionsProjection,
+    projection_of,
+    query_commission,
+    statement_months,
 )
 from ledger.projections.engine import Projector
 from ledger.projections.receivables import query_customers, query_receivables

@@ -9,7 +9,8 @@ fine reasons of a payslip, the evidence of each rank change).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import RenderableType
 

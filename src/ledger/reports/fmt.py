@@ -7,8 +7,9 @@ never shortens them; only text columns (reasons, descriptions, notes) wrap.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType

@@ -62,7 +62,7 @@ def explain(document: dict[str, Any], width: int = 80) -> RenderableType:
                             f": {len(steps)} step(s)",
                             (", the running total ends on it" if agrees else
                              f", BUT the running total ends on {money(last)}"),
-                            style=None if agrees else "red")
+                            style="" if agrees else "red")
     extra = {k: v for k, v in d.items() if k not in ("figure", "value", "steps")
              and not isinstance(v, (list, dict))}
     parts: list[RenderableType] = [verdict]

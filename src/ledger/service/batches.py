@@ -27,10 +27,24 @@ from ledger.domain.errors import Rejection
 from ledger.domain.handlers import HANDLERS, Context
 from ledger.domain.handlers.context import check_currency, check_dates, check_future
 from ledger.service import unit_of_work
-from ledger.service.answers import (Answer, Applied, Duplicate, Refused, Rejected, command_of,
-                                    echoed_id, rejected)
-from ledger.service.idempotency import (FirstAnswers, Identity, identify, known_absent,
-                                        record_applied, rejection_row)
+from ledger.service.answers import (
+    Answer,
+    Applied,
+    Duplicate,
+    Refused,
+    Rejected,
+    command_of,
+    echoed_id,
+    rejected,
+)
+from ledger.service.idempotency import (
+    FirstAnswers,
+    Identity,
+    identify,
+    known_absent,
+    record_applied,
+    rejection_row,
+)
 from ledger.service.unit_of_work import Conflict, LedgerApplication, UnitOfWork, Unstorable
 
 # Commands whose handler reads the saved log: they run in a batch of their own.

@@ -27,7 +27,7 @@ LOG_PAGE = 1000
 LATEST_SAVED = 2**62
 
 
-class LedgerApplication(Application):  # type: ignore[type-arg]
+class LedgerApplication(Application):
     """The eventsourcing application: recorder, mapper (msgspec), repository, log."""
 
     name = "ledger"
@@ -192,7 +192,7 @@ def stored_rejections(app: LedgerApplication, keys: list[str]) -> dict[str, tupl
     """Idempotency key -> (body hash, encoded answer) of the keys' stored rejections."""
     if not keys:
         return {}
-    return app.recorder.select_rejections(keys)  # type: ignore[attr-defined, no-any-return]
+    return app.recorder.select_rejections(keys)  # type: ignore[attr-defined]
 
 
 def absent(app: LedgerApplication, wanted: set[UUID]) -> set[UUID]:

@@ -58,7 +58,7 @@ class SQLiteChainMixin:
         ids = super()._insert_events(c, stored_events, **kwargs)  # type: ignore[misc]
         if ids:
             self._chain_new(c, _new_rows(ids, stored_events))
-        return ids  # type: ignore[no-any-return]
+        return ids
 
     def _chain_new(self, c: Any, rows: list[EventRow]) -> None:
         c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
@@ -171,7 +171,7 @@ class PostgresChainMixin:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)  # type: ignore[misc]
         if ids:
             self._chain_new(curs, _new_rows(ids, stored_events))
-        return ids  # type: ignore[no-any-return]
+        return ids
 
     def _chain_new(self, curs: Any, rows: list[EventRow]) -> None:
         curs.execute(self._chain_last)

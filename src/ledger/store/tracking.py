@@ -30,7 +30,7 @@ class _Tracked:
     caller opened (with the projection rows of the same page)."""
 
     def tracked(self, cursor: Any, name: str) -> int:
-        return self._max_tracking_id(name, cursor) or 0  # type: ignore[attr-defined, no-any-return]
+        return self._max_tracking_id(name, cursor) or 0  # type: ignore[attr-defined]
 
     def track(self, cursor: Any, name: str, position: int) -> None:
         self._insert_tracking(cursor, Tracking(name, position))  # type: ignore[attr-defined]
@@ -52,7 +52,7 @@ class ProjectionStore:
                  owns_factory: bool = False) -> None:
         cls: type[TrackingRecorder] = (PostgresProjectionRecorder if is_postgres
                                        else SQLiteProjectionRecorder)
-        self.recorder: Any = factory.tracking_recorder(cls)  # type: ignore[arg-type]
+        self.recorder: Any = factory.tracking_recorder(cls)
         self.is_postgres = is_postgres
         self._factory = factory if owns_factory else None
 

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Query
 from ledger.api.encoding import MsgspecResponse
 from ledger.api.params import AsOf
 from ledger.api.schemas import (
-    ActorAudit, CommandTrace, Disputes, Dso, Late, Policies, Sod, read_responses,
+    ActorAudit,
+    CommandTrace,
+    Disputes,
+    Dso,
+    Late,
+    Policies,
+    Sod,
+    read_responses,
 )
 from ledger.api.services import Read
 from ledger.projections.aging import query_dso

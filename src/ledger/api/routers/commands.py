@@ -105,7 +105,7 @@ def _request_body() -> dict[str, Any]:
                                      {"type": "array", "items": ref(CommandAnswer)}]},
                           "One command applied (or a duplicate of an applied one), or a "
                           "list's answers."),
-        **ERRORS,
+        **ERRORS,  # type: ignore[dict-item]
         403: json_content({"anyOf": [ref(CommandAnswer), ref(Error)]},
                           "`not_authorized`: a wrong role, an actor who is not the key's "
                           "user, an auditor's write; or the key's user is not registered."),

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.handlers import (
-    budgets, compensation, corrections, governance, grants, parties, sales,
+    budgets,
+    compensation,
+    corrections,
+    governance,
+    grants,
+    parties,
+    sales,
 )
 from ledger.domain.handlers.context import Context, Handler
 

@@ -6,12 +6,22 @@ from typing import Any
 
 from ledger.domain import authority
 from ledger.domain.budgeting import (
-    APPROVED, SUBMITTED, Figures, check_late_activity, check_spend_tolerance, check_state,
+    APPROVED,
+    SUBMITTED,
+    Figures,
+    check_late_activity,
+    check_spend_tolerance,
+    check_state,
     check_within_budget,
 )
 from ledger.domain.calendar import parse_period
 from ledger.domain.commands import (
-    AdjustBudget, AllocateBudget, ApproveExpense, RecordExpenseSpend, RejectExpense, SubmitExpense,
+    AdjustBudget,
+    AllocateBudget,
+    ApproveExpense,
+    RecordExpenseSpend,
+    RejectExpense,
+    SubmitExpense,
 )
 from ledger.domain.errors import invalid
 from ledger.domain.handlers.context import Context, require_text

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from ledger.domain import authority
 from ledger.domain.calendar import Period, business_date, month
 from ledger.domain.commands import Command, command_name
 from ledger.domain.errors import Rejection, duplicate, invalid, unknown
-from ledger.domain.money import format_rate
 from ledger.domain.model.grants import ApprovalGrants
 from ledger.domain.model.records import Claim
 from ledger.domain.model.users import BootstrapAdmin, User
+from ledger.domain.money import format_rate
 from ledger.domain.policies import PolicyBook, PolicyVersion, approvals_mode, default_version
 from ledger.domain.reporting import is_late
 
@@ -192,7 +192,7 @@ class Context:
     def require(self, cls: type[A], business_id: str, field_name: str, kind: str | None = None) -> A:
         found = self.uow.get(cls, business_id)
         if found is None:
-            raise unknown(kind or getattr(cls, "KIND", cls.__name__.lower()), business_id, field_name)
+            raise unknown(str(kind or getattr(cls, "KIND", cls.__name__.lower())), business_id, field_name)
         return found
 
     def absent(self, cls: type[Any], business_id: str, kind: str) -> None:

@@ -50,7 +50,10 @@ from ledger.domain.errors import Rejection, invalid, unknown
 from ledger.domain.handlers.context import Context, require_text
 from ledger.domain.model import Budget, Claim, Closings, Customer, Rep
 from ledger.domain.model.records import (
-    AmbiguousCommand, AppliedCommand, applied_command, idempotency_key,
+    AmbiguousCommand,
+    AppliedCommand,
+    applied_command,
+    idempotency_key,
 )
 from ledger.domain.policies import DEFAULT_POLICIES
 
@@ -115,7 +118,7 @@ def reverse(ctx: Context) -> dict[str, Any]:
         business_id = target.answer["result"][id_field]
         claim = ctx.owner(claim_kind, business_id, "target_command_id")
         owner_cls = {"customer": Customer, "rep": Rep, "budget": Budget}[claim.owner_kind]
-        owner = ctx.require(owner_cls, claim.owner_id, "target_command_id")
+        owner = ctx.require(owner_cls, claim.owner_id, "target_command_id")  # type: ignore[arg-type]
         _check_dates(ctx, target.command, owner, business_id)
     # duplicate_id
     ctx.unclaimed("reversal", cmd.reversal_id)

@@ -65,7 +65,7 @@ def resolve_dispute(ctx: Context) -> dict[str, Any]:
         try:
             correction = applied_command(ctx.uow, cmd.correction_command_id, cmd.correction_actor)
         except AmbiguousCommand:  # several users used that id: any of them corrects
-            correction = True
+            correction = True  # type: ignore[assignment]
         if correction is None:
             raise unknown("applied command", cmd.correction_command_id, "correction_command_id")
     actor = ctx.authorize()

@@ -58,11 +58,11 @@ from ledger.domain.commission_plan import (
     rows_met,
     statement_to_json,
 )
+from ledger.domain.errors import Rejection
+from ledger.domain.events import topics
 from ledger.domain.handlers.context import Context
 from ledger.domain.model import Closings, Customer, Rep
 from ledger.domain.model.records import Claim
-from ledger.domain.errors import Rejection
-from ledger.domain.events import topics
 from ledger.domain.policies import COMMISSION_POLICY, PLAN_POLICY, carry_negative
 
 # the facts a close reads (by their event classes; ``topics`` for the log read)

@@ -6,7 +6,12 @@ from typing import Any
 
 from ledger.domain import authority
 from ledger.domain.commands import (
-    FlagCustomerAtRisk, RegisterCustomer, RegisterRep, RegisterUser, SetCreditTerms, SetListPrice,
+    FlagCustomerAtRisk,
+    RegisterCustomer,
+    RegisterRep,
+    RegisterUser,
+    SetCreditTerms,
+    SetListPrice,
 )
 from ledger.domain.commission_plan import RANKS
 from ledger.domain.errors import duplicate, invalid

@@ -14,12 +14,21 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.ids import aggregate_id
 from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.credit import terms_in_force
+from ledger.domain.ids import aggregate_id
 from ledger.domain.receivables import (
-    Receivable, check_return, check_write_off, credit_pieces, credit_removal, doubtful_limit,
-    doubtful_total, join_day, return_commission_amount, return_vat, split_return,
+    Receivable,
+    check_return,
+    check_write_off,
+    credit_pieces,
+    credit_removal,
+    doubtful_limit,
+    doubtful_total,
+    join_day,
+    return_commission_amount,
+    return_vat,
+    split_return,
 )
 
 
