@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from eventsourcing.utils import get_topic
 
 from benchlib import import_lines
 from ledger.application import Ledger
 from ledger.config import parse_database_url
 from ledger.demo import Company
+from ledger.domain.model import Budget, Claim, Closings, CommandRecord, Customer, Rep, Sku, User
 from ledger.domain.commands import body_hash
 from ledger.domain.ids import NAMESPACE, aggregate_id
 from ledger.replay.chain import GENESIS, chain_rows
@@ -55,15 +57,19 @@ SENTINEL = "\ue000"  # stands for the division prefix in a template payload
 SENT_B = SENTINEL.encode()
 HASH_MARK = "\ue001" * 64  # stands for a command record's body_hash
 HASH_MARK_B = HASH_MARK.encode()
+COMMAND_RECORDED = get_topic(CommandRecord.Recorded)
+MONTH_CLOSED = get_topic(Closings.MonthClosed)
 FIRST_TOPICS = {  # first event of an aggregate -> (kind, business-id field); kind None: shared
-    "ledger:Customer.Registered": ("customer", "customer_id"),
-    "ledger:Rep.Registered": ("rep", "rep_id"),
-    "ledger:Budget.Allocated": ("budget", "budget_id"),
-    "ledger:CommandRecord.Recorded": ("command", "command_id"),
-    "ledger:Claim.Claimed": (None, "business_id"),  # kind from the payload
-    "ledger:User.Registered": None,
-    "ledger:Sku.Opened": None,
-    "ledger:Closings.Opened": None,
+    get_topic(cls): found for cls, found in (
+        (Customer.Registered, ("customer", "customer_id")),
+        (Rep.Registered, ("rep", "rep_id")),
+        (Budget.Allocated, ("budget", "budget_id")),
+        (CommandRecord.Recorded, ("command", "command_id")),
+        (Claim.Claimed, (None, "business_id")),  # kind from the payload
+        (User.Registered, None),
+        (Sku.Opened, None),
+        (Closings.Opened, None),
+    )
 }
 AS_OF_MARK = -987654321987  # stands for a close's stop position in a template payload
 _enc = msgspec.json.Encoder()
@@ -200,7 +206,7 @@ def _plain(t: Template, e: TEvent, bodies: dict[str, dict[str, Any]]) -> _Plain:
     kb = t.aggregates[e.oid]
     payload = transform(_dec.decode(e.state), SENTINEL)
     body = None
-    if e.topic == "ledger:CommandRecord.Recorded":
+    if e.topic == COMMAND_RECORDED:
         if payload["body_hash"] != body_hash(bodies[e.command_id]):
             raise RuntimeError(f"record of {e.command_id}: body_hash is not the body's")
         payload["body_hash"] = HASH_MARK
@@ -301,10 +307,10 @@ def _close_block(t: Template, close: list[TEvent], copies: int, stop: int,
             yield oid, e.version, e.topic, state.replace(SENT_B, p).replace(mark, at)
     for e in rest:
         payload = _dec.decode(e.state)
-        if e.topic == "ledger:Closings.MonthClosed":
+        if e.topic == MONTH_CLOSED:
             payload["log_position"] = stop
             payload["summary"] = _merged_summary(payload["summary"], copies, stop, scan_from)
-        elif e.topic == "ledger:CommandRecord.Recorded":
+        elif e.topic == COMMAND_RECORDED:
             payload["answer"]["result"] = _merged_summary(payload["answer"]["result"], copies,
                                                           stop, scan_from)
         elif t.aggregates[e.oid] is not None:

@@ -57,6 +57,12 @@ from ledger.application import Ledger  # noqa: E402
 from ledger.config import parse_database_url  # noqa: E402
 from ledger.demo import Company, sales_file  # noqa: E402
 from ledger.replay.chain import GENESIS, preimage  # noqa: E402
+from ledger.domain.events import topics  # noqa: E402
+from ledger.domain.model import Closings, Customer  # noqa: E402
+from eventsourcing.utils import get_topic  # noqa: E402
+
+RECEIVABLE_TOPICS = topics(Customer.SaleRecorded, Customer.PaymentRecorded,
+                           Customer.ReturnRecorded, Customer.ReceivableWrittenOff)
 
 BIN = Path(sys.executable).parent
 
@@ -466,10 +472,8 @@ def open_items(url: str, day: str) -> tuple[int | None, int | None]:
         last = 0
         while True:
             cur.execute("SELECT notification_id, topic, state FROM ledger_events WHERE "
-                        "notification_id > %s AND topic IN ('ledger:Customer.SaleRecorded', "
-                        "'ledger:Customer.PaymentRecorded', 'ledger:Customer.ReturnRecorded', "
-                        "'ledger:Customer.ReceivableWrittenOff') ORDER BY notification_id LIMIT 20000",
-                        (last,))
+                        "notification_id > %s AND topic = ANY(%s) ORDER BY notification_id "
+                        "LIMIT 20000", (last, list(RECEIVABLE_TOPICS)))
             rows = cur.fetchall()
             for _, topic, state in rows:
                 e = decoder.decode(state)
@@ -581,8 +585,8 @@ def bench_issue10(url: str, company: Company, events: int) -> dict[str, Any]:
 
 def first_close(url: str) -> int:
     with pg_connect(url) as conn:
-        row = conn.execute("SELECT MIN(notification_id) FROM ledger_events WHERE topic = "
-                           "'ledger:Closings.MonthClosed'").fetchone()
+        row = conn.execute("SELECT MIN(notification_id) FROM ledger_events WHERE topic = %s",
+                           (get_topic(Closings.MonthClosed),)).fetchone()
     return int(row[0] or 1)
 
 

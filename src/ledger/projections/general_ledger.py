@@ -9,25 +9,7 @@ The chart and the posting rules below are pure functions in ``ledger.domain.post
 this projection keeps the dates a join counts from (each sale's invoice and write-off
 dates, each customer's credit lots), calls the rules with them and writes the rows.
 
-Chart of accounts (``CHART``; the code only orders the trial balance):
-
-=====  ============================  =========  ===========================================
-code   account                       kind       holds
-=====  ============================  =========  ===========================================
-1000   ``cash``                      asset      payments in; expense spends, payouts out
-1100   ``receivables``               asset      control account of the per-sale open amounts
-2100   ``customer_credit``           liability  control account of per-customer credit
-2200   ``vat_payable``               liability  output VAT of sales less VAT of returns
-2300   ``commission_payable``        liability  control account of the commission statements
-4000   ``revenue``                   income     sales net of VAT, less returns net of VAT
-4100   ``other_income``              income     fines of reps
-4200   ``bad_debt_recovery_income``  income     money received on written-off amounts
-5100   ``bad_debt_expense``          expense    write-offs, less the written-off amounts
-                                                that returns cancelled
-5200   ``commission_expense``        expense    commissions, bonuses, override, adjustments,
-                                                less clawbacks
-5300   ``marketing_expense:<cat>``   expense    expense spends, by budget category
-=====  ============================  =========  ===========================================
+The chart of accounts is ``ledger.domain.posting.CHART`` (documented there).
 
 Posting rules (amounts in fen; a zero line is not written). Each entry is dated on its
 fact's business date; a fact that joins two dated facts (a payment's allocation to a sale,
