@@ -19,13 +19,13 @@ from ledger.projections.aging import query_aging
 from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
-from ledger.projections.kpis import query_kpis
+from ledger.projections.kpis import KpisProjection, query_kpis
 from ledger.projections.receivables import query_receivables
 from ledger.projections.reconcile import query_reconcile
 
 
 def _projector(ledger) -> Projector:
-    projector = projector_over(ledger, [cls() for cls in ALL_PROJECTIONS])
+    projector = projector_over(ledger, [cls() for cls in (*ALL_PROJECTIONS, KpisProjection)])
     projector.catch_up()
     return projector
 

@@ -21,7 +21,7 @@ from ledger.projections.commissions import query_commission
 from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import postings, trial_balance
-from ledger.projections.kpis import query_kpis
+from ledger.projections.kpis import KpisProjection, query_kpis
 from ledger.projections.receivables import query_receivables
 from ledger.projections.reconcile import query_reconcile
 
@@ -45,7 +45,7 @@ def _pay(payment_id: str, amount: int, day: str, allocations: list[tuple[str, in
 
 
 def _projector(ledger) -> Projector:
-    projector = projector_over(ledger, [cls() for cls in ALL_PROJECTIONS])
+    projector = projector_over(ledger, [cls() for cls in (*ALL_PROJECTIONS, KpisProjection)])
     projector.catch_up()
     return projector
 

@@ -354,7 +354,8 @@ class AuditProjection(Dispatching):
 
     def _command(self, sql: Sql, position: int, e: Any) -> None:
         """An applied command's record (its answer): not an entry, looked up by id."""
-        sql.execute(f"INSERT INTO {self.t('commands')} VALUES (?, ?, ?, ?, ?)",
+        sql.execute(f"INSERT INTO {self.t('commands')} (command_id, command, actor, answer, "
+                    "position) VALUES (?, ?, ?, ?, ?)",
                     (e.command_id, e.command, e.actor, to_json(e.answer), position))
 
     # A reversal (SPEC 2.7) is indexed under its own id, the command it reverses, the

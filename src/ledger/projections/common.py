@@ -8,6 +8,7 @@ on a date with the domain's own rule (``policies.version_in_force``), never a co
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -22,7 +23,8 @@ from ledger.domain.policies import PolicyVersion, version_in_force
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import invalid
 
-END_OF_TIME = "9999-12-31"  # upper bound for "every fact the log holds"
+END_OF_TIME = "9999-12-31"
+MEMO_SIZE = 50_000  # facts a ``Memo`` keeps before it forgets the older half  # upper bound for "every fact the log holds"
 
 POLICY_TABLE = {
     "policies": "position BIGINT PRIMARY KEY, policy TEXT NOT NULL, version TEXT NOT NULL, "
@@ -86,10 +88,14 @@ class Memo:
 
     Safe across a rolled-back transaction: a fact kept from an event whose transaction
     rolled back is kept again, identical, when that event is applied again.
+
+    Bounded: past ``MEMO_SIZE`` facts the older half is forgotten (and read again if asked
+    for), so a catch-up's memory does not grow with the log.
     """
 
-    def __init__(self, select: str) -> None:
+    def __init__(self, select: str, size: int | None = None) -> None:
         self.select = select  # one ``?``: the id
+        self.size = size or MEMO_SIZE
         self._known: dict[Any, tuple[Any, ...]] = {}
 
     def get(self, sql: Sql, key: Any) -> tuple[Any, ...] | None:
@@ -98,11 +104,16 @@ class Memo:
             row = sql.one(self.select, (key,))
             if row is None:
                 return None
-            found = self._known[key] = tuple(row.values())
+            found = tuple(row.values())
+            self.put(key, found)
         return found
 
     def put(self, key: Any, value: tuple[Any, ...]) -> None:
-        self._known[key] = value
+        known = self._known
+        known[key] = value
+        if len(known) > self.size:
+            for old in list(itertools.islice(known, len(known) // 2)):
+                del known[old]
 
 
 # --- report dates --------------------------------------------------------------------------

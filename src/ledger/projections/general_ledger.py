@@ -170,7 +170,7 @@ class GeneralLedger(Dispatching):
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
         party = str(e.originator_id)
         sql.execute(f"INSERT INTO {self.t('sales')} (sale_id, party, invoice_date, written_off_on) "
-                    "VALUES (?, ?, ?, NULL)", (e.sale_id, party, e.invoice_date))
+                    "VALUES (?, ?, ?, ?)", (e.sale_id, party, e.invoice_date, None))
         if not e.credit_applied:
             self._post_many(sql, position, e, e.sale_id, sale_entries(e, []))
             return

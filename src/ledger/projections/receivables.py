@@ -77,6 +77,7 @@ from ledger.projections.common import (
     END_OF_TIME,
     POLICY_TABLE,
     Dispatching,
+    Memo,
     MissingReference,
     expect_rows,
     fen_sum,
@@ -145,9 +146,15 @@ class ReceivablesProjection(Dispatching):
         "credit_customer": "credit(customer_id, business_date)",
     }
 
+    def __init__(self, generation: int = 1) -> None:
+        super().__init__(generation)
+        # aggregate id -> (customer id,): a registration never changes
+        self.customers = Memo(f"SELECT customer_id FROM {self.t('customers')} WHERE origin = ?")
+
     # --- applying events ------------------------------------------------------------------
 
     def _registered(self, sql: Sql, position: int, e: Any) -> None:
+        self.customers.put(e.originator_id.hex, (e.customer_id,))
         sql.execute(
             f"INSERT INTO {self.t('customers')} (customer_id, origin, name, region, position) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -179,12 +186,10 @@ class ReceivablesProjection(Dispatching):
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
         sql.execute(
             f"INSERT INTO {self.t('sales')} (sale_id, customer_id, rep_id, invoice_no, "
-            f"invoice_date, due_on, gross, position) SELECT ?, customer_id, ?, ?, ?, ?, ?, ? "
-            f"FROM {self.t('customers')} WHERE origin = ?",
-            (e.sale_id, e.rep_id, e.invoice_no, e.invoice_date, e.due_on, e.gross, position,
-             e.originator_id.hex),
+            "invoice_date, due_on, gross, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (e.sale_id, self._customer_of(sql, e), e.rep_id, e.invoice_no, e.invoice_date,
+             e.due_on, e.gross, position),
         )
-        expect_rows(sql, 1, f"sale {e.sale_id}")
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross, 0)]
         if e.credit_applied:
             # the credit counts against the sale from the later of its lot's date and the
@@ -303,11 +308,10 @@ class ReceivablesProjection(Dispatching):
             self._credit_row(sql, position, f"joined:{ref}", customer_id, later, -amount)
 
     def _customer_of(self, sql: Sql, e: Any) -> str:
-        customer_id = sql.scalar(f"SELECT customer_id FROM {self.t('customers')} WHERE origin = ?",
-                                 (e.originator_id.hex,))
-        if customer_id is None:
+        found = self.customers.get(sql, e.originator_id.hex)
+        if found is None:
             raise MissingReference(f"receivables: customer {e.originator_id} is not registered")
-        return str(customer_id)
+        return str(found[0])
 
     def _sale_dates(self, sql: Sql, sale_id: str) -> tuple[str, str, str | None]:
         """(customer, the date the sale's open amount counts from, the date its written-off

@@ -69,7 +69,8 @@ class ProjectionStore:
     @contextmanager
     def transaction(self, *, commit: bool = True, pipeline: bool = False) -> Iterator[Sql]:
         """A transaction on the projections' tables. ``pipeline`` (PostgreSQL) sends the
-        statements without waiting for each reply; a read waits for the replies before it."""
+        statements without waiting for each reply (a read waits for the replies before it)
+        and holds plain INSERTs back to send them as multi-row INSERTs (``Sql``)."""
         datastore = self.recorder.datastore
         with datastore.transaction(commit=commit) as cursor:
             if not self.is_postgres:
@@ -84,7 +85,7 @@ class ProjectionStore:
                 yield Sql(cursor, True)
                 return
             with cursor.connection.pipeline() as pipe:
-                sql = Sql(cursor, True, pipe)
+                sql = Sql(cursor, True, pipe, batch_inserts=True)
                 yield sql
                 sql.verify()
 
