@@ -73,6 +73,12 @@ class Dispatching(Projection):
         if "handlers" in cls.__dict__:
             cls.topics = tuple(get_topic(c) for c in cls.handlers)
 
+    def forget(self) -> None:
+        """Clear every ``Kept`` of this projection (see ``Projection.forget``)."""
+        for value in vars(self).values():
+            if isinstance(value, Kept):
+                value.clear()
+
     def apply(self, sql: Sql, position: int, event: Any) -> None:
         by_type: dict[type, Any] = self.__dict__.setdefault("_by_type", {})
         method = by_type.get(type(event))
@@ -114,6 +120,35 @@ class Memo:
         if len(known) > self.size:
             for old in list(itertools.islice(known, len(known) // 2)):
                 del known[old]
+
+
+class Kept:
+    """What a projection's own rows say now about a thing that changes (a sale's dates),
+    kept in memory so that applying an event needs no SELECT: filled from the table on
+    first use, then updated by the same handler that writes the rows, in the same step.
+
+    Unlike a ``Memo`` it is only true while this projector alone has applied the events
+    since it was filled: the projector clears it (``Projection.forget``) when a page's
+    transaction fails, and when the tracked position it finds under the lock is not the
+    one it left (another process applied events meanwhile). Bounded like a ``Memo``.
+    """
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or MEMO_SIZE
+        self._known: dict[Any, Any] = {}
+
+    def get(self, key: Any) -> Any:
+        return self._known.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        known = self._known
+        known[key] = value
+        if len(known) > self.size:
+            for old in list(itertools.islice(known, len(known) // 2)):
+                del known[old]
+
+    def clear(self) -> None:
+        self._known.clear()
 
 
 # --- report dates --------------------------------------------------------------------------

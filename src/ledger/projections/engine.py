@@ -96,6 +96,9 @@ class Projection:
 
     def __init__(self, generation: int = 1) -> None:
         self.generation = generation
+        # the tracked position this instance's in-memory state (``forget``) is true at;
+        # None: it keeps nothing that could be stale
+        self.kept_through: int | None = None
 
     @property
     def tracking_name(self) -> str:
@@ -126,6 +129,11 @@ class Projection:
 
     def apply(self, sql: Sql, position: int, event: Any) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def forget(self) -> None:
+        """Drop what this instance keeps in memory about its own rows' changing state
+        (``common.Kept``): the projector calls it when that state may be stale (a page
+        that rolled back, or events another process applied to the same tables)."""
 
 
 # What a replay may do to each event before the projections see it: return the event
@@ -241,19 +249,31 @@ class Projector:
                 if self.transform is not None:
                     events = [(position, changed) for position, event in events
                               if (changed := self.transform(position, event)) is not None]
-                with self.transaction(pipeline=True) as sql:
-                    sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
-                    # positions again, under the lock: another catch-up may have moved them
-                    seen = {p.name: self.target.tracked(sql, p.tracking_name)
-                            for p in self.projections}
-                    for position, event in events:
+                try:
+                    with self.transaction(pipeline=True) as sql:
+                        sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
+                        # positions again, under the lock: another catch-up may have moved
+                        # them (then what a projection keeps in memory may be stale)
+                        seen = {p.name: self.target.tracked(sql, p.tracking_name)
+                                for p in self.projections}
                         for p in self.projections:
-                            if position > seen[p.name] and p.reads(event):
-                                p.apply(sql, position, event)
-                                applied += 1
+                            if p.kept_through != seen[p.name]:
+                                p.forget()
+                        for position, event in events:
+                            for p in self.projections:
+                                if position > seen[p.name] and p.reads(event):
+                                    p.apply(sql, position, event)
+                                    applied += 1
+                        for p in self.projections:
+                            if page_end > seen[p.name]:
+                                self.target.track(sql, p.tracking_name, page_end)
+                except BaseException:
                     for p in self.projections:
-                        if page_end > seen[p.name]:
-                            self.target.track(sql, p.tracking_name, page_end)
+                        p.forget()
+                        p.kept_through = None
+                    raise
+                for p in self.projections:
+                    p.kept_through = max(page_end, seen[p.name])
                 if progress:
                     progress(page_end - first, end - first)
         return applied

@@ -103,7 +103,7 @@ from ledger.domain.posting import (
 )
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.domain.reporting import event_date
-from ledger.projections.common import Dispatching, MissingReference
+from ledger.projections.common import Dispatching, Kept, MissingReference
 from ledger.projections.engine import Projection, Projector, Sql
 
 
@@ -166,11 +166,14 @@ class GeneralLedger(Dispatching):
         # budget -> category: facts that never change, so a cache stays right whatever
         # transaction first saw them; a miss reads the table (one SELECT per budget)
         self._categories: dict[str, str] = {}
+        # sale id -> [invoice date, written_off_on]: the ``sales`` row, kept as it is written
+        self.sale_dates = Kept()
 
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
         party = str(e.originator_id)
         sql.execute(f"INSERT INTO {self.t('sales')} (sale_id, party, invoice_date, written_off_on) "
                     "VALUES (?, ?, ?, ?)", (e.sale_id, party, e.invoice_date, None))
+        self.sale_dates.put(e.sale_id, [e.invoice_date, None])
         if not e.credit_applied:
             self._post_many(sql, position, e, e.sale_id, sale_entries(e, []))
             return
@@ -211,6 +214,9 @@ class GeneralLedger(Dispatching):
         day = join_day(event_date(e).isoformat(), invoice_date)
         sql.execute(f"UPDATE {self.t('sales')} SET written_off_on = ? WHERE sale_id = ?",
                     (join_day(day, written_off_on), e.sale_id))
+        kept = self.sale_dates.get(e.sale_id)
+        if kept is not None:
+            kept[1] = join_day(day, written_off_on)
         self._post(sql, position, date.fromisoformat(day), e, e.writeoff_id, write_off_entry(e))
 
     def _fined(self, sql: Sql, position: int, e: Any) -> None:
@@ -226,14 +232,17 @@ class GeneralLedger(Dispatching):
 
     def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         wanted = sorted(set(sale_ids))
-        if not wanted:
-            return {}
-        rows = sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
-                       f"WHERE sale_id IN ({', '.join('?' * len(wanted))})", wanted)
-        found = {r["sale_id"]: (r["invoice_date"], r["written_off_on"]) for r in rows}
+        missing = [sale_id for sale_id in wanted if self.sale_dates.get(sale_id) is None]
+        if missing:
+            for r in sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
+                             f"WHERE sale_id IN ({', '.join('?' * len(missing))})", missing):
+                self.sale_dates.put(r["sale_id"], [r["invoice_date"], r["written_off_on"]])
+        found = {}
         for sale_id in wanted:
-            if sale_id not in found:
+            kept = self.sale_dates.get(sale_id)
+            if kept is None:
                 raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
+            found[sale_id] = (kept[0], kept[1])
         return found
 
     def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
@@ -289,8 +298,13 @@ class GeneralLedger(Dispatching):
         for r in sql.all(f"SELECT sale_id, kind, day FROM {self.t('applications')} "
                          "WHERE position = ?", (rows[0]["position"],)):
             column = "written_off_on" if r["kind"] == "recovery" else "invoice_date"
+            later = max(r["day"], day)
             sql.execute(f"UPDATE {self.t('sales')} SET {column} = ? WHERE sale_id = ? "
-                        f"AND {column} < ?", (max(r["day"], day), r["sale_id"], max(r["day"], day)))
+                        f"AND {column} < ?", (later, r["sale_id"], later))
+            kept = self.sale_dates.get(r["sale_id"])
+            index = 1 if column == "written_off_on" else 0
+            if kept is not None and kept[index] is not None and kept[index] < later:
+                kept[index] = later  # as the UPDATE (a NULL date stays NULL)
         if e.credit_removed:
             party = str(e.originator_id)
             lots, used = self._credit_lots(sql, party)

@@ -77,6 +77,7 @@ from ledger.projections.common import (
     END_OF_TIME,
     POLICY_TABLE,
     Dispatching,
+    Kept,
     Memo,
     MissingReference,
     expect_rows,
@@ -89,6 +90,11 @@ from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import unknown
 
 BEGINNING = "0001-01-01"
+
+
+def _later(day: str | None, other: str) -> str:
+    """The later of two ISO dates, ``day`` possibly absent (SQL's MAX over no rows)."""
+    return other if day is None or other > day else day
 
 
 
@@ -150,6 +156,10 @@ class ReceivablesProjection(Dispatching):
         super().__init__(generation)
         # aggregate id -> (customer id,): a registration never changes
         self.customers = Memo(f"SELECT customer_id FROM {self.t('customers')} WHERE origin = ?")
+        # sale id -> [customer, invoice date, latest write-off date, latest date a reversal
+        # reopened a settlement, latest date a reversal took back a recovery]: what
+        # ``_sales_dates`` reads, kept as ``_sale`` and ``_movements`` write it
+        self.sale_dates = Kept()
 
     # --- applying events ------------------------------------------------------------------
 
@@ -190,6 +200,8 @@ class ReceivablesProjection(Dispatching):
             (e.sale_id, self._customer_of(sql, e), e.rep_id, e.invoice_no, e.invoice_date,
              e.due_on, e.gross, position),
         )
+        self.sale_dates.put(e.sale_id, [self._customer_of(sql, e), e.invoice_date, None, None,
+                                        None])
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross, 0)]
         if e.credit_applied:
             # the credit counts against the sale from the later of its lot's date and the
@@ -291,6 +303,16 @@ class ReceivablesProjection(Dispatching):
             f"INSERT INTO {self.t('movements')} (position, sale_id, kind, business_date, amount, "
             "open_delta, unrecovered_delta) VALUES (?, ?, ?, ?, ?, ?, ?)", rows,
         )
+        for _, sale_id, kind, day, amount, _, _ in rows:  # the dates ``_sales_dates`` reads
+            kept = self.sale_dates.get(sale_id)
+            if kept is None:
+                continue
+            if kind == "writeoff":
+                kept[2] = _later(kept[2], day)
+            elif kind in ("allocation", "fifo") and amount < 0:
+                kept[3] = _later(kept[3], day)
+            elif kind == "recovery" and amount < 0:
+                kept[4] = _later(kept[4], day)
 
     def _credit_row(self, sql: Sql, position: int, kind: str, customer_id: str, day: str,
                     amount: int) -> None:
@@ -327,26 +349,30 @@ class ReceivablesProjection(Dispatching):
         it takes counts from the reversal's date, and no amount goes negative on any date.
         (A reversal's rows are the payment's kinds with a negative amount.)"""
         wanted = sorted(set(sale_ids))
-        if not wanted:
-            return {}
-        marks = ", ".join("?" * len(wanted))
-        movements = self.t("movements")
-        rows = sql.all(
-            f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
-            f"FROM {movements} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo, "
-            f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
-            "AND m.kind IN (?, ?) AND m.amount < 0) AS reopened, "
-            f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
-            "AND m.kind = ? AND m.amount < 0) AS unrecovered_again "
-            f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
-            ("writeoff", "allocation", "fifo", "recovery", *wanted),
-        )
-        found = {r["sale_id"]: (r["customer_id"], join_day(r["invoice_date"], r["reopened"]),
-                                None if r["wo"] is None else join_day(r["wo"], r["unrecovered_again"]))
-                 for r in rows}
+        missing = [sale_id for sale_id in wanted if self.sale_dates.get(sale_id) is None]
+        if missing:
+            marks = ", ".join("?" * len(missing))
+            movements = self.t("movements")
+            for r in sql.all(
+                f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
+                f"FROM {movements} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo, "
+                f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
+                "AND m.kind IN (?, ?) AND m.amount < 0) AS reopened, "
+                f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
+                "AND m.kind = ? AND m.amount < 0) AS unrecovered_again "
+                f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
+                ("writeoff", "allocation", "fifo", "recovery", *missing),
+            ):
+                self.sale_dates.put(r["sale_id"], [r["customer_id"], r["invoice_date"], r["wo"],
+                                                   r["reopened"], r["unrecovered_again"]])
+        found = {}
         for sale_id in wanted:
-            if sale_id not in found:
+            kept = self.sale_dates.get(sale_id)
+            if kept is None:
                 raise MissingReference(f"receivables: sale {sale_id} is not recorded")
+            customer_id, invoice_date, wo, reopened, unrecovered_again = kept
+            found[sale_id] = (customer_id, join_day(invoice_date, reopened),
+                              None if wo is None else join_day(wo, unrecovered_again))
         return found
 
     def _credit_lots(self, sql: Sql, customer_id: str) -> tuple[list[tuple[int, str, int]],
