@@ -15,6 +15,7 @@ import msgspec
 _PLAIN_INSERT = re.compile(
     r"\s*INSERT INTO (\w+) \(([\w, ]+)\) VALUES \((\?(?:, ?\?)*)\)\s*", re.ASCII)
 MAX_BATCH_ROWS = 5_000  # rows in one multi-row INSERT
+SEND_AT_ROWS = 250  # rows held of one statement that are sent at once (pipelined)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -126,6 +127,8 @@ class Sql:
             held = self._held[statement] = _Held(*found)
         held.rows.extend(rows)
         self._held_rows = len(rows)
+        if len(held.rows) >= SEND_AT_ROWS and self.pipeline is not None:
+            self.flush([statement])  # the server writes them while Python goes on
         return True
 
     def _before(self, statement: str) -> None:
