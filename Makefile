@@ -27,7 +27,7 @@ test: $(STAMP)
 # section of bench/RESULTS.md. EVENTS: the big log; RSS_SIZES: more log sizes for the
 # catch-up's peak RSS (e.g. RSS_SIZES=5000000).
 EVENTS    ?= 1000000
-RSS_SIZES ?= 100000
+RSS_SIZES ?= 5000000
 bench: $(STAMP)
 	./scripts/ensure-postgres
 	$(BIN)/python bench/run.py --events $(EVENTS) --rss-sizes $(RSS_SIZES)

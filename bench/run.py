@@ -617,8 +617,10 @@ def bench_rss(company: Company, sizes: list[int]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--rss-sizes", default="100000",
+    parser.add_argument("--rss-sizes", default="5000000",
                         help="more log sizes for the catch-up's peak RSS (besides --events)")
+    parser.add_argument("--profile-events", type=int, default=100_000,
+                        help="the log size of the catch-up run under cProfile (0: none)")
     parser.add_argument("--sales", type=int, default=20_000)
     parser.add_argument("--naive", type=int, default=1_000)
     parser.add_argument("--profile-sales", type=int, default=3_000)
@@ -637,6 +639,7 @@ def main() -> None:
     if args.smoke:
         company = Company(reps=4, customers=9, sales_per_rep_month=(1, 3))
         args.events, args.rss_sizes, args.sales, args.naive = 1_500, "700", 40, 5
+        args.profile_events = 700
         args.profile_sales, args.seconds, args.clients = 10, 0.3, "1,2"
     command = " ".join([".venv/bin/python", "bench/run.py", *sys.argv[1:]])
     if os.environ.get("MAKELEVEL"):
@@ -673,37 +676,41 @@ def main() -> None:
         sizes = sorted({args.events, *(int(s) for s in args.rss_sizes.split(",") if s)})
         doc["catch_up_rss"] = []
         big: Generated | None = None
+        if args.profile_events:
+            g = maker.make(args.profile_events, "prof")
+            urls.append(g.url)
+            with tempfile.TemporaryDirectory() as folder:
+                profile = f"{folder}/catch_up.prof"
+                r = catch_up(g.url, profile=profile)
+                doc["catch_up_profile"] = {"events": r["events"], "events_per_s": r["events_per_s"],
+                                           "top": top_of_profile(profile)}
+            log(f"catch-up (profiled) at {g.events:,}: {r['events_per_s']:,} events/s")
+            if not args.keep:
+                drop(g.url)
+                urls.remove(g.url)
+            save()
         for size in sizes:
             g = maker.make(size, "log")
             urls.append(g.url)
             log(f"generated {g.events:,} events in {g.write_seconds:.1f}s")
             gen = {"events": g.events, "divisions": g.copies, "seconds": round(g.write_seconds, 2),
                    "events_per_s": round(g.events / g.write_seconds)}
+            read = raw_read_decode(g.url)
+            r = catch_up(g.url)
+            r["ratio_to_read_decode"] = round(r["events_per_s"] / read["events_per_s"], 4)
+            doc["catch_up_rss"].append({**gen, **{k: r[k] for k in (
+                "peak_rss_mib", "events_per_s", "seconds", "ratio_to_read_decode")},
+                "read_decode_events_per_s": read["events_per_s"]})
+            log(f"catch-up at {g.events:,}: {r} (raw read + decode {read})")
             if size == args.events:
                 big = g
                 doc["log"] = gen
-                doc["read_decode"] = raw_read_decode(g.url)
-                log(f"raw read + decode: {doc['read_decode']}")
-                doc["catch_up"] = catch_up(g.url)
-                doc["catch_up"]["ratio_to_read_decode"] = round(
-                    doc["catch_up"]["events_per_s"] / doc["read_decode"]["events_per_s"], 4)
-                log(f"catch-up: {doc['catch_up']}")
-                save()
-                doc["catch_up_rss"].append({**gen, **{k: doc["catch_up"][k] for k in (
-                    "peak_rss_mib", "events_per_s", "seconds")}})
-            else:
-                with tempfile.TemporaryDirectory() as folder:
-                    profile = f"{folder}/catch_up.prof"
-                    r = catch_up(g.url, profile=profile)
-                    doc["catch_up_rss"].append({**gen, "peak_rss_mib": r["peak_rss_mib"],
-                                                "events_per_s": r["events_per_s"],
-                                                "seconds": r["seconds"], "profiled": True})
-                    doc["catch_up_profile"] = {"events": r["events"],
-                                               "top": top_of_profile(profile)}
-                log(f"catch-up (profiled) at {g.events:,}: {doc['catch_up_rss'][-1]}")
-                if not args.keep:
-                    drop(g.url)
-                    urls.remove(g.url)
+                doc["read_decode"] = read
+                doc["catch_up"] = r
+            elif not args.keep:
+                drop(g.url)
+                urls.remove(g.url)
+            save()
         assert big is not None
         doc["reads"] = bench_reads(big.url, company, big.copies, args.seconds, clients)
         save()
