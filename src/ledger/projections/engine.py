@@ -259,9 +259,14 @@ class Projector:
                         for p in self.projections:
                             if p.kept_through != seen[p.name]:
                                 p.forget()
+                        readers: dict[type, list[Projection]] = {}  # event class -> them
                         for position, event in events:
-                            for p in self.projections:
-                                if position > seen[p.name] and p.reads(event):
+                            found = readers.get(type(event))
+                            if found is None:
+                                found = readers[type(event)] = [
+                                    p for p in self.projections if p.reads(event)]
+                            for p in found:
+                                if position > seen[p.name]:
                                     p.apply(sql, position, event)
                                     applied += 1
                         for p in self.projections:
