@@ -81,6 +81,13 @@ class ProjectionStore:
             # unqualified projection tables live in the ledger's schema, not ``public``
             cursor.execute(SQL("SET LOCAL search_path TO {}").format(
                 Identifier(datastore.schema)))
+            if commit and pipeline:
+                # A catch-up page's rows are derived: a crash may lose the last pages
+                # committed (rows and tracking together, never one without the other), and
+                # the next catch-up applies those events again. So a page does not wait for
+                # its WAL to reach the disk; the log's own writes (and a rebuild's switch)
+                # still do.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             if not pipeline:
                 yield Sql(cursor, True)
                 return
