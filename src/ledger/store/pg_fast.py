@@ -16,12 +16,14 @@ travel:
   with a regular expression (two ``re.sub`` per row, the largest cost of the library's
   recorder after the server's own time); binary arrays are packed, not escaped.
 
-Not wired into ``ledger.config``; select it for a database with::
+The PostgreSQL recorder ``ledger.config`` selects (``APPLICATION_RECORDER_TOPIC``). The
+library's recorder with the same additions, ``ledger.store.recorders.PostgresLedgerRecorder``,
+stays selectable by that variable (the tests compare the two logs)::
 
     from dataclasses import replace
     db = parse_database_url(url)
     db = replace(db, env={**db.env, "APPLICATION_RECORDER_TOPIC":
-                          "ledger.store.pg_fast:FastPostgresLedgerRecorder"})
+                          "ledger.store.recorders:PostgresLedgerRecorder"})
     Ledger(db)
 """
 
