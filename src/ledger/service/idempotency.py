@@ -88,9 +88,9 @@ def record_applied(uow: UnitOfWork, identity: Identity, command: str, actor: str
     another actor's command under the same id as its own entry (SPEC 1)."""
     record = uow.get(CommandRecord, identity.command_id)
     if record is None:
-        uow.add(CommandRecord(command_id=identity.command_id, command=command,
-                              body_hash=identity.hash, actor=actor, answer=answer.stored(),
-                              meta=meta))
+        uow.add(CommandRecord.new(command_id=identity.command_id, command=command,
+                                  body_hash=identity.hash, actor=actor, answer=answer.stored(),
+                                  meta=meta))
     else:
         record.record_for(command_id=identity.command_id, actor=actor, command=command,
                           body_hash=identity.hash, answer=answer.stored(), meta=meta)
