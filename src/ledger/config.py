@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ledger.store.recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
+from ledger.store.pg_fast import FastPostgresLedgerRecorder
+from ledger.store.recorders import SQLiteLedgerRecorder
 
 DATABASE_URL_ENV = "LEDGER_DATABASE_URL"  # named in errors (read by ledger.bootstrap)
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
@@ -73,7 +74,7 @@ def parse_database_url(url: str, *, pool_size: int = 4, pool_max_overflow: int =
             "POSTGRES_MAX_OVERFLOW": str(pool_max_overflow),
             "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_SECONDS),
             "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_SECONDS),
-            "APPLICATION_RECORDER_TOPIC": _topic(PostgresLedgerRecorder),
+            "APPLICATION_RECORDER_TOPIC": _topic(FastPostgresLedgerRecorder),
         }
         if schema:
             env["POSTGRES_SCHEMA"] = schema

@@ -1,7 +1,9 @@
 """The library's own application-recorder test cases (concurrency included) against
-``ledger.store.pg_fast.FastPostgresLedgerRecorder`` on PostgreSQL; after each, the hash
-chain over whatever the case wrote verifies; and the ledger's command path on it writes
-the same log as on the default recorder."""
+``ledger.store.pg_fast.FastPostgresLedgerRecorder`` (the PostgreSQL default) on
+PostgreSQL; after each, the hash chain over whatever the case wrote verifies; and the
+ledger's command path on it writes the same log as on the library's recorder
+(``ledger.store.recorders.PostgresLedgerRecorder``, the same tables written through the
+library's own insert)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,23 @@ from ledger.config import Database
 from ledger.demo import sales_file
 from ledger.replay.chain import verify
 from ledger.store.pg_fast import TOPIC, FastPostgresLedgerRecorder
+from ledger.store.recorders import PostgresLedgerRecorder
 
 pytestmark = pytest.mark.postgres
 
 
 def fast(db: Database) -> Database:
     return replace(db, env={**db.env, "APPLICATION_RECORDER_TOPIC": TOPIC})
+
+
+def library(db: Database) -> Database:
+    return replace(db, env={**db.env, "APPLICATION_RECORDER_TOPIC":
+                            "ledger.store.recorders:PostgresLedgerRecorder"})
+
+
+def test_the_fast_recorder_is_the_postgres_default() -> None:
+    with scratch_database("postgres") as db, Ledger(db) as ledger:
+        assert type(ledger.app.recorder) is FastPostgresLedgerRecorder
 
 
 class TestFastPostgresRecorder(ApplicationRecorderTestCase):  # type: ignore[type-arg]
@@ -76,7 +89,8 @@ def test_command_path_writes_the_same_log_and_chain_on_the_fast_recorder() -> No
 
     lines = [msgspec.json.encode(b) for b in sales_file(300)]
     with scratch_database("postgres") as a, scratch_database("postgres") as b:
-        with Ledger(a) as default, Ledger(fast(b)) as ours:
+        with Ledger(library(a)) as default, Ledger(fast(b)) as ours:
+            assert type(default.app.recorder) is PostgresLedgerRecorder
             assert type(ours.app.recorder) is FastPostgresLedgerRecorder
             ra, rb = import_lines(default, lines), import_lines(ours, lines)
             assert ra["applied"] == rb["applied"] == len(lines)

@@ -317,6 +317,12 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
 )
 COMMAND_NAMES = tuple(t.__struct_config__.tag for t in COMMAND_TYPES)
 AnyCommand = Union[COMMAND_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - a Union built from a tuple
+# each command's type by its name: ``decode_command`` converts to the one type the body
+# names (the same struct and the same errors as converting to ``AnyCommand``, whose tag
+# it is, without msgspec looking the whole union up on every call: ~10x faster)
+COMMAND_BY_NAME: dict[str, type[Command]] = {
+    t.__struct_config__.tag: t for t in COMMAND_TYPES  # type: ignore[misc]
+}
 
 _body_encoder = msgspec.json.Encoder(order="sorted")
 _FIELD_AT = re.compile(r"at `\$(?:\.)?([^`]*)`")
@@ -338,10 +344,57 @@ def valid_id(value: Any) -> bool:
 def check_body(body: Any) -> None:
     """The bounds of SPEC 1 / 5.4 on a decoded JSON body, before anything else reads it:
     nesting depth, entries per list or object, string length and control characters, and
-    the size of the whole command. Walks iteratively (a deep body cannot exhaust the
-    stack). Raises ``invalid_field`` naming the first offending place."""
+    the size of the whole command. Raises ``invalid_field`` naming the first offending
+    place (in document order). A plain body within bounds passes a quick check; any
+    other is walked place by place."""
     if not isinstance(body, dict):
         raise Rejection("invalid_field", "a command must be a JSON object", field="$")
+    if not _within_bounds(body, 1):
+        _find_out_of_bounds(body)
+    size = len(_body_encoder.encode(body))
+    if size > MAX_COMMAND_BYTES:
+        raise Rejection("invalid_field",
+                        f"$: the command is {size} bytes of JSON, at most {MAX_COMMAND_BYTES}",
+                        field="$", size=size, max_bytes=MAX_COMMAND_BYTES)
+
+
+def _within_bounds(value: Any, depth: int) -> bool:
+    """Whether ``value`` (at nesting ``depth``) is surely within the bounds: the fast
+    answer for plain JSON values. False also when it cannot tell (a subclass, another
+    type): ``_find_out_of_bounds`` then walks it and names the first offence, if any."""
+    t = type(value)
+    if t is str:
+        return (len(value) <= MAX_STRING and _FORBIDDEN.search(value) is None
+                and (value.isascii() or _encodes(value)))
+    if t is int:
+        return -(2**63) < value < 2**63
+    if t is dict:
+        if depth > MAX_DEPTH or len(value) > MAX_ITEMS:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or not _within_bounds(key, depth):
+                return False
+            if not _within_bounds(item, depth + 1):
+                return False
+        return True
+    if t is list:
+        if depth > MAX_DEPTH or len(value) > MAX_ITEMS:
+            return False
+        return all(_within_bounds(item, depth + 1) for item in value)
+    return value is None or t is bool
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _find_out_of_bounds(body: dict[str, Any]) -> None:
+    """Walk ``body`` in document order and raise ``invalid_field`` at the first place out
+    of bounds. Iterative: a deep body cannot exhaust the stack."""
     stack: list[tuple[Any, str, int]] = [(body, "$", 1)]
     while stack:
         value, where, depth = stack.pop()
@@ -373,11 +426,6 @@ def check_body(body: Any) -> None:
             else:
                 stack.extend((value[i], f"{where}[{i}]", depth + 1)
                              for i in range(len(value) - 1, -1, -1))
-    size = len(_body_encoder.encode(body))
-    if size > MAX_COMMAND_BYTES:
-        raise Rejection("invalid_field",
-                        f"$: the command is {size} bytes of JSON, at most {MAX_COMMAND_BYTES}",
-                        field="$", size=size, max_bytes=MAX_COMMAND_BYTES)
 
 
 def _join(where: str, key: str) -> str:
@@ -469,7 +517,7 @@ def decode_command(body: Any, *, checked: bool = False) -> Command:
             allowed=list(COMMAND_NAMES),
         )
     try:
-        cmd = msgspec.convert(body, AnyCommand, strict=True)
+        cmd = msgspec.convert(body, COMMAND_BY_NAME[name], strict=True)
     except msgspec.ValidationError as e:
         text = str(e)
         m = _FIELD_AT.search(text)

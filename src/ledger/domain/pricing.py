@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from ledger.domain.errors import Rejection
-from ledger.domain.money import exact, format_rate, round_fen, vat_of_gross
+from ledger.domain.money import exact, format_rate
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,28 @@ def price_line(sku: str, quantity: int, unit_price: int, tax_rate: str, list_pri
     gross = quantity * unit_price
     return PricedLine(
         sku=sku, quantity=quantity, unit_price=unit_price, tax_rate=tax_rate,
-        list_price=list_price, gross=gross, vat=round_fen(vat_of_gross(gross, tax_rate)),  # type: ignore[arg-type]  # the rate's decimal text; Fraction() reads it
+        list_price=list_price, gross=gross, vat=line_vat(gross, tax_rate),
     )
+
+
+def line_vat(gross: int, tax_rate: str) -> int:
+    """round(gross x rate / (1 + rate)), half away from zero: ``round_fen(vat_of_gross(
+    gross, tax_rate))`` in integers. With rate = n/d (lowest terms) the VAT is gross x n /
+    (d + n), and rounding a quotient does not depend on its reduction."""
+    n, d = _rate_terms(tax_rate)
+    whole, rem = divmod(abs(gross) * n, d + n)
+    if rem * 2 >= d + n:
+        whole += 1
+    return -whole if gross < 0 else whole
+
+
+@lru_cache(maxsize=1024)
+def _rate_terms(tax_rate: str) -> tuple[int, int]:
+    """A non-negative rate's decimal text as (numerator, denominator), lowest terms."""
+    rate = exact(tax_rate)
+    if rate < 0:  # pragma: no cover - a sale's rates are checked in [0, 1) first
+        raise ValueError(f"negative rate {tax_rate!r}")
+    return rate.numerator, rate.denominator
 
 
 def largest_discount(lines: list[PricedLine]) -> tuple[Fraction, PricedLine | None]:

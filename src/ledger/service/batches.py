@@ -40,8 +40,8 @@ from ledger.service.answers import (
 from ledger.service.idempotency import (
     FirstAnswers,
     Identity,
+    batch_references,
     identify,
-    known_absent,
     record_applied,
     rejection_row,
 )
@@ -146,7 +146,7 @@ class Batch:
                 continue
             p.identity = identify(p.body)
         first = FirstAnswers(self.app, [p.identity for p in pendings if p.identity])
-        uow.known_absent(known_absent(self.app, [p.body for p in pendings if p.refused is None]))
+        uow.prefetch(batch_references([p.body for p in pendings if p.refused is None]))
         recorded_at = self.clock()
         answers: list[Answer] = []
         counts: list[int] = []  # events of each applied command

@@ -5,8 +5,8 @@ The key is the actor and the ``command_id`` (``idempotency_key``); a body is rec
 its hash. A first answer is found, in this order: earlier in the same batch, among the
 stored rejections (read for a whole batch in one query), in the command's record (an
 aggregate keyed by uuid5 of the ``command_id``, one entry per actor). ``referenced_ids``
-names what a body will look up, so a batch can learn in one query which of them do not
-exist yet.
+names what a body will look up, so a batch can load all of them (and learn which do not
+exist yet) in one query.
 """
 
 from __future__ import annotations
@@ -88,22 +88,23 @@ def record_applied(uow: UnitOfWork, identity: Identity, command: str, actor: str
     another actor's command under the same id as its own entry (SPEC 1)."""
     record = uow.get(CommandRecord, identity.command_id)
     if record is None:
-        uow.add(CommandRecord(command_id=identity.command_id, command=command,
-                              body_hash=identity.hash, actor=actor, answer=answer.stored(),
-                              meta=meta))
+        uow.add(CommandRecord.new(command_id=identity.command_id, command=command,
+                                  body_hash=identity.hash, actor=actor, answer=answer.stored(),
+                                  meta=meta))
     else:
         record.record_for(command_id=identity.command_id, actor=actor, command=command,
                           body_hash=identity.hash, answer=answer.stored(), meta=meta)
 
 
-def known_absent(app: LedgerApplication, bodies: list[Any]) -> set[UUID]:
-    """The aggregates a batch will ask for that do not exist, found with one query instead
-    of one per lookup (command records, claims and parties named in the bodies)."""
-    wanted: set[UUID] = {PolicyBook.create_id(), Closings.create_id()}
+def batch_references(bodies: list[Any]) -> dict[UUID, None]:
+    """The aggregates a batch will ask for (command records, claims and parties named in
+    the bodies, the policy book and the closings), in first-named order: the unit of
+    work loads them with one query instead of one per lookup."""
+    wanted: dict[UUID, None] = {PolicyBook.create_id(): None, Closings.create_id(): None}
     for body in bodies:
         if isinstance(body, dict):
-            wanted.update(referenced_ids(body))
-    return unit_of_work.absent(app, wanted)
+            wanted.update(dict.fromkeys(referenced_ids(body)))
+    return wanted
 
 
 def referenced_ids(body: dict[str, Any]) -> Iterator[UUID]:

@@ -3,18 +3,25 @@
 ``LedgerApplication`` is the library's application (recorder, msgspec mapper, repository,
 log) with a batch save path. ``UnitOfWork`` holds the aggregates a batch loads or creates
 and collects their new events in command order, then saves them (and the batch's stored
-rejections) in one transaction. The other functions are the store reads the service makes
-besides: stored rejections, which aggregates do not exist, the log's position, an
-aggregate as saved, and dropping the repository's cache after a batch that was not saved.
+rejections) in one transaction; it loads the aggregates a batch names with one query
+(``prefetch``). The other functions are the store reads the service makes besides: stored
+rejections, the log's position, an aggregate as saved, and dropping the repository's cache
+after a batch that was not saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.persistence import DataError, IntegrityError, Transcoder
 
 from ledger.store.transcoder import MsgspecTranscoder
@@ -119,10 +126,37 @@ class UnitOfWork:
 
     # --- the batch's bookkeeping ------------------------------------------------------
 
-    def known_absent(self, ids: Iterable[UUID]) -> None:
-        """Aggregates known not to exist: ``get`` answers None without a query."""
+    def prefetch(self, ids: Iterable[UUID]) -> None:
+        """Load the aggregates of ``ids`` for the batch with one query: a cached one
+        brought up to date with its events saved since (what the repository's
+        fast-forward does with a query per aggregate), any other built from its events,
+        and one with no event at all known not to exist (``get`` answers None). ``get``
+        then answers them without a query."""
+        cache: Any = self.app.repository.cache
+        held: dict[UUID, Any] = {}
         for agg_id in ids:
-            self.loaded[agg_id] = None
+            if agg_id in self.loaded or agg_id in held:
+                continue
+            agg = None
+            if cache is not None:
+                with contextlib.suppress(KeyError):
+                    agg = cache.get(agg_id)
+            held[agg_id] = agg
+        if not held:
+            return
+        after = [(agg_id, agg.version if agg is not None else 0) for agg_id, agg in held.items()]
+        stored = self.app.recorder.select_events_after(after)  # type: ignore[attr-defined]
+        news: dict[UUID, list[Any]] = {}
+        for s in stored:
+            news.setdefault(s.originator_id, []).append(s)
+        to_domain_event = self.app.mapper.to_domain_event
+        for agg_id, agg in held.items():
+            new = news.get(agg_id)
+            if new:
+                agg = project_aggregate(agg, [to_domain_event(s) for s in new])
+                if cache is not None and agg is not None:
+                    cache.put(agg_id, agg)
+            self.loaded[agg_id] = agg
 
     def begin(self) -> None:
         """A command starts: what it changes is counted from here."""
@@ -195,18 +229,6 @@ def stored_rejections(app: LedgerApplication, keys: list[str]) -> dict[str, tupl
     return app.recorder.select_rejections(keys)  # type: ignore[attr-defined]
 
 
-def absent(app: LedgerApplication, wanted: set[UUID]) -> set[UUID]:
-    """Those of ``wanted`` that no event was ever saved for (one query; the cached ones
-    exist)."""
-    cache = app.repository.cache
-    if cache is not None:
-        wanted = {i for i in wanted if not _in_cache(cache, i)}
-    if not wanted:
-        return set()
-    found = app.recorder.select_first_events(wanted)  # type: ignore[attr-defined]
-    return wanted - set(found)
-
-
 def saved(app: LedgerApplication, agg_id: UUID) -> Any | None:
     """The aggregate as saved (not the cached one, which a batch in progress may hold with
     unsaved changes), or None."""
@@ -214,11 +236,3 @@ def saved(app: LedgerApplication, agg_id: UUID) -> Any | None:
         return app.repository.get(agg_id, version=LATEST_SAVED)
     except AggregateNotFoundError:
         return None
-
-
-def _in_cache(cache: Any, key: UUID) -> bool:
-    try:
-        cache.get(key)
-    except KeyError:
-        return False
-    return True

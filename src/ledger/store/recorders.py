@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger.store.chain import PostgresChainMixin, SQLiteChainMixin
@@ -60,6 +61,22 @@ class SQLiteLedgerRecorder(SQLiteChainMixin, SQLiteApplicationRecorder):
                     found[row[0]] = (row[1], bytes(row[2]))
         return found
 
+    def select_events_after(self, after: Iterable[tuple[UUID, int]]) -> list[StoredEvent]:
+        """The events of each (aggregate id, version) pair's aggregate past that version,
+        in one read transaction (per aggregate in version order)."""
+        out: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for agg_id, version in after:
+                c.execute(
+                    f"SELECT originator_version, topic, state FROM {self.events_table_name} "
+                    "WHERE originator_id = ? AND originator_version > ? "
+                    "ORDER BY originator_version",
+                    (agg_id.hex, version),
+                )
+                out.extend(StoredEvent(agg_id, row[0], row[1], bytes(row[2]))
+                           for row in c.fetchall())
+        return out
+
     def select_first_events(self, originator_ids: Iterable[UUID]) -> dict[UUID, StoredEvent]:
         ids = [i.hex for i in originator_ids]
         found: dict[UUID, StoredEvent] = {}
@@ -95,6 +112,13 @@ class PostgresLedgerRecorder(PostgresChainMixin, PostgresApplicationRecorder):
         self._select_rejections = SQL(
             "SELECT command_id, body_hash, answer FROM {}.{} WHERE command_id = ANY(%s)"
         ).format(schema, table)
+        self._select_after = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%b::{}[], %b::bigint[]) AS w(id, v) JOIN {}.{} AS e "
+            "ON e.originator_id = w.id AND e.originator_version > w.v "
+            "ORDER BY e.originator_id, e.originator_version"
+        ).format(SQL(self.datastore.originator_id_type), schema,
+                 Identifier(self.events_table_name))
         self._select_first = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_version = 1 AND originator_id = ANY(%s)"
@@ -116,6 +140,17 @@ class PostgresLedgerRecorder(PostgresChainMixin, PostgresApplicationRecorder):
                 row["command_id"]: (row["body_hash"], bytes(row["answer"]))
                 for row in curs.fetchall()
             }
+
+    def select_events_after(self, after: Iterable[tuple[UUID, int]]) -> list[StoredEvent]:
+        """The events of each (aggregate id, version) pair's aggregate past that version,
+        in one query (per aggregate in version order)."""
+        pairs = list(after)
+        if not pairs:
+            return []
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._select_after, ([p[0] for p in pairs], [p[1] for p in pairs]),
+                         prepare=True, binary=True)
+            return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in curs.fetchall()]
 
     def select_first_events(self, originator_ids: Iterable[UUID]) -> dict[UUID, StoredEvent]:
         ids = list(originator_ids)

@@ -210,8 +210,8 @@ class Context:
             raise duplicate(kind, business_id)
 
     def claim(self, kind: str, business_id: str, owner_kind: str, owner_id: str) -> None:
-        self.uow.add(Claim(kind=kind, business_id=business_id, owner_kind=owner_kind,
-                           owner_id=owner_id, meta=self.meta))
+        self.uow.add(Claim.new(kind=kind, business_id=business_id, owner_kind=owner_kind,
+                               owner_id=owner_id, meta=self.meta))
 
     # --- authorisation -----------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ledger.domain import authority
@@ -25,6 +27,14 @@ def _closed_period_flag(ctx: Context, day_period: str) -> bool:
     return bool(closings and closings.is_closed(day_period))
 
 
+@lru_cache(maxsize=1024)
+def _rate(text: str) -> tuple[Decimal, str]:
+    """A rate's text parsed, and in shortest form (``parse_rate``, ``format_rate``):
+    a sale's few distinct rates, parsed once."""
+    rate = parse_rate(text)
+    return rate, format_rate(rate)
+
+
 def record_sale(ctx: Context) -> dict[str, Any]:
     cmd: RecordSale = ctx.cmd  # type: ignore[assignment]
     pricing = ctx.policy("price_approval")
@@ -32,12 +42,12 @@ def record_sale(ctx: Context) -> dict[str, Any]:
     for i, line in enumerate(cmd.lines):
         text = line.tax_rate if line.tax_rate is not None else pricing.values["default_tax_rate"]
         try:
-            rate = parse_rate(text)
+            rate, shortest = _rate(text)
         except ValueError as e:
             raise invalid(f"lines[{i}].tax_rate", str(e)) from None
         if not (0 <= rate < 1):
             raise invalid(f"lines[{i}].tax_rate", f"must be in [0, 1), got {text!r}")
-        rates.append(format_rate(rate))
+        rates.append(shortest)
     # unknown_reference
     ctx.actor()
     customer = ctx.require(Customer, cmd.customer_id, "customer_id")

@@ -11,12 +11,27 @@ aggregate holds its facts, so "does it exist" and "where is it" are lookups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from ledger.domain.ids import aggregate_id
+
+A = TypeVar("A")
+
+
+def created(cls: type[A], event_class: type[Any], originator_id: UUID, **fields: Any) -> A:
+    """A new aggregate of ``cls`` from its created event ``event_class`` with ``fields``:
+    what calling ``cls(**fields)`` does (the same event, field for field, and the same
+    aggregate), without the library's per-call checks of the class and of the arguments,
+    on the command path's hot creations (a claim, a command record)."""
+    new = event_class(originator_topic=get_topic(cls), originator_id=originator_id,
+                      originator_version=1, timestamp=event_class.create_timestamp(), **fields)
+    agg: A = new.mutate(None)
+    agg.pending_events.append(new)  # type: ignore[attr-defined]
+    return agg
 
 
 def idempotency_key(actor: Any, command_id: str) -> str:
@@ -87,6 +102,14 @@ class CommandRecord(Aggregate):
         answer: dict[str, Any]
         meta: dict[str, Any]
 
+    @classmethod
+    def new(cls, command_id: str, command: str, body_hash: str, actor: str,
+            answer: dict[str, Any], meta: dict[str, Any]) -> CommandRecord:
+        """``CommandRecord(...)``, quicker (``created``)."""
+        return created(cls, cls.Recorded, cls.create_id(command_id), command_id=command_id,
+                       command=command, body_hash=body_hash, actor=actor, answer=answer,
+                       meta=meta)
+
     @event(Recorded)
     def __init__(self, command_id: str, command: str, body_hash: str, actor: str,
                  answer: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -132,6 +155,14 @@ class Claim(Aggregate):
         owner_kind: str
         owner_id: str
         meta: dict[str, Any]
+
+    @classmethod
+    def new(cls, kind: str, business_id: str, owner_kind: str, owner_id: str,
+            meta: dict[str, Any]) -> Claim:
+        """``Claim(...)``, quicker (``created``)."""
+        return created(cls, cls.Claimed, cls.create_id(kind, business_id), kind=kind,
+                       business_id=business_id, owner_kind=owner_kind, owner_id=owner_id,
+                       meta=meta)
 
     @event(Claimed)
     def __init__(self, kind: str, business_id: str, owner_kind: str, owner_id: str,
