@@ -115,7 +115,7 @@ def test_every_benchmark_at_toy_size(tmp_path: Path) -> None:
                 "naive_commands_per_s", "ratio_to_naive"):
         assert i[key] > 0, key
     assert i["profile"]["own"] and i["profile"]["total_s"] > 0
-    assert i["fast_recorder"]["events_per_s"] > 0 and i["fast_recorder"]["insert_events_ratio"] > 0
+    assert i["recorders"]["library_events_per_s"] > 0 and i["recorders"]["insert_events_ratio"] > 0
     assert d["read_decode"]["events_per_s"] > 0
     assert d["catch_up"]["events_per_s"] > 0 and d["catch_up"]["peak_rss_mib"] > 0
     assert d["catch_up"]["events"] == d["log"]["events"] >= 1500
