@@ -9,6 +9,7 @@ on a date with the domain's own rule (``policies.version_in_force``), never a co
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -18,13 +19,14 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from ledger.domain.calendar import business_date, parse_date
+from ledger.domain.model import Customer
 from ledger.domain.money import format_rate
 from ledger.domain.policies import PolicyVersion, version_in_force
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import invalid
 
 END_OF_TIME = "9999-12-31"
-MEMO_SIZE = 50_000  # facts a ``Memo`` keeps before it forgets the older half  # upper bound for "every fact the log holds"
+MEMO_SIZE = 20_000  # facts a ``Memo`` keeps before it forgets the older half  # upper bound for "every fact the log holds"
 
 POLICY_TABLE = {
     "policies": "position BIGINT PRIMARY KEY, policy TEXT NOT NULL, version TEXT NOT NULL, "
@@ -124,31 +126,38 @@ class Memo:
 
 class Kept:
     """What a projection's own rows say now about a thing that changes (a sale's dates),
-    kept in memory so that applying an event needs no SELECT: filled from the table on
-    first use, then updated by the same handler that writes the rows, in the same step.
+    for one page: read at once for every thing the page's events name (``prepare``), then
+    updated by the same handler that writes the rows, in the same step, so applying an
+    event needs no SELECT.
 
-    Unlike a ``Memo`` it is only true while this projector alone has applied the events
-    since it was filled: the projector clears it (``Projection.forget``) when a page's
-    transaction fails, and when the tracked position it finds under the lock is not the
-    one it left (another process applied events meanwhile). Bounded like a ``Memo``.
+    It lives only as long as the page's transaction, which holds the projector's lock:
+    the projector clears it (``Projection.forget``) before every page and when a page
+    fails, so nothing another process wrote, and nothing rolled back, is ever seen here.
     """
 
-    def __init__(self, size: int | None = None) -> None:
-        self.size = size or MEMO_SIZE
+    def __init__(self) -> None:
         self._known: dict[Any, Any] = {}
 
     def get(self, key: Any) -> Any:
         return self._known.get(key)
 
     def put(self, key: Any, value: Any) -> None:
-        known = self._known
-        known[key] = value
-        if len(known) > self.size:
-            for old in list(itertools.islice(known, len(known) // 2)):
-                del known[old]
+        self._known[key] = value
 
     def clear(self) -> None:
         self._known.clear()
+
+
+def sales_named(events: Sequence[Any]) -> list[str]:
+    """The sales a page's returns, payments and write-offs take from (what receivables
+    and the general ledger read a sale's dates for), each once."""
+    found: dict[str, None] = {}
+    for e in events:
+        if isinstance(e, Customer.PaymentRecorded):
+            found.update((a["sale_id"], None) for a in e.applied)
+        elif isinstance(e, Customer.ReturnRecorded | Customer.ReceivableWrittenOff):
+            found[e.sale_id] = None
+    return list(found)
 
 
 # --- report dates --------------------------------------------------------------------------

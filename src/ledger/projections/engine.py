@@ -96,9 +96,6 @@ class Projection:
 
     def __init__(self, generation: int = 1) -> None:
         self.generation = generation
-        # the tracked position this instance's in-memory state (``forget``) is true at;
-        # None: it keeps nothing that could be stale
-        self.kept_through: int | None = None
 
     @property
     def tracking_name(self) -> str:
@@ -130,10 +127,15 @@ class Projection:
     def apply(self, sql: Sql, position: int, event: Any) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def prepare(self, sql: Sql, events: Sequence[Any]) -> None:
+        """Before a page's events are applied (``events``: those this projection will
+        apply, in order), in the page's transaction: read at once what applying them
+        will need of the projection's own rows (``common.Kept``)."""
+
     def forget(self) -> None:
         """Drop what this instance keeps in memory about its own rows' changing state
-        (``common.Kept``): the projector calls it when that state may be stale (a page
-        that rolled back, or events another process applied to the same tables)."""
+        (``common.Kept``). The projector calls it before every page and when a page
+        fails: such state never outlives the page's transaction, which holds the lock."""
 
 
 # What a replay may do to each event before the projections see it: return the event
@@ -252,33 +254,39 @@ class Projector:
                 try:
                     with self.transaction(pipeline=True) as sql:
                         sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
-                        # positions again, under the lock: another catch-up may have moved
-                        # them (then what a projection keeps in memory may be stale)
+                        # positions again, under the lock: another catch-up may have moved them
                         seen = {p.name: self.target.tracked(sql, p.tracking_name)
                                 for p in self.projections}
-                        for p in self.projections:
-                            if p.kept_through != seen[p.name]:
-                                p.forget()
-                        readers: dict[type, list[Projection]] = {}  # event class -> them
+                        # which projections apply each event (worked out once per class),
+                        # and each projection's events, to ``prepare`` for them at once
+                        readers: dict[type, list[Projection]] = {}
+                        mine: dict[str, list[Any]] = {p.name: [] for p in self.projections}
+                        work: list[tuple[int, Any, list[Projection]]] = []
                         for position, event in events:
                             found = readers.get(type(event))
                             if found is None:
                                 found = readers[type(event)] = [
                                     p for p in self.projections if p.reads(event)]
-                            for p in found:
-                                if position > seen[p.name]:
-                                    p.apply(sql, position, event)
-                                    applied += 1
+                            takers = [p for p in found if position > seen[p.name]]
+                            if takers:
+                                work.append((position, event, takers))
+                                for p in takers:
+                                    mine[p.name].append(event)
+                        for p in self.projections:
+                            p.forget()
+                            if mine[p.name]:
+                                p.prepare(sql, mine[p.name])
+                        for position, event, takers in work:
+                            for p in takers:
+                                p.apply(sql, position, event)
+                                applied += 1
                         for p in self.projections:
                             if page_end > seen[p.name]:
                                 self.target.track(sql, p.tracking_name, page_end)
                 except BaseException:
                     for p in self.projections:
                         p.forget()
-                        p.kept_through = None
                     raise
-                for p in self.projections:
-                    p.kept_through = max(page_end, seen[p.name])
                 if progress:
                     progress(page_end - first, end - first)
         return applied

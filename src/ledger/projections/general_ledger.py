@@ -66,7 +66,7 @@ payouts reversed by D: what the commissions sub-ledger shows as of D (``reconcil
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
@@ -103,7 +103,7 @@ from ledger.domain.posting import (
 )
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.domain.reporting import event_date
-from ledger.projections.common import Dispatching, Kept, MissingReference
+from ledger.projections.common import Dispatching, Kept, MissingReference, sales_named
 from ledger.projections.engine import Projection, Projector, Sql
 
 
@@ -166,7 +166,8 @@ class GeneralLedger(Dispatching):
         # budget -> category: facts that never change, so a cache stays right whatever
         # transaction first saw them; a miss reads the table (one SELECT per budget)
         self._categories: dict[str, str] = {}
-        # sale id -> [invoice date, written_off_on]: the ``sales`` row, kept as it is written
+        # sale id -> [invoice date, written_off_on]: the ``sales`` row, for one page
+        # (``prepare``), kept as it is written
         self.sale_dates = Kept()
 
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
@@ -232,11 +233,7 @@ class GeneralLedger(Dispatching):
 
     def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         wanted = sorted(set(sale_ids))
-        missing = [sale_id for sale_id in wanted if self.sale_dates.get(sale_id) is None]
-        if missing:
-            for r in sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
-                             f"WHERE sale_id IN ({', '.join('?' * len(missing))})", missing):
-                self.sale_dates.put(r["sale_id"], [r["invoice_date"], r["written_off_on"]])
+        self._load_sales_dates(sql, [s for s in wanted if self.sale_dates.get(s) is None])
         found = {}
         for sale_id in wanted:
             kept = self.sale_dates.get(sale_id)
@@ -244,6 +241,19 @@ class GeneralLedger(Dispatching):
                 raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
             found[sale_id] = (kept[0], kept[1])
         return found
+
+    def prepare(self, sql: Sql, events: Sequence[Any]) -> None:
+        """The dates of every sale the page's returns, payments and write-offs take from,
+        in one read per 500 sales (a sale recorded in the page itself is kept by ``_sale``)."""
+        named = sales_named(events)
+        for i in range(0, len(named), 500):
+            self._load_sales_dates(sql, named[i:i + 500])
+
+    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> None:
+        if sale_ids:
+            for r in sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
+                             f"WHERE sale_id IN ({', '.join('?' * len(sale_ids))})", list(sale_ids)):
+                self.sale_dates.put(r["sale_id"], [r["invoice_date"], r["written_off_on"]])
 
     def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
                                                           dict[int, int]]:

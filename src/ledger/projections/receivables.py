@@ -46,6 +46,7 @@ write-offs, the customer's credit lots), read in the same transaction as the INS
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -85,6 +86,7 @@ from ledger.projections.common import (
     policy_in_force,
     record_policy,
     report_date,
+    sales_named,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import unknown
@@ -158,7 +160,8 @@ class ReceivablesProjection(Dispatching):
         self.customers = Memo(f"SELECT customer_id FROM {self.t('customers')} WHERE origin = ?")
         # sale id -> [customer, invoice date, latest write-off date, latest date a reversal
         # reopened a settlement, latest date a reversal took back a recovery]: what
-        # ``_sales_dates`` reads, kept as ``_sale`` and ``_movements`` write it
+        # ``_sales_dates`` reads, for one page (``prepare``), kept as ``_sale`` and
+        # ``_movements`` write it
         self.sale_dates = Kept()
 
     # --- applying events ------------------------------------------------------------------
@@ -349,22 +352,7 @@ class ReceivablesProjection(Dispatching):
         it takes counts from the reversal's date, and no amount goes negative on any date.
         (A reversal's rows are the payment's kinds with a negative amount.)"""
         wanted = sorted(set(sale_ids))
-        missing = [sale_id for sale_id in wanted if self.sale_dates.get(sale_id) is None]
-        if missing:
-            marks = ", ".join("?" * len(missing))
-            movements = self.t("movements")
-            for r in sql.all(
-                f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
-                f"FROM {movements} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo, "
-                f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
-                "AND m.kind IN (?, ?) AND m.amount < 0) AS reopened, "
-                f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
-                "AND m.kind = ? AND m.amount < 0) AS unrecovered_again "
-                f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
-                ("writeoff", "allocation", "fifo", "recovery", *missing),
-            ):
-                self.sale_dates.put(r["sale_id"], [r["customer_id"], r["invoice_date"], r["wo"],
-                                                   r["reopened"], r["unrecovered_again"]])
+        self._load_sales_dates(sql, [s for s in wanted if self.sale_dates.get(s) is None])
         found = {}
         for sale_id in wanted:
             kept = self.sale_dates.get(sale_id)
@@ -374,6 +362,32 @@ class ReceivablesProjection(Dispatching):
             found[sale_id] = (customer_id, join_day(invoice_date, reopened),
                               None if wo is None else join_day(wo, unrecovered_again))
         return found
+
+    def prepare(self, sql: Sql, events: Sequence[Any]) -> None:
+        """The dates of every sale the page's returns, payments and write-offs take from,
+        in one read per 500 sales (a sale recorded in the page itself is kept by ``_sale``)."""
+        named = sales_named(events)
+        for i in range(0, len(named), 500):
+            self._load_sales_dates(sql, named[i:i + 500])
+
+    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> None:
+        """Read the dates of the recorded ones of ``sale_ids`` into ``sale_dates``."""
+        if not sale_ids:
+            return
+        marks = ", ".join("?" * len(sale_ids))
+        movements = self.t("movements")
+        for r in sql.all(
+            f"SELECT s.sale_id, s.customer_id, s.invoice_date, (SELECT MAX(m.business_date) "
+            f"FROM {movements} m WHERE m.sale_id = s.sale_id AND m.kind = ?) AS wo, "
+            f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
+            "AND m.kind IN (?, ?) AND m.amount < 0) AS reopened, "
+            f"(SELECT MAX(m.business_date) FROM {movements} m WHERE m.sale_id = s.sale_id "
+            "AND m.kind = ? AND m.amount < 0) AS unrecovered_again "
+            f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
+            ("writeoff", "allocation", "fifo", "recovery", *sale_ids),
+        ):
+            self.sale_dates.put(r["sale_id"], [r["customer_id"], r["invoice_date"], r["wo"],
+                                               r["reopened"], r["unrecovered_again"]])
 
     def _credit_lots(self, sql: Sql, customer_id: str) -> tuple[list[tuple[int, str, int]],
                                                                   dict[int, int]]:
