@@ -34,7 +34,7 @@ def pg_connect(url: str) -> Any:
     import psycopg
 
     schema = url.split("schema=")[1] if "schema=" in url else "public"
-    conn = psycopg.connect(PG_URL)
+    conn = psycopg.connect(url.split("?", 1)[0] if url.startswith("postgresql://") else PG_URL)
     conn.execute(f'SET search_path TO "{schema}"')
     conn.commit()
     return conn
