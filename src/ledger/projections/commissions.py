@@ -418,37 +418,41 @@ def _require_rep(sql: Sql, p: CommissionsProjection, rep_id: str) -> dict[str, A
     return row
 
 
-def _stored_statement(sql: Sql, p: CommissionsProjection, rep_key: str,
-                      period: str) -> dict[str, Any] | None:
-    """The statement a close accrued for ``rep_key`` and ``period`` (None if none), decoded
-    as ``_load`` decodes it."""
-    row = sql.one(f"SELECT * FROM {p.t('statements')} WHERE rep_key = ? AND period = ?",
-                  (rep_key, period))
-    if row is None:
-        return None
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``statements`` row as ``_load`` decodes it."""
     s = _ints(row)
     s["lines"], s["trainees"] = from_json(s["lines"]), from_json(s["trainees"])
     return s
 
 
+def _rep_and_statement(sql: Sql, p: CommissionsProjection, rep_id: str,
+                       period: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``_require_rep`` and the statement a close accrued for the rep and ``period``
+    (None if none, else decoded as ``_load`` decodes it), in one read."""
+    row = sql.one(
+        "SELECT r.rep_key AS rep_key_, r.rep_id AS rep_id_, r.name AS name_, "
+        f"r.trainer_id AS trainer_id_, s.* FROM {p.t('reps')} r "
+        f"LEFT JOIN {p.t('statements')} s ON s.rep_key = r.rep_key AND s.period = ? "
+        "WHERE r.rep_id = ?", (period, rep_id))
+    if row is None:
+        raise unknown("rep", rep_id, "rep_id")
+    rep = {k: row.pop(f"{k}_") for k in ("rep_key", "rep_id", "name", "trainer_id")}
+    return rep, None if row["period"] is None else _decoded(row)
+
+
 def _payouts(sql: Sql, p: CommissionsProjection, rep_key: str, period: str) -> list[dict[str, Any]]:
+    """The payouts for ``period`` (by date, then log order), then the reversed payouts'
+    lines (SPEC 2.7: the amount negated, so ``paid`` drops by it): one read."""
     rows = sql.all(
-        f"SELECT payout_id, day, amount FROM {p.t('payouts')} WHERE rep_key = ? AND period = ? "
-        "ORDER BY day, position", (rep_key, period),
+        f"SELECT 0 AS reversed, payout_id, NULL AS reversal_id, day, amount, position "
+        f"FROM {p.t('payouts')} WHERE rep_key = ? AND period = ? UNION ALL "
+        f"SELECT 1, payout_id, reversal_id, day, amount, position "
+        f"FROM {p.t('payout_reversals')} WHERE rep_key = ? AND period = ? "
+        "ORDER BY 1, 4, 6", (rep_key, period, rep_key, period),
     )
-    lines = [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
-              "amount": int(r["amount"])} for r in rows]
-    return lines + _payout_reversals(sql, p, rep_key, period)
-
-
-def _payout_reversals(sql: Sql, p: CommissionsProjection, rep_key: str,
-                      period: str) -> list[dict[str, Any]]:
-    """A reversed payout's line (SPEC 2.7): its amount negated, so ``paid`` drops by it."""
-    rows = sql.all(
-        f"SELECT payout_id, reversal_id, day, amount FROM {p.t('payout_reversals')} "
-        "WHERE rep_key = ? AND period = ? ORDER BY day, position", (rep_key, period),
-    )
-    return [{"type": "payout_reversal", "payout_id": r["payout_id"],
+    return [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
+             "amount": int(r["amount"])} if not r["reversed"] else
+            {"type": "payout_reversal", "payout_id": r["payout_id"],
              "reversal_id": r["reversal_id"], "date": r["day"], "amount": -int(r["amount"])}
             for r in rows]
 
@@ -503,8 +507,7 @@ def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str
     period = _period(period)
     p = projection_of(projector)
     with projector.transaction(commit=False) as sql:
-        rep = _require_rep(sql, p, rep_id)
-        stored = _stored_statement(sql, p, rep["rep_key"], period)
+        rep, stored = _rep_and_statement(sql, p, rep_id, period)
         if stored is not None:
             # a month its close accrued: the stored statement answers (as in _commission),
             # without loading the facts of every month of the rep and its trainees
@@ -512,10 +515,10 @@ def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str
                                _payouts(sql, p, rep["rep_key"], period))
         else:
             document = _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
-    # the open disputes of that rep and month (SPEC 5.3), from the disputes projection
-    from ledger.projections.disputes import open_disputes_of
+        # the open disputes of that rep and month (SPEC 5.3), from the disputes projection
+        from ledger.projections.disputes import open_disputes_of
 
-    disputes = open_disputes_of(projector, rep_id, period)
+        disputes = open_disputes_of(projector, rep_id, period, sql)
     if disputes is not None:
         document["disputes"] = disputes
     return document
