@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import math
 import queue
+import random
 import tempfile
 import threading
 import time
@@ -99,6 +100,43 @@ def transform(o: Any, p: str) -> Any:
     if isinstance(o, list):
         return [transform(x, p) for x in o]
     return o
+
+
+UNLIMITED_CREDIT = 10**13  # fen: a credit limit no generated customer reaches
+
+
+@dataclass
+class UnpaidCompany(Company):
+    """The demo company, except that a share of its customers never pay and are never
+    written off (so their sales stay open items), and no customer's credit limit is ever
+    reached: a log with many open items on any date (the aging report's benchmark,
+    ``--unpaid-share``). The company's commands are otherwise made as ``Company`` makes
+    them; which customers do not pay is drawn from a generator of its own."""
+
+    unpaid_share: float = 0.5
+
+    def _customers(self, rng: Any) -> list[tuple[dict[str, Any], Any]]:
+        out = super()._customers(rng)
+        pick = random.Random(self.seed + 2)
+        self._unpaid = set()
+        for body, c in out:
+            body["credit_limit"] = c.limit = UNLIMITED_CREDIT
+            if pick.random() < self.unpaid_share:
+                self._unpaid.add(c.customer_id)
+        return out
+
+    def _collections(self, rng: Any, month_end: Any) -> Iterator[dict[str, Any]]:
+        for c in self.cust:
+            if c.customer_id in self._unpaid:
+                c.open_items = []  # forgotten: never refused a sale, never written off
+        yield from super()._collections(rng, month_end)
+
+
+def company_of(seed: int = 7, unpaid_share: float | None = None) -> Company:
+    """The demo company (``unpaid_share`` None) or its ``UnpaidCompany`` variant."""
+    if unpaid_share is None:
+        return Company(seed=seed)
+    return UnpaidCompany(seed=seed, unpaid_share=unpaid_share)
 
 
 def template_commands(company: Company) -> list[dict[str, Any]]:
@@ -487,8 +525,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--url", required=True, help="postgresql://...?schema=NAME (empty)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--unpaid-share", type=float, default=None,
+                        help="this share of the customers never pays (``UnpaidCompany``): "
+                             "many open items, for the aging report; default: the demo company")
     args = parser.parse_args()
-    g = generate(args.url, args.events, company=Company(seed=args.seed))
+    g = generate(args.url, args.events, company=company_of(args.seed, args.unpaid_share))
     print(f"{g.events:,} events ({g.copies} divisions of {g.template_events:,}-event template, "
           f"built in {g.template_seconds:.1f}s) written in {g.write_seconds:.1f}s = "
           f"{g.events / g.write_seconds:,.0f} events/s", flush=True)

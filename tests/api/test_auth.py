@@ -39,6 +39,17 @@ def test_key_of_an_unregistered_user_is_403(api: Api):
     assert api.get("/v1/aging", user="ghost").status_code == 403
 
 
+def test_a_user_registered_after_a_refusal_is_known_at_the_next_request(api: Api):
+    # the caller's roles are kept while the log does not grow: a registration grows it
+    assert api.get("/v1/aging", user="ghost").status_code == 403
+    assert api.get("/v1/aging", user="ghost").status_code == 403
+    r = api.post(cmd("RegisterUser", "admin", user_id="ghost", name="Ghost", roles=["finance"]),
+                 user="admin")
+    assert r.status_code == 200, r.text
+    assert api.get("/v1/aging", user="ghost").status_code == 200
+    assert api.post(sale("S9"), user="ghost").json()["rule"] == "not_authorized"  # finance
+
+
 def test_actor_is_filled_in_from_the_key(api: Api):
     body = sale("S1")
     del body["actor"]

@@ -27,7 +27,21 @@ from ledger.bootstrap import projector_over
 from ledger.projections.engine import Projector
 from ledger.projections.general_ledger import GeneralLedger, trial_balance
 from ledger.projections.kpis import KpisProjection, query_kpis
-from ledger.projections.receivables import ReceivablesProjection, query_receivables
+from ledger.projections.common import fen_sum, report_date
+from ledger.projections.receivables import (
+    ReceivablesProjection,
+    aging_policy,
+    at_risk_customers,
+    query_receivables,
+    sales_as_of,
+)
+from ledger.domain.receivables import (
+    CLASSES,
+    aging_bucket,
+    bucket_names,
+    days_past_due,
+    receivable_class,
+)
 from ledger.projections.reconcile import query_reconcile
 
 START = date(2024, 1, 1)
@@ -154,7 +168,9 @@ def _check(projector: Projector, as_of: str | None) -> None:
     tb = trial_balance(projector, as_of=as_of)
     assert tb["debit_total"] == tb["credit_total"], as_of
     balance = {a["account"]: a["debit"] - a["credit"] for a in tb["accounts"]}
-    assert balance.get("receivables", 0) == query_aging(projector, as_of=as_of)["total"], as_of
+    aging = query_aging(projector, as_of=as_of)
+    assert balance.get("receivables", 0) == aging["total"], as_of
+    assert aging == _aging_of_every_sale(projector, as_of), as_of
     if as_of is not None:  # the KPIs' open receivables as of D count as the receivables do
         assert query_kpis(projector, as_of=as_of)["total"]["open"] == balance.get("receivables", 0)
     assert balance.get("receivables", 0) >= 0, (as_of, balance)
@@ -163,6 +179,43 @@ def _check(projector: Projector, as_of: str | None) -> None:
         doc = query_receivables(projector, customer, as_of=as_of)
         assert doc["customer_credit"] >= 0, (as_of, doc)
         assert all(i["open"] >= 0 for i in doc["items"]), (as_of, doc)
+
+
+def _aging_of_every_sale(projector: Projector, as_of: str | None) -> dict[str, Any]:
+    """The aging report figured as it was before the ``balances`` rows: every sale
+    invoiced by the date, with its movements dated by then (``sales_as_of``), classed and
+    bucketed one by one."""
+    p = next(x for x in projector.projections if isinstance(x, ReceivablesProjection))
+    day, upto = report_date(projector, as_of)
+    with projector.transaction(commit=False) as sql:
+        sales = sales_as_of(sql, p, upto)
+        at_risk = at_risk_customers(sql, p, upto)
+        policy = aging_policy(sql, p, day)
+    classes = dict.fromkeys(CLASSES, 0)
+    buckets = dict.fromkeys(bucket_names(policy), 0)
+    for s in sales:
+        classes["bad_debt"] += s.written_off
+        if s.open > 0:
+            dpd = days_past_due(date.fromisoformat(s.due_on), day)
+            classes[receivable_class(dpd, s.customer_id in at_risk, policy)] += s.open
+            buckets[aging_bucket(dpd, policy)] += s.open
+    return {"as_of": day.isoformat(), "total": sum(buckets.values()), "classes": classes,
+            "buckets": buckets}
+
+
+def _balances_add_up(projector: Projector) -> None:
+    """Each sale's ``balances`` row holds the sums of its movements and their latest date."""
+    p = next(x for x in projector.projections if isinstance(x, ReceivablesProjection))
+    with projector.transaction(commit=False) as sql:
+        kept = sql.all(f"SELECT sale_id, customer_id, due_on, invoice_date, open_amount, "
+                       f"unrecovered, last_date FROM {p.t('balances')} ORDER BY sale_id")
+        summed = sql.all(
+            f"SELECT s.sale_id, s.customer_id, s.due_on, s.invoice_date, "
+            f"{fen_sum('m.open_delta')} AS open_amount, "
+            f"{fen_sum('m.unrecovered_delta')} AS unrecovered, MAX(m.business_date) AS last_date "
+            f"FROM {p.t('sales')} s JOIN {p.t('movements')} m ON m.sale_id = s.sale_id "
+            "GROUP BY s.sale_id, s.customer_id, s.due_on, s.invoice_date ORDER BY s.sale_id")
+    assert [tuple(r.values()) for r in kept] == [tuple(r.values()) for r in summed]
 
 
 def _run(backend: str, stream: list, dates: list[int], batch_size: int) -> None:
@@ -179,6 +232,7 @@ def _run(backend: str, stream: list, dates: list[int], batch_size: int) -> None:
             GeneralLedger, ReceivablesProjection, BudgetsProjection, CommissionsProjection,
             KpisProjection)])
         projector.catch_up(batch_size=batch_size)
+        _balances_add_up(projector)
         checked = {_day(d) for d in dates if d >= 0} | {month(p).last.isoformat() for p in PERIODS}
         for as_of in [None, *sorted(checked)]:
             _check(projector, as_of)

@@ -156,7 +156,10 @@ def authenticate(
     if user_id is None:
         raise ApiError(401, "not_authenticated", "unknown API key", headers=challenge)
     request.state.user_id = user_id  # for the access log (never the key itself)
-    roles = registered_roles(services.runtime, user_id)
+    # the log's end and the projections' positions, read once for the request: the roles
+    # are loaded again only when the log has grown since they were (Services.roles_of)
+    state = request.state.read_state = services.runtime.read_state()
+    roles = services.roles_of(user_id, state.log_position)
     if roles is None:
         raise ApiError(403, "not_authorized", f"the API key's user {user_id!r} is not registered",
                        user=user_id)

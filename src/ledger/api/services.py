@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from ledger.api.auth import ApiError, ApiKeys, Caller, Principal
+from ledger.api.auth import ApiError, ApiKeys, Caller, Principal, registered_roles
 from ledger.api.encoding import POSITION_HEADER, MsgspecResponse
 from ledger.api.pagination import (
     DEFAULT_LIMIT,
@@ -20,8 +22,8 @@ from ledger.api.pagination import (
     NEXT_CURSOR_HEADER,
     paginate,
 )
-from ledger.bootstrap import Runtime
-from ledger.domain.calendar import parse_instant
+from ledger.bootstrap import ReadState, Runtime
+from ledger.domain.calendar import business_date, parse_instant
 from ledger.domain.model import Rep
 from ledger.domain.read_access import ReadKind, may_read
 from ledger.projections.engine import Projector
@@ -29,6 +31,7 @@ from ledger.replay.sandbox import position_at_time
 
 CATCH_UP_PAGE = 500  # events per step when a read catches up against its deadline
 LOG_POLL_SECONDS = 0.02  # how often a read waiting for a position not yet in the log looks
+ROLES_KEPT = 10_000  # users whose roles are kept between requests (then all forgotten)
 
 
 @dataclass
@@ -40,6 +43,40 @@ class Services:
     # for a position (wait_for); without one (tests, the embedded default) a read brings
     # the projections up to the log's end first.
     background: bool = False
+    # What the write side answered at a log position (a caller's roles; the currency on a
+    # business day): the same while the log has not grown, so loaded again only then
+    _roles: dict[str, tuple[int, frozenset[str] | None]] = field(default_factory=dict)
+    _currency: tuple[int, date, str] | None = None
+
+    def roles_of(self, user_id: str, log_position: int) -> frozenset[str] | None:
+        """``auth.registered_roles`` of ``user_id``, the log ending at ``log_position``."""
+        cached = self._roles.get(user_id)
+        if cached is not None and cached[0] == log_position:
+            return cached[1]
+        roles = registered_roles(self.runtime, user_id)
+        if len(self._roles) >= ROLES_KEPT:
+            self._roles.clear()
+        self._roles[user_id] = (log_position, roles)
+        return roles
+
+    def with_currency_at(self, log_position: int) -> Callable[[Any], Any]:
+        """``Ledger.with_currency``, the log ending at ``log_position``: a query document
+        naming the ledger's currency (the policy in force today, SPEC 1)."""
+        def with_currency(document: Any) -> Any:
+            if isinstance(document, dict) and "currency" not in document:
+                return {**document, "currency": self.currency_at(log_position)}
+            return document
+
+        return with_currency
+
+    def currency_at(self, log_position: int) -> str:
+        day = business_date(self.runtime.clock())
+        cached = self._currency
+        if cached is not None and cached[:2] == (log_position, day):
+            return cached[2]
+        code = self.ledger.currency()
+        self._currency = (log_position, day, code)
+        return code
 
     @property
     def ledger(self) -> Any:
@@ -54,19 +91,20 @@ class Services:
         """The log position every projection has reached."""
         return min(self.projector.positions().values(), default=0)
 
-    def fresh(self, wait_for: int | None) -> int:
+    def fresh(self, wait_for: int | None, state: ReadState | None = None) -> int:
         """Bring the projections far enough for a read and return the position every
         projection has reached. ``wait_for`` (read-your-writes): wait, at most
         ``wait_timeout`` seconds, until the projections hold that position, even if the log
         does not hold it yet (another process may be about to write it); on time-out
         ``503 not_caught_up`` with ``Retry-After`` and the current position. A read that
         needs no waiting never waits for another's catch-up."""
-        self.projector.follow_generations()  # after a rebuild, the new tables answer
-        done = self.projected()
+        if state is None:  # after a rebuild, the new tables answer
+            state = self.runtime.read_state()
+        done = state.reached
         if wait_for is None:
             if self.background:
                 return done
-            target = self.runtime.position()
+            target = state.log_position
         else:
             target = wait_for
         if done >= target:
@@ -92,24 +130,52 @@ class Services:
                 time.sleep(LOG_POLL_SECONDS)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: no I/O, so no hop to a worker thread (a sync dependency takes one)
     return request.app.state.services
 
 
 Svc = Annotated[Services, Depends(services)]
 
 
-@dataclass(frozen=True)
 class Reading:
-    """A read, after authentication and catch-up: the projector to query and the log
-    position it answers at."""
+    """A read, after authentication: the projector to query and the log position it
+    answers at. The live read's catch-up (``Services.fresh``) runs when the route first
+    asks for either, in the route's own worker thread: a read costs one hop to a worker
+    thread (and one for the caller's roles), not one per dependency."""
 
-    projector: Projector
-    position: int
-    with_currency: Callable[[Any], Any]
-    limit: int | None = None
-    cursor: str | None = None
-    url: str = ""
+    def __init__(self, with_currency: Callable[[Any], Any], limit: int | None = None,
+                 cursor: str | None = None, url: str = "", *,
+                 projector: Projector | None = None, position: int | None = None,
+                 svc: Services | None = None, wait_for: int | None = None,
+                 state: ReadState | None = None) -> None:
+        self.with_currency = with_currency
+        self.limit = limit
+        self.cursor = cursor
+        self.url = url
+        self._projector = projector
+        self._position = position
+        self._svc = svc
+        self._wait_for = wait_for
+        self._state = state
+
+    def _catch_up(self) -> None:
+        if self._position is None:
+            assert self._svc is not None
+            self._position = self._svc.fresh(self._wait_for, self._state)
+            self._projector = self._svc.projector
+
+    @property
+    def projector(self) -> Projector:
+        self._catch_up()
+        assert self._projector is not None
+        return self._projector
+
+    @property
+    def position(self) -> int:
+        self._catch_up()
+        assert self._position is not None
+        return self._position
 
     def respond(self, document: Any) -> MsgspecResponse:
         document = self.with_currency(document)  # SPEC 1: names its currency
@@ -134,7 +200,7 @@ def check_parameters(request: Request) -> None:
                            f"{name}: control characters are not allowed", field=name)
 
 
-def reading(
+async def reading(
     request: Request,
     svc: Svc,
     caller: Caller,
@@ -156,19 +222,32 @@ def reading(
         min_length=10, max_length=64, json_schema_extra={"format": "date-time"},
         description="As-of a recorded time (ISO 8601 with an offset): the answer this read "
                     "gave then.")] = None,
-) -> Iterator[Reading]:
+) -> AsyncIterator[Reading]:
+    # async: what needs no I/O runs on the event loop; what does (a rep's own user, an
+    # as-of position, a sandbox) in a worker thread, only when the read needs it
     check_parameters(request)
-    authorize_read(request, svc, caller)
+    kind, rep_id = read_kind(request)
+    if needs_rep_user(kind, rep_id, caller):
+        own_rep = await run_in_threadpool(rep_user, svc.runtime, str(rep_id)) == caller.user_id
+    else:
+        own_rep = False
+    authorize(kind, rep_id, caller, own_rep)
     # the next page's link is relative: never built from the Host header
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "cursor"])
     url = f"{request.url.path}?{query + '&' if query else ''}cursor={{cursor}}"
-    stop = as_of_position(svc.runtime, at_position, at_time)
-    currency = svc.ledger.with_currency
-    if stop is None:
-        yield Reading(svc.projector, svc.fresh(wait_for), currency, limit, cursor, url)
+    state: ReadState = request.state.read_state  # read by ``authenticate``
+    currency = svc.with_currency_at(state.log_position)
+    if at_position is None and at_time is None:
+        yield Reading(currency, limit, cursor, url, svc=svc, wait_for=wait_for, state=state)
         return
-    with svc.runtime.reading(stop=stop) as then:
-        yield Reading(then, stop, currency, limit, cursor, url)
+    stop = await run_in_threadpool(as_of_position, svc.runtime, at_position, at_time)
+    assert stop is not None
+    sandbox = svc.runtime.reading(stop=stop)
+    then = await run_in_threadpool(sandbox.__enter__)
+    try:
+        yield Reading(currency, limit, cursor, url, projector=then, position=stop)
+    finally:
+        await run_in_threadpool(sandbox.__exit__, None, None, None)
 
 
 def as_of_position(runtime: Runtime, at_position: int | None, at_time: str | None) -> int | None:
@@ -176,8 +255,8 @@ def as_of_position(runtime: Runtime, at_position: int | None, at_time: str | Non
     if at_position is not None and at_time is not None:
         raise ApiError(422, "invalid_field", "at_position and at_time: give one, not both",
                        field="at_time")
-    end = runtime.position()
     if at_position is not None:
+        end = runtime.position()
         if at_position > end:
             raise ApiError(422, "invalid_field",
                            f"at_position: {at_position} is beyond the log's end ({end})",
@@ -199,15 +278,21 @@ def as_of_position(runtime: Runtime, at_position: int | None, at_time: str | Non
 _KIND_OF_TAG = {"reps": ReadKind.REP, "users": ReadKind.USERS}
 
 
-def authorize_read(request: Request, svc: Services, caller: Principal) -> None:
-    """403 ``not_authorized`` for a read the caller's roles do not cover (SPEC 5.4)."""
+def read_kind(request: Request) -> tuple[ReadKind, str | None]:
+    """What a read is about (its route's first tag) and the rep it names, if any."""
     route = request.scope.get("route")
     tags = getattr(route, "tags", None) or [""]
     kind = _KIND_OF_TAG.get(str(tags[0]), ReadKind.LEDGER)
-    own_rep = False
-    rep_id = request.path_params.get("rep_id") or request.query_params.get("rep")
-    if kind is ReadKind.REP and rep_id and "sales_rep" in caller.roles:
-        own_rep = rep_user(svc.runtime, rep_id) == caller.user_id
+    return kind, request.path_params.get("rep_id") or request.query_params.get("rep")
+
+
+def needs_rep_user(kind: ReadKind, rep_id: str | None, caller: Principal) -> bool:
+    """Whether authorising the read needs the rep's own user (a sales rep reading a rep)."""
+    return kind is ReadKind.REP and bool(rep_id) and "sales_rep" in caller.roles
+
+
+def authorize(kind: ReadKind, rep_id: str | None, caller: Principal, own_rep: bool) -> None:
+    """403 ``not_authorized`` for a read the caller's roles do not cover (SPEC 5.4)."""
     if not may_read(caller.roles, kind, own_rep=own_rep):
         what = {ReadKind.REP: f"rep {rep_id!r}" if rep_id else "this rep",
                 ReadKind.USERS: "users", ReadKind.LEDGER: "the ledger's figures"}[kind]

@@ -46,6 +46,7 @@ carried, less the payouts).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -308,10 +309,24 @@ def _among(column: str, values: set[str]) -> tuple[str, list[str]]:
     return f"{column} IN ({', '.join('?' * len(vals))})", vals
 
 
-def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loaded:
+def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None,
+          period: str | None = None) -> _Loaded:
     """The facts, ranks and statements of ``rep_ids`` (None: every rep) and of the reps
-    they trained (whose own trainees are not loaded: ask no statement of those)."""
-    all_reps = sql.all(f"SELECT rep_key, rep_id, name, trainer_id FROM {p.t('reps')}")
+    they trained (whose own trainees are not loaded: ask no statement of those).
+
+    ``period``: only ``period``'s statements will be asked; its facts and those recorded
+    after the last close (the late facts its statement may adjust) are read now, any other
+    month's the first time a rule needs it (``MonthFacts``' ``fetch``, as the close reads
+    old months), in ``sql``'s transaction: not every month of the reps' history."""
+    columns = f"SELECT rep_key, rep_id, name, trainer_id FROM {p.t('reps')}"
+    if rep_ids is None:
+        all_reps = sql.all(columns)
+    elif not rep_ids:
+        all_reps = []
+    else:  # those reps and the reps they trained, not every rep of the company
+        asked, params = _among("rep_id", set(rep_ids))
+        trained, more = _among("trainer_id", set(rep_ids))
+        all_reps = sql.all(f"{columns} WHERE {asked} OR {trained}", [*params, *more])
     by_id = {r["rep_id"]: r for r in all_reps}
     wanted = set(by_id) if rep_ids is None else {r for r in rep_ids if r in by_id}
     counted = wanted | {r["rep_id"] for r in all_reps if r["trainer_id"] in wanted}
@@ -319,56 +334,43 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
 
     ranks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     statements: dict[tuple[str, str], dict[str, Any]] = {}
-    sales: dict[str, Fact] = {}
-    facts: list[Fact] = []
     if counted:
         where, params = _among("rep_key", set(rep_of_key))
         for r in sql.all(f"SELECT * FROM {p.t('ranks')} WHERE {where} ORDER BY position", params):
             ranks[rep_of_key[r["rep_key"]]].append(r)
         for s in sql.all(f"SELECT * FROM {p.t('statements')} WHERE {where}", params):
-            s = _ints(s)
-            s["lines"], s["trainees"] = from_json(s["lines"]), from_json(s["trainees"])
-            statements[(rep_of_key[s["rep_key"]], s["period"])] = s
-        for f in sql.all(f"SELECT fine_id, rep_key, day, amount, position FROM {p.t('fines')} "
-                         f"WHERE {where}", params):
-            facts.append(Fact.fine(f["fine_id"], rep_of_key[f["rep_key"]],
-                                   date.fromisoformat(f["day"]), int(f["amount"]),
-                                   int(f["position"])))
-        for f in sql.all(f"SELECT fine_id, rep_key, day, amount, position "
-                         f"FROM {p.t('fine_reversals')} WHERE {where}", params):
-            facts.append(Fact.fine_reversal(f["fine_id"], rep_of_key[f["rep_key"]],
-                                            date.fromisoformat(f["day"]), int(f["amount"]),
-                                            int(f["position"])))
-        where, params = _among("rep_id", counted)
-        for s in sql.all(f"SELECT sale_id, rep_id, day, gross, position FROM {p.t('sales')} "
-                         f"WHERE {where}", params):
-            sale = Fact.sale(s["sale_id"], s["rep_id"], date.fromisoformat(s["day"]),
-                             int(s["gross"]), int(s["position"]))
-            sales[sale.id] = sale
-            facts.append(sale)
-        for kind, table, ref in (("return", "returns", "return_id"),
-                                 ("write_off", "writeoffs", "writeoff_id")):
-            for r in sql.all(
-                f"SELECT x.{ref} AS id, x.sale_id, x.day, x.amount, x.position "
-                f"FROM {p.t(table)} x JOIN {p.t('sales')} s ON s.sale_id = x.sale_id "
-                f"WHERE s.{where}", params,
-            ):
-                sale = sales[r["sale_id"]]
-                facts.append(Fact.taken_back(
-                    kind, r["id"], date.fromisoformat(r["day"]), int(r["amount"]),
-                    int(r["position"]), sale_id=sale.id, sale_rep_id=sale.rep_id,
-                    sale_day=sale.day))
+            statements[(rep_of_key[s["rep_key"]], s["period"])] = _decoded(s)
     closed = {r["period"]: int(r["log_position"])
               for r in sql.all(f"SELECT period, log_position FROM {p.t('closings')}")}
+    keys, ids = _among("rep_key", set(rep_of_key)), _among("rep_id", counted)
+
+    def facts_of(month_or_late: tuple[str, int] | None) -> list[Fact]:
+        if not counted:
+            return []
+        return [_fact(r, rep_of_key) for r in _fact_rows(sql, p, *keys, *ids, month_or_late)]
+
+    fetch: Callable[[str], list[Fact]] | None = None
+    if period is None:
+        facts = facts_of(None)
+    else:
+        last = max(closed) if closed else None
+        facts = facts_of((period, closed[last] if last is not None else NO_POSITION))
+
+        def fetch(other: str) -> list[Fact]:
+            return facts_of((other, NO_POSITION))
+
     accruals: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (rep_id, _), s in sorted(statements.items(), key=lambda item: item[1]["position"]):
         accruals[rep_id].append(s)
     records = [RepRecord(r, by_id[r]["trainer_id"], _history(ranks[r]), booked_months(accruals[r]),
                          {s["period"]: s["total"] for s in accruals[r]})
                for r in sorted(counted)]
-    versions = sql.all(f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
-                       "WHERE policy = ? ORDER BY position", (PLAN_POLICY,))
-    plans = policy_versions(PLAN_POLICY, versions)
+    versions: dict[str, list[dict[str, Any]]] = {PLAN_POLICY: [], COMMISSION_POLICY: []}
+    for r in sql.all(f"SELECT policy, version, effective_from, policy_values "
+                     f"FROM {p.t('policies')} WHERE policy IN (?, ?) ORDER BY position",
+                     (PLAN_POLICY, COMMISSION_POLICY)):
+        versions[r["policy"]].append(r)
+    plans = policy_versions(PLAN_POLICY, versions[PLAN_POLICY])
     loaded: dict[str, Plan] = {}
 
     def plan(period: str) -> Plan:
@@ -377,15 +379,74 @@ def _load(sql: Sql, p: CommissionsProjection, rep_ids: list[str] | None) -> _Loa
             loaded[version.version] = load_plan(dict(version.values))
         return loaded[version.version]
 
-    carrying = policy_versions(COMMISSION_POLICY, sql.all(
-        f"SELECT version, effective_from, policy_values FROM {p.t('policies')} "
-        "WHERE policy = ? ORDER BY position", (COMMISSION_POLICY,)))
+    carrying = policy_versions(COMMISSION_POLICY, versions[COMMISSION_POLICY])
 
     def carry(period: str) -> tuple[str, bool]:
         return carry_negative(version_in_force(COMMISSION_POLICY, carrying, month(period).first))
 
     return _Loaded(reps={r: by_id[r] for r in wanted}, statements=statements, closed=closed,
-                   months=MonthFacts(records, plan, closed, facts, carry=carry))
+                   months=MonthFacts(records, plan, closed, facts, fetch=fetch,
+                                     complete=() if period is None else (period,),
+                                     carry=carry))
+
+
+NO_POSITION = 2**62  # past any log position: no fact is recorded after it
+
+
+def _fact_rows(sql: Sql, p: CommissionsProjection, by_key: str, keys: list[str], by_id: str,
+               ids: list[str], month_or_late: tuple[str, int] | None = None,
+               ) -> list[dict[str, Any]]:
+    """The dated facts of some reps in one read: their fines and fines' reversals (reps
+    ``by_key`` of ``keys``), their sales, and the returns and write-offs of those sales
+    (reps ``by_id`` of ``ids``), as ``{kind, id, sale_id, who, day, amount, position,
+    sale_day}`` (``who``: a fine's rep key, a sale's rep id, a return's or write-off's
+    sale's rep id). ``month_or_late`` ``(YYYY-MM, position)``: only the facts of that
+    month (a return or write-off also when its sale is of that month: it may count on
+    the sale's date) and those recorded after ``position``; None: every fact."""
+    def within(month_column: str, position: str, sale: str = "") -> tuple[str, list[Any]]:
+        if month_or_late is None:
+            return "", []
+        period, after = month_or_late
+        if sale:
+            return (f" AND ({month_column} = ? OR {sale}.period = ? OR {position} > ?)",
+                    [period, period, after])
+        return f" AND ({month_column} = ? OR {position} > ?)", [period, after]
+
+    sales = p.t("sales")
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, table in (("fine", "fines"), ("fine_reversal", "fine_reversals")):
+        # a fine's reversal is dated on the fine's date and has no month column
+        extra, more = within("period" if table == "fines" else "substr(day, 1, 7)", "position")
+        parts.append(f"SELECT '{kind}' AS kind, fine_id AS id, NULL AS sale_id, rep_key AS who, "
+                     f"day, amount, position, NULL AS sale_day FROM {p.t(table)} "
+                     f"WHERE {by_key}{extra}")
+        params += [*keys, *more]
+    extra, more = within("period", "position")
+    parts.append(f"SELECT 'sale', sale_id, NULL, rep_id, day, gross, position, NULL "
+                 f"FROM {sales} WHERE {by_id}{extra}")
+    params += [*ids, *more]
+    for kind, table, ref in (("return", "returns", "return_id"),
+                             ("write_off", "writeoffs", "writeoff_id")):
+        extra, more = within("x.period", "x.position", "s")
+        parts.append(f"SELECT '{kind}', x.{ref}, x.sale_id, s.rep_id, x.day, x.amount, "
+                     f"x.position, s.day FROM {p.t(table)} x "
+                     f"JOIN {sales} s ON s.sale_id = x.sale_id WHERE s.{by_id}{extra}")
+        params += [*ids, *more]
+    return sql.all(" UNION ALL ".join(parts), params)
+
+
+def _fact(r: dict[str, Any], rep_of_key: dict[str, str]) -> Fact:
+    """A ``_fact_rows`` row as the ``Fact`` it is."""
+    day, amount, position = date.fromisoformat(r["day"]), int(r["amount"]), int(r["position"])
+    if r["kind"] == "fine":
+        return Fact.fine(r["id"], rep_of_key[r["who"]], day, amount, position)
+    if r["kind"] == "fine_reversal":
+        return Fact.fine_reversal(r["id"], rep_of_key[r["who"]], day, amount, position)
+    if r["kind"] == "sale":
+        return Fact.sale(r["id"], r["who"], day, amount, position)
+    return Fact.taken_back(r["kind"], r["id"], day, amount, position, sale_id=r["sale_id"],
+                           sale_rep_id=r["who"], sale_day=date.fromisoformat(r["sale_day"]))
 
 
 def _ints(row: dict[str, Any]) -> dict[str, Any]:
@@ -418,37 +479,41 @@ def _require_rep(sql: Sql, p: CommissionsProjection, rep_id: str) -> dict[str, A
     return row
 
 
-def _stored_statement(sql: Sql, p: CommissionsProjection, rep_key: str,
-                      period: str) -> dict[str, Any] | None:
-    """The statement a close accrued for ``rep_key`` and ``period`` (None if none), decoded
-    as ``_load`` decodes it."""
-    row = sql.one(f"SELECT * FROM {p.t('statements')} WHERE rep_key = ? AND period = ?",
-                  (rep_key, period))
-    if row is None:
-        return None
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``statements`` row as ``_load`` decodes it."""
     s = _ints(row)
     s["lines"], s["trainees"] = from_json(s["lines"]), from_json(s["trainees"])
     return s
 
 
+def _rep_and_statement(sql: Sql, p: CommissionsProjection, rep_id: str,
+                       period: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``_require_rep`` and the statement a close accrued for the rep and ``period``
+    (None if none, else decoded as ``_load`` decodes it), in one read."""
+    row = sql.one(
+        "SELECT r.rep_key AS rep_key_, r.rep_id AS rep_id_, r.name AS name_, "
+        f"r.trainer_id AS trainer_id_, s.* FROM {p.t('reps')} r "
+        f"LEFT JOIN {p.t('statements')} s ON s.rep_key = r.rep_key AND s.period = ? "
+        "WHERE r.rep_id = ?", (period, rep_id))
+    if row is None:
+        raise unknown("rep", rep_id, "rep_id")
+    rep = {k: row.pop(f"{k}_") for k in ("rep_key", "rep_id", "name", "trainer_id")}
+    return rep, None if row["period"] is None else _decoded(row)
+
+
 def _payouts(sql: Sql, p: CommissionsProjection, rep_key: str, period: str) -> list[dict[str, Any]]:
+    """The payouts for ``period`` (by date, then log order), then the reversed payouts'
+    lines (SPEC 2.7: the amount negated, so ``paid`` drops by it): one read."""
     rows = sql.all(
-        f"SELECT payout_id, day, amount FROM {p.t('payouts')} WHERE rep_key = ? AND period = ? "
-        "ORDER BY day, position", (rep_key, period),
+        f"SELECT 0 AS reversed, payout_id, NULL AS reversal_id, day, amount, position "
+        f"FROM {p.t('payouts')} WHERE rep_key = ? AND period = ? UNION ALL "
+        f"SELECT 1, payout_id, reversal_id, day, amount, position "
+        f"FROM {p.t('payout_reversals')} WHERE rep_key = ? AND period = ? "
+        "ORDER BY 1, 4, 6", (rep_key, period, rep_key, period),
     )
-    lines = [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
-              "amount": int(r["amount"])} for r in rows]
-    return lines + _payout_reversals(sql, p, rep_key, period)
-
-
-def _payout_reversals(sql: Sql, p: CommissionsProjection, rep_key: str,
-                      period: str) -> list[dict[str, Any]]:
-    """A reversed payout's line (SPEC 2.7): its amount negated, so ``paid`` drops by it."""
-    rows = sql.all(
-        f"SELECT payout_id, reversal_id, day, amount FROM {p.t('payout_reversals')} "
-        "WHERE rep_key = ? AND period = ? ORDER BY day, position", (rep_key, period),
-    )
-    return [{"type": "payout_reversal", "payout_id": r["payout_id"],
+    return [{"type": "payout", "payout_id": r["payout_id"], "date": r["day"],
+             "amount": int(r["amount"])} if not r["reversed"] else
+            {"type": "payout_reversal", "payout_id": r["payout_id"],
              "reversal_id": r["reversal_id"], "date": r["day"], "amount": -int(r["amount"])}
             for r in rows]
 
@@ -503,19 +568,18 @@ def query_commission(projector: Projector, rep_id: str, period: str) -> dict[str
     period = _period(period)
     p = projection_of(projector)
     with projector.transaction(commit=False) as sql:
-        rep = _require_rep(sql, p, rep_id)
-        stored = _stored_statement(sql, p, rep["rep_key"], period)
+        rep, stored = _rep_and_statement(sql, p, rep_id, period)
         if stored is not None:
             # a month its close accrued: the stored statement answers (as in _commission),
             # without loading the facts of every month of the rep and its trainees
             document = _answer(rep_id, period, True, stored, stored["lines"],
                                _payouts(sql, p, rep["rep_key"], period))
         else:
-            document = _commission(sql, p, _load(sql, p, [rep_id]), rep_id, period)
-    # the open disputes of that rep and month (SPEC 5.3), from the disputes projection
-    from ledger.projections.disputes import open_disputes_of
+            document = _commission(sql, p, _load(sql, p, [rep_id], period), rep_id, period)
+        # the open disputes of that rep and month (SPEC 5.3), from the disputes projection
+        from ledger.projections.disputes import open_disputes_of
 
-    disputes = open_disputes_of(projector, rep_id, period)
+        disputes = open_disputes_of(projector, rep_id, period, sql)
     if disputes is not None:
         document["disputes"] = disputes
     return document

@@ -96,10 +96,15 @@ def _out(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _select(projector: Projector, where: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+def _select(projector: Projector, where: str, params: tuple[Any, ...],
+            sql: Sql | None = None) -> list[dict[str, Any]]:
+    """The disputes ``where`` selects, in the order they were opened; read in ``sql``'s
+    transaction when given (a statement's read shares its transaction)."""
+    if sql is None:
+        with projector.transaction(commit=False) as own:
+            return _select(projector, where, params, own)
     p = projection_of(projector, DisputesProjection)
-    with projector.transaction(commit=False) as sql:
-        rows = sql.all(f"SELECT * FROM {p.t('disputes')} {where} ORDER BY opened_position", params)
+    rows = sql.all(f"SELECT * FROM {p.t('disputes')} {where} ORDER BY opened_position", params)
     return [_out(r) for r in rows]
 
 
@@ -132,11 +137,13 @@ def query_disputes(projector: Projector, entity: str | None = None,
             "disputes": disputes}
 
 
-def open_disputes_of(projector: Projector, rep_id: str, period: str) -> list[dict[str, Any]] | None:
+def open_disputes_of(projector: Projector, rep_id: str, period: str,
+                     sql: Sql | None = None) -> list[dict[str, Any]] | None:
     """The open disputes of one rep and month, for the commission statement (SPEC 5.3):
-    the disputes whose entity is the rep and whose period is the month. None when the
-    projector does not keep this projection (a projector built for other views)."""
+    the disputes whose entity is the rep and whose period is the month (read in ``sql``'s
+    transaction when given). None when the projector does not keep this projection (a
+    projector built for other views)."""
     if not any(isinstance(p, DisputesProjection) for p in projector.projections):
         return None
     return _select(projector, "WHERE entity = ? AND period = ? AND status = ?",
-                   (rep_id, period, OPEN))
+                   (rep_id, period, OPEN), sql)

@@ -22,6 +22,9 @@ Tables (``receivables_<table>_g<n>``):
   row's date and the reversal's) and takes the credit it created out of the lots on the
   reversal's date (``reversal@<lot position>``, its own lot first: ``credit_removal``);
 - ``payments``: each payment's log position (what a reversal undoes);
+- ``balances``: per sale, its customer, due and invoice dates, the sums of its movements'
+  open and unrecovered amounts over every date, and the latest of their dates (so a
+  report as of D reads the sales open now and those moved after D, never every sale);
 - ``policies``: adopted policy versions (the ``aging`` policy in force on the report
   date classifies and buckets, and names the buckets).
 
@@ -143,6 +146,13 @@ class ReceivablesProjection(Dispatching):
                   "business_date TEXT NOT NULL, amount BIGINT NOT NULL, "
                   "PRIMARY KEY (position, kind)",
         "payments": "payment_id TEXT PRIMARY KEY, position BIGINT NOT NULL",
+        # per sale, the sums of its movements of every date and the latest of their dates:
+        # the sales open now, and those with a movement after a report date, are all an
+        # as-of report needs to read (aging.py); the others hold nothing on any later date
+        "balances": "sale_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
+                    "due_on TEXT NOT NULL, invoice_date TEXT NOT NULL, "
+                    "open_amount BIGINT NOT NULL, unrecovered BIGINT NOT NULL, "
+                    "last_date TEXT NOT NULL",
         **POLICY_TABLE,
     }
     indexes: ClassVar[dict[str, str]] = {
@@ -152,6 +162,10 @@ class ReceivablesProjection(Dispatching):
         "terms_customer": "terms(customer_id)",
         "flags_customer": "flags(customer_id)",
         "credit_customer": "credit(customer_id, business_date)",
+        "balances_last": "balances(last_date)",
+        # a partial index: the sales with something open or written off now (the aging
+        # report's reads, whatever the number of sales settled before)
+        "balances_open": "balances(last_date) WHERE open_amount > 0 OR unrecovered > 0",
     }
 
     def __init__(self, generation: int = 1) -> None:
@@ -220,7 +234,7 @@ class ReceivablesProjection(Dispatching):
             for day, amount in sorted(by_day.items()):
                 kind = "credit" if day == e.invoice_date else f"credit@{day}"
                 rows.append((position, e.sale_id, kind, day, amount, -amount, 0))
-        self._movements(sql, rows)
+        self._movements(sql, rows, (self._customer_of(sql, e), e.due_on, e.invoice_date))
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
         customer_id, invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
@@ -301,7 +315,11 @@ class ReceivablesProjection(Dispatching):
     def _policy(self, sql: Sql, position: int, e: Any) -> None:
         record_policy(sql, self.t("policies"), position, e)
 
-    def _movements(self, sql: Sql, rows: list[tuple[Any, ...]]) -> None:
+    def _movements(self, sql: Sql, rows: list[tuple[Any, ...]],
+                   sale: tuple[str, str, str] | None = None) -> None:
+        """Movement rows, and each sale's running ``balances`` row: a new one for the sale
+        event's own rows (``sale``: its customer, due date and invoice date), else the
+        rows' amounts added to the sale's and its latest date moved on."""
         sql.executemany(
             f"INSERT INTO {self.t('movements')} (position, sale_id, kind, business_date, amount, "
             "open_delta, unrecovered_delta) VALUES (?, ?, ?, ?, ?, ?, ?)", rows,
@@ -316,6 +334,25 @@ class ReceivablesProjection(Dispatching):
                 kept[3] = _later(kept[3], day)
             elif kind == "recovery" and amount < 0:
                 kept[4] = _later(kept[4], day)
+        totals: dict[str, tuple[int, int, str]] = {}
+        for _, sale_id, _, day, _, open_delta, unrecovered_delta in rows:
+            o, u, last = totals.get(sale_id, (0, 0, day))
+            totals[sale_id] = (o + open_delta, u + unrecovered_delta, max(last, day))
+        if sale is not None:
+            customer_id, due_on, invoice_date = sale
+            sql.executemany(
+                f"INSERT INTO {self.t('balances')} (sale_id, customer_id, due_on, invoice_date, "
+                "open_amount, unrecovered, last_date) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(sale_id, customer_id, due_on, invoice_date, o, u, last)
+                 for sale_id, (o, u, last) in totals.items()],
+            )
+            return
+        sql.executemany(
+            f"UPDATE {self.t('balances')} SET open_amount = open_amount + ?, "
+            "unrecovered = unrecovered + ?, "
+            "last_date = CASE WHEN last_date < ? THEN ? ELSE last_date END WHERE sale_id = ?",
+            [(o, u, last, last, sale_id) for sale_id, (o, u, last) in sorted(totals.items())],
+        )
 
     def _credit_row(self, sql: Sql, position: int, kind: str, customer_id: str, day: str,
                     amount: int) -> None:
@@ -489,13 +526,20 @@ def at_risk_customers(sql: Sql, p: ReceivablesProjection, upto: str,
     return {c for c, r in latest.items() if r["at_risk"]}
 
 
-def terms_on(sql: Sql, p: ReceivablesProjection, customer_id: str, day: date) -> tuple[int, int]:
+def _terms_rows(sql: Sql, p: ReceivablesProjection,
+                customer_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``terms`` rows of one customer (or of all), in log order. Every registered
+    customer has one at least: its registration's (``_registered``)."""
+    where, params = ("WHERE customer_id = ? ", (customer_id,)) if customer_id else ("", ())
+    return sql.all(
+        f"SELECT customer_id, effective_on, credit_limit, payment_terms_days "
+        f"FROM {p.t('terms')} {where}ORDER BY position", params,
+    )
+
+
+def _terms_in_force(rows: list[dict[str, Any]], day: date) -> tuple[int, int]:
     """(credit_limit, payment_terms_days) in force on ``day``: the domain's rule
     (``credit.terms_in_force``, as ``Customer.terms_on`` applies it) over the dated rows."""
-    rows = sql.all(
-        f"SELECT effective_on, credit_limit, payment_terms_days FROM {p.t('terms')} "
-        "WHERE customer_id = ? ORDER BY position", (customer_id,),
-    )
     return terms_in_force([
         (date.fromisoformat(r["effective_on"]), int(r["credit_limit"]), int(r["payment_terms_days"]))
         for r in rows
@@ -528,12 +572,12 @@ def query_receivables(projector: Projector, customer_id: str,
     p = projection_of(projector, ReceivablesProjection)
     day, upto = report_date(projector, as_of)
     with projector.transaction(commit=False) as sql:
-        if sql.scalar(f"SELECT COUNT(*) FROM {p.t('customers')} WHERE customer_id = ?",
-                      (customer_id,)) == 0:
+        terms = _terms_rows(sql, p, customer_id)
+        if not terms:  # every registered customer has its registration's terms
             raise unknown("customer", customer_id, "customer")
         sales = sales_as_of(sql, p, upto, customer_id)
         at_risk = customer_id in at_risk_customers(sql, p, upto, customer_id)
-        limit, terms_days = terms_on(sql, p, customer_id, day)
+        limit, terms_days = _terms_in_force(terms, day)
         policy = aging_policy(sql, p, day)
         credit = int(sql.scalar(
             f"SELECT {fen_sum('amount')} AS credit FROM {p.t('credit')} "
@@ -579,7 +623,11 @@ def query_customers(projector: Projector, as_of: date | str | None = None) -> di
         credit = {r["customer_id"]: int(r["credit"]) for r in sql.all(
             f"SELECT customer_id, {fen_sum('amount')} AS credit FROM {p.t('credit')} "
             "WHERE business_date <= ? GROUP BY customer_id", (upto,))}
-        limits = {c["customer_id"]: terms_on(sql, p, c["customer_id"], day)[0] for c in customers}
+        terms: dict[str, list[dict[str, Any]]] = {}
+        for r in _terms_rows(sql, p):  # one read, not one per customer
+            terms.setdefault(r["customer_id"], []).append(r)
+        limits = {c["customer_id"]: _terms_in_force(terms.get(c["customer_id"], []), day)[0]
+                  for c in customers}
     per: dict[str, list[SaleFigures]] = {}
     for s in sales:
         per.setdefault(s.customer_id, []).append(s)
