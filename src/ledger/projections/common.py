@@ -144,6 +144,9 @@ class Kept:
     def put(self, key: Any, value: Any) -> None:
         self._known[key] = value
 
+    def items(self) -> list[tuple[Any, Any]]:
+        return list(self._known.items())
+
     def clear(self) -> None:
         self._known.clear()
 

@@ -132,6 +132,10 @@ class Projection:
         apply, in order), in the page's transaction: read at once what applying them
         will need of the projection's own rows (``common.Kept``)."""
 
+    def finish(self, sql: Sql) -> None:
+        """After a page's events are applied, in the page's transaction: write what the
+        projection gathered over the page (``common.Kept``) in as few statements as it can."""
+
     def forget(self) -> None:
         """Drop what this instance keeps in memory about its own rows' changing state
         (``common.Kept``). The projector calls it before every page and when a page
@@ -280,6 +284,9 @@ class Projector:
                             for p in takers:
                                 p.apply(sql, position, event)
                                 applied += 1
+                        for p in self.projections:
+                            if mine[p.name]:
+                                p.finish(sql)
                         for p in self.projections:
                             if page_end > seen[p.name]:
                                 self.target.track(sql, p.tracking_name, page_end)

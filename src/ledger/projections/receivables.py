@@ -90,6 +90,7 @@ from ledger.projections.common import (
     record_policy,
     report_date,
     sales_named,
+    to_json,
 )
 from ledger.projections.engine import Projection, Projector, Sql
 from ledger.projections.errors import unknown
@@ -177,6 +178,9 @@ class ReceivablesProjection(Dispatching):
         # ``_sales_dates`` reads, for one page (``prepare``), kept as ``_sale`` and
         # ``_movements`` write it
         self.sale_dates = Kept()
+        # sale id -> [open, unrecovered, latest date]: the page's movements of sales
+        # recorded before it, added to their ``balances`` rows by ``finish``
+        self.balance_moves = Kept()
 
     # --- applying events ------------------------------------------------------------------
 
@@ -347,12 +351,40 @@ class ReceivablesProjection(Dispatching):
                  for sale_id, (o, u, last) in totals.items()],
             )
             return
-        sql.executemany(
-            f"UPDATE {self.t('balances')} SET open_amount = open_amount + ?, "
-            "unrecovered = unrecovered + ?, "
-            "last_date = CASE WHEN last_date < ? THEN ? ELSE last_date END WHERE sale_id = ?",
-            [(o, u, last, last, sale_id) for sale_id, (o, u, last) in sorted(totals.items())],
-        )
+        for sale_id, (o, u, last) in totals.items():  # written by ``finish``, once a page
+            moved = self.balance_moves.get(sale_id)
+            if moved is None:
+                self.balance_moves.put(sale_id, [o, u, last])
+            else:
+                moved[0] += o
+                moved[1] += u
+                moved[2] = max(moved[2], last)
+
+    def finish(self, sql: Sql) -> None:
+        """The page's movements added to their sales' ``balances`` rows: one statement on
+        PostgreSQL (the sums as one JSON parameter), one per sale on SQLite."""
+        moved = sorted(self.balance_moves.items())
+        self.balance_moves.clear()
+        if not moved:
+            return
+        table = self.t("balances")
+        if sql.is_postgres:
+            sql.execute(
+                f"UPDATE {table} AS b SET open_amount = b.open_amount + v.o, "
+                "unrecovered = b.unrecovered + v.u, "
+                "last_date = CASE WHEN b.last_date < v.last THEN v.last ELSE b.last_date END "
+                "FROM json_to_recordset(?::json) AS v(sale_id TEXT, o BIGINT, u BIGINT, last TEXT) "
+                "WHERE b.sale_id = v.sale_id",
+                (to_json([{"sale_id": k, "o": o, "u": u, "last": last}
+                          for k, (o, u, last) in moved]),),
+            )
+        else:
+            sql.executemany(
+                f"UPDATE {table} SET open_amount = open_amount + ?, unrecovered = unrecovered + ?, "
+                "last_date = CASE WHEN last_date < ? THEN ? ELSE last_date END WHERE sale_id = ?",
+                [(o, u, last, last, k) for k, (o, u, last) in moved],
+            )
+        expect_rows(sql, len(moved), f"balances of sales {moved[0][0]}..{moved[-1][0]}")
 
     def _credit_row(self, sql: Sql, position: int, kind: str, customer_id: str, day: str,
                     amount: int) -> None:
