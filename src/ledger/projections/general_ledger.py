@@ -232,14 +232,17 @@ class GeneralLedger(Dispatching):
 
     def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         wanted = sorted(set(sale_ids))
-        missing = [sale_id for sale_id in wanted if self.sale_dates.get(sale_id) is None]
+        # what is kept now: the reads below may make a full ``Kept`` forget some of it
+        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in wanted}
+        missing = [sale_id for sale_id, kept in known.items() if kept is None]
         if missing:
             for r in sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
                              f"WHERE sale_id IN ({', '.join('?' * len(missing))})", missing):
-                self.sale_dates.put(r["sale_id"], [r["invoice_date"], r["written_off_on"]])
+                known[r["sale_id"]] = [r["invoice_date"], r["written_off_on"]]
+                self.sale_dates.put(r["sale_id"], known[r["sale_id"]])
         found = {}
         for sale_id in wanted:
-            kept = self.sale_dates.get(sale_id)
+            kept = known[sale_id]
             if kept is None:
                 raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
             found[sale_id] = (kept[0], kept[1])

@@ -349,7 +349,9 @@ class ReceivablesProjection(Dispatching):
         it takes counts from the reversal's date, and no amount goes negative on any date.
         (A reversal's rows are the payment's kinds with a negative amount.)"""
         wanted = sorted(set(sale_ids))
-        missing = [sale_id for sale_id in wanted if self.sale_dates.get(sale_id) is None]
+        # what is kept now: the reads below may make a full ``Kept`` forget some of it
+        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in wanted}
+        missing = [sale_id for sale_id, kept in known.items() if kept is None]
         if missing:
             marks = ", ".join("?" * len(missing))
             movements = self.t("movements")
@@ -363,11 +365,12 @@ class ReceivablesProjection(Dispatching):
                 f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
                 ("writeoff", "allocation", "fifo", "recovery", *missing),
             ):
-                self.sale_dates.put(r["sale_id"], [r["customer_id"], r["invoice_date"], r["wo"],
-                                                   r["reopened"], r["unrecovered_again"]])
+                known[r["sale_id"]] = [r["customer_id"], r["invoice_date"], r["wo"],
+                                       r["reopened"], r["unrecovered_again"]]
+                self.sale_dates.put(r["sale_id"], known[r["sale_id"]])
         found = {}
         for sale_id in wanted:
-            kept = self.sale_dates.get(sale_id)
+            kept = known[sale_id]
             if kept is None:
                 raise MissingReference(f"receivables: sale {sale_id} is not recorded")
             customer_id, invoice_date, wo, reopened, unrecovered_again = kept
