@@ -233,10 +233,11 @@ class GeneralLedger(Dispatching):
 
     def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         wanted = sorted(set(sale_ids))
-        self._load_sales_dates(sql, [s for s in wanted if self.sale_dates.get(s) is None])
+        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in wanted}
+        known.update(self._load_sales_dates(sql, [s for s, k in known.items() if k is None]))
         found = {}
         for sale_id in wanted:
-            kept = self.sale_dates.get(sale_id)
+            kept = known[sale_id]
             if kept is None:
                 raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
             found[sale_id] = (kept[0], kept[1])
@@ -249,11 +250,16 @@ class GeneralLedger(Dispatching):
         for i in range(0, len(named), 500):
             self._load_sales_dates(sql, named[i:i + 500])
 
-    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> None:
+    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """Read the dates of the recorded ones of ``sale_ids`` into ``sale_dates``; return
+        them too."""
+        loaded: dict[str, list[Any]] = {}
         if sale_ids:
             for r in sql.all(f"SELECT sale_id, invoice_date, written_off_on FROM {self.t('sales')} "
                              f"WHERE sale_id IN ({', '.join('?' * len(sale_ids))})", list(sale_ids)):
-                self.sale_dates.put(r["sale_id"], [r["invoice_date"], r["written_off_on"]])
+                loaded[r["sale_id"]] = [r["invoice_date"], r["written_off_on"]]
+                self.sale_dates.put(r["sale_id"], loaded[r["sale_id"]])
+        return loaded
 
     def _credit_lots(self, sql: Sql, party: str) -> tuple[list[tuple[int, str, int]],
                                                           dict[int, int]]:

@@ -421,10 +421,11 @@ class ReceivablesProjection(Dispatching):
         it takes counts from the reversal's date, and no amount goes negative on any date.
         (A reversal's rows are the payment's kinds with a negative amount.)"""
         wanted = sorted(set(sale_ids))
-        self._load_sales_dates(sql, [s for s in wanted if self.sale_dates.get(s) is None])
+        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in wanted}
+        known.update(self._load_sales_dates(sql, [s for s, k in known.items() if k is None]))
         found = {}
         for sale_id in wanted:
-            kept = self.sale_dates.get(sale_id)
+            kept = known[sale_id]
             if kept is None:
                 raise MissingReference(f"receivables: sale {sale_id} is not recorded")
             customer_id, invoice_date, wo, reopened, unrecovered_again = kept
@@ -439,10 +440,12 @@ class ReceivablesProjection(Dispatching):
         for i in range(0, len(named), 500):
             self._load_sales_dates(sql, named[i:i + 500])
 
-    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> None:
-        """Read the dates of the recorded ones of ``sale_ids`` into ``sale_dates``."""
+    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """Read the dates of the recorded ones of ``sale_ids`` into ``sale_dates``; return
+        them too."""
+        loaded: dict[str, list[Any]] = {}
         if not sale_ids:
-            return
+            return loaded
         marks = ", ".join("?" * len(sale_ids))
         movements = self.t("movements")
         for r in sql.all(
@@ -455,8 +458,10 @@ class ReceivablesProjection(Dispatching):
             f"FROM {self.t('sales')} s WHERE s.sale_id IN ({marks})",
             ("writeoff", "allocation", "fifo", "recovery", *sale_ids),
         ):
-            self.sale_dates.put(r["sale_id"], [r["customer_id"], r["invoice_date"], r["wo"],
-                                               r["reopened"], r["unrecovered_again"]])
+            loaded[r["sale_id"]] = [r["customer_id"], r["invoice_date"], r["wo"], r["reopened"],
+                                    r["unrecovered_again"]]
+            self.sale_dates.put(r["sale_id"], loaded[r["sale_id"]])
+        return loaded
 
     def _credit_lots(self, sql: Sql, customer_id: str) -> tuple[list[tuple[int, str, int]],
                                                                   dict[int, int]]:
