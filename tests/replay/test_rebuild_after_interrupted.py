@@ -1,11 +1,9 @@
-"""KNOWN BUG (found in review, not fixed here: ``replay/rebuild.py``): a rebuild that
-stopped half way (the process killed after some pages committed) leaves the next
-generation's tables and its tracking records; the next rebuild drops those tables but not
-the tracking, so it fills the empty tables from where the first one stopped. For the
-commission statements it switches to tables that lack the first half of the log (reps,
-ranks, sales), silently; with receivables or the general ledger it fails
-(``MissingReference``). Strict xfail: it passes once the rebuild starts its generation
-from nothing. Both stores."""
+"""A rebuild that stopped half way (the process killed after some pages committed) leaves
+the next generation's tables and its tracking records. The next rebuild drops both and
+starts that generation from nothing. (Before the fix, found in review, it dropped only the
+tables and filled them from where the first one stopped: for the commission statements it
+switched, silently, to tables lacking the first half of the log; with receivables or the
+general ledger it failed with ``MissingReference``.) Both stores."""
 
 from __future__ import annotations
 
@@ -17,7 +15,6 @@ from ledger.projections.commissions import CommissionsProjection
 from ledger.replay.rebuild import rebuild
 
 
-@pytest.mark.xfail(strict=True, reason="rebuild drops the leftover tables, not their tracking")
 def test_a_rebuild_after_an_interrupted_one_holds_the_whole_log(clocked):
     ledger = clocked
     build_receivables(ledger)

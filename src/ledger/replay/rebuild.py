@@ -39,11 +39,13 @@ def rebuild(live: Projector, names: Sequence[str] | None = None, *,
     chosen = [p for p in live.projections if not names or p.name in names]
     fresh_ones = [type(p)(p.generation + 1) for p in chosen]
     started = time.perf_counter()
-    # leftovers of an earlier rebuild that did not finish
+    # leftovers of an earlier rebuild that did not finish: its tables and the positions
+    # tracked for them (else the new tables would be filled from where it stopped)
     with live.transaction() as sql:
         for p in fresh_ones:
             for statement in p.drop_ddl():
                 sql.execute(statement)
+            live.target.untrack(sql, p.tracking_name)
     fresh = Projector(live.source, fresh_ones, live.target, clock=live.clock)
     fresh.catch_up(batch_size=REBUILD_PAGE, progress=progress)
     fresh.catch_up(batch_size=REBUILD_PAGE)  # what was written meanwhile
@@ -59,6 +61,7 @@ def rebuild(live: Projector, names: Sequence[str] | None = None, *,
         for p in chosen:
             for statement in p.drop_ddl():
                 sql.execute(statement)
+            live.target.untrack(sql, p.tracking_name)
     end = min(fresh.positions().values(), default=0)
     return {"projections": [{"name": old.name, "from_generation": old.generation,
                              "to_generation": new.generation}

@@ -104,6 +104,12 @@ class ProjectionStore:
         """Record ``position`` under ``name`` in ``sql``'s transaction."""
         self.recorder.track(sql.cursor, name, position)
 
+    def untrack(self, sql: Sql, name: str) -> None:
+        """Forget every position tracked under ``name`` (its tables were dropped), in
+        ``sql``'s transaction."""
+        table = self.recorder.tracking_table_name if self.is_postgres else "tracking"
+        sql.execute(f"DELETE FROM {table} WHERE application_name = ?", (name,))
+
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         """The position tracked under each name, in one read (every API read asks: one
         statement instead of one connection and statement per projection)."""
