@@ -47,10 +47,6 @@ def query_aging(projector: Projector, as_of: date | str | None = None) -> dict[s
     p = projection_of(projector, ReceivablesProjection)
     day, upto = report_date(projector, as_of)
     with projector.transaction(commit=False) as sql:
-        if sql.is_postgres:
-            # compiling the sums' expressions (JIT) would cost more than it saves: the
-            # planner estimates rows of every open item and takes the query for a big one
-            sql.execute("SET LOCAL jit = off")
         at_risk = at_risk_customers(sql, p, upto)
         policy = aging_policy(sql, p, day)
         groups = open_by_due_date(sql, p, upto, at_risk)

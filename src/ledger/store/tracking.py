@@ -23,6 +23,8 @@ from ledger.config import Database
 from ledger.store.sql import Sql
 
 APPLICATION_NAME = "ledger"  # the library names the PostgreSQL tracking table after it
+READ_SETTINGS = ("SET LOCAL search_path TO {}; SET LOCAL jit = off; "
+                 "SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 class _Tracked:
@@ -79,15 +81,24 @@ class ProjectionStore:
             from psycopg.sql import SQL, Identifier
 
             # unqualified projection tables live in the ledger's schema, not ``public``
-            cursor.execute(SQL("SET LOCAL search_path TO {}").format(
-                Identifier(datastore.schema)))
-            if commit and pipeline:
-                # A catch-up page's rows are derived: a crash may lose the last pages
-                # committed (rows and tracking together, never one without the other), and
-                # the next catch-up applies those events again. So a page does not wait for
-                # its WAL to reach the disk; the log's own writes (and a rebuild's switch)
-                # still do.
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if commit:
+                cursor.execute(SQL("SET LOCAL search_path TO {}").format(
+                    Identifier(datastore.schema)))
+                if pipeline:
+                    # A catch-up page's rows are derived: a crash may lose the last pages
+                    # committed (rows and tracking together, never one without the other),
+                    # and the next catch-up applies those events again. So a page does not
+                    # wait for its WAL to reach the disk; the log's own writes (and a
+                    # rebuild's switch) still do.
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            else:
+                # a read (queries, reports): neither parallel workers nor JIT compiling,
+                # each of which costs more (starting workers ~10 ms on a busy machine,
+                # compiling 100-500 ms) than it could save on the few rows a query reads;
+                # the planner asks for them from its cost estimates alone (a table never
+                # analyzed, a big report) -- set in the same round trip as the path, by SET
+                # (no snapshot taken: a reader may still choose its isolation level)
+                cursor.execute(READ_SETTINGS.format(Identifier(datastore.schema).as_string(cursor)))
             if not pipeline:
                 yield Sql(cursor, True)
                 return
