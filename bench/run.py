@@ -33,12 +33,10 @@ import io
 import json
 import os
 import pstats
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,17 +50,22 @@ sys.path.insert(0, str(HERE))
 from benchlib import (  # noqa: E402
     drop, fresh_schema, import_lines, load, machine, pg_connect,
 )
-from generate import Generated, build_template, copies_for, divisions_log, events_per_copy, write_postgres  # noqa: E402
+from generate import (  # noqa: E402
+    Generated,
+    UnpaidCompany,
+    build_template,
+    copies_for,
+    divisions_log,
+    events_per_copy,
+    write_postgres,
+)
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import parse_database_url  # noqa: E402
 from ledger.demo import Company, sales_file  # noqa: E402
 from ledger.replay.chain import GENESIS, preimage  # noqa: E402
-from ledger.domain.events import topics  # noqa: E402
-from ledger.domain.model import Closings, Customer  # noqa: E402
+from ledger.domain.model import Closings  # noqa: E402
 from eventsourcing.utils import get_topic  # noqa: E402
 
-RECEIVABLE_TOPICS = topics(Customer.SaleRecorded, Customer.PaymentRecorded,
-                           Customer.ReturnRecorded, Customer.ReceivableWrittenOff)
 
 BIN = Path(sys.executable).parent
 
@@ -348,161 +351,6 @@ def catch_up(url: str, profile: str | None = None) -> dict[str, Any]:
             "load_average": round(load_at, 2)}
 
 
-# --- reads through ledger serve ---------------------------------------------------------------
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, url: str, folder: str) -> None:
-        import httpx
-
-        keys = f"{folder}/keys.json"
-        out = subprocess.run([str(BIN / "ledger"), "keys", "add", "fin-li", "--file", keys],
-                             env=child_env(url), capture_output=True, text=True, check=True)
-        self.key = out.stdout.strip().splitlines()[-1].strip()
-        self.port = free_port()
-        self.log = open(f"{folder}/serve.log", "w")
-        self.proc = subprocess.Popen(
-            [str(BIN / "ledger"), "serve", "--port", str(self.port), "--keys-file", keys],
-            env=child_env(url), stdout=self.log, stderr=subprocess.STDOUT, cwd=folder)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"ledger serve did not start: {Path(self.log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        import signal
-
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-def latencies(server: Server, paths: list[str], clients: int, seconds: float,
-              warmup: float = 1.0) -> dict[str, Any]:
-    """``clients`` threads, each sending its next GET when the last is answered."""
-    import httpx
-
-    samples: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + warmup + seconds
-    measure_from = time.monotonic() + warmup
-
-    def client(i: int) -> None:
-        rng = random.Random(i)
-        mine: list[float] = []
-        with httpx.Client(base_url=server.base, timeout=60,
-                          headers={"Authorization": f"Bearer {server.key}"}) as c:
-            while (now := time.monotonic()) < stop_at:
-                path = rng.choice(paths)
-                t0 = time.perf_counter()
-                r = c.get(path)
-                dt = time.perf_counter() - t0
-                if r.status_code != 200:
-                    with lock:
-                        errors.append(f"{r.status_code} {path} {r.text[:200]}")
-                elif now >= measure_from:
-                    mine.append(dt)
-        with lock:
-            samples.extend(mine)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    load_at = load()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[:3]}")
-    samples.sort()
-
-    def q(p: float) -> float:
-        return round(1000 * samples[min(len(samples) - 1, int(p * len(samples)))], 2)
-
-    return {"clients": clients, "requests": len(samples), "per_s": round(len(samples) / seconds),
-            "p50_ms": q(0.50), "p99_ms": q(0.99), "load_average": round(load_at, 2)}
-
-
-def bench_reads(url: str, company: Company, copies: int, seconds: float,
-                clients: list[int]) -> dict[str, Any]:
-    from generate import prefix_of
-
-    reps = [f"{prefix_of(k)}REP-{i:03d}" for k in range(copies) for i in range(1, company.reps + 1)]
-    customers = [f"{prefix_of(k)}CUST-{i:04d}" for k in range(copies)
-                 for i in range(1, company.customers + 1)]
-    cases = {
-        "commission": [f"/v1/reps/{r}/commission/{company.year}-06" for r in reps],
-        "receivables": [f"/v1/customers/{c}/receivables" for c in customers],
-        "healthz (reference)": ["/healthz"],
-    }
-    out: dict[str, Any] = {"cases": {}, "seconds_per_case": seconds}
-    with tempfile.TemporaryDirectory() as folder:
-        server = Server(url, folder)
-        try:
-            for name, paths in cases.items():
-                out["cases"][name] = [latencies(server, paths, n, seconds) for n in clients]
-                log(f"reads {name}: {out['cases'][name]}")
-            aging = latencies(server, [f"/v1/aging?as_of={company.year}-12-31"], 1, seconds,
-                              warmup=0.5)
-            out["aging"] = aging
-        finally:
-            server.stop()
-    out["aging"]["open_items"], out["aging"]["sales_rows"] = open_items(url, f"{company.year}-12-31")
-    return out
-
-
-def open_items(url: str, day: str) -> tuple[int | None, int | None]:
-    """Open items and sales rows the aging report reads (from the log: sales, and the
-    payments, returns and write-offs that settled them by ``day``)."""
-    decoder = msgspec.json.Decoder()
-    opened: dict[str, int] = {}
-    with pg_connect(url) as conn, conn.cursor(binary=True) as cur:
-        last = 0
-        while True:
-            cur.execute("SELECT notification_id, topic, state FROM ledger_events WHERE "
-                        "notification_id > %s AND topic = ANY(%s) ORDER BY notification_id "
-                        "LIMIT 20000", (last, list(RECEIVABLE_TOPICS)))
-            rows = cur.fetchall()
-            for _, topic, state in rows:
-                e = decoder.decode(state)
-                if topic.endswith("SaleRecorded"):
-                    if e.get("invoice_date", "") <= day:
-                        opened[e["sale_id"]] = e["gross"]
-                elif topic.endswith("PaymentRecorded"):
-                    for a in e.get("applied", []):
-                        if a["sale_id"] in opened:
-                            opened[a["sale_id"]] -= a["amount"]
-                elif topic.endswith("ReturnRecorded"):
-                    if e["sale_id"] in opened:
-                        opened[e["sale_id"]] -= e.get("to_open", 0)
-                elif e["sale_id"] in opened:
-                    opened[e["sale_id"]] -= e["amount"]
-            if len(rows) < 20000:
-                break
-            last = rows[-1][0]
-    return sum(1 for v in opened.values() if v > 0), len(opened)
-
-
 # --- issue 10 --------------------------------------------------------------------------------
 
 def raw_sha256(url: str, page: int = 10_000) -> dict[str, Any]:
@@ -632,7 +480,10 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=20_000)
     parser.add_argument("--naive", type=int, default=1_000)
     parser.add_argument("--profile-sales", type=int, default=3_000)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per read case and client count")
+    parser.add_argument("--unpaid-share", type=float, default=0.6,
+                        help="share of the generated company's customers that never pay (their "
+                             "sales stay open: the aging report's 100,000 open items)")
     parser.add_argument("--clients", default="1,32")
     parser.add_argument("--json", default=str(HERE / "results.json"))
     parser.add_argument("--markdown", default=str(HERE / "RESULTS.md"))
@@ -643,9 +494,10 @@ def main() -> None:
     parser.add_argument("--ingest-only", action="store_true",
                         help="only the ingest section (with the pg_fast recorder); JSON only")
     args = parser.parse_args()
-    company = Company()
+    company: Company = UnpaidCompany(unpaid_share=args.unpaid_share)
     if args.smoke:
-        company = Company(reps=4, customers=9, sales_per_rep_month=(1, 3))
+        company = UnpaidCompany(reps=4, customers=9, sales_per_rep_month=(1, 3),
+                                unpaid_share=args.unpaid_share)
         args.events, args.rss_sizes, args.sales, args.naive = 1_500, "700", 40, 5
         args.profile_events = 700
         args.profile_sales, args.seconds, args.clients = 10, 0.3, "1,2"
@@ -680,7 +532,8 @@ def main() -> None:
         doc["template"] = {"events": len(maker.template.events),
                            "seconds": round(maker.template_seconds, 2),
                            "company": {"seed": company.seed, "reps": company.reps,
-                                       "customers": company.customers}}
+                                       "customers": company.customers,
+                                       "unpaid_share": getattr(company, "unpaid_share", None)}}
         sizes = sorted({args.events, *(int(s) for s in args.rss_sizes.split(",") if s)})
         doc["catch_up_rss"] = []
         big: Generated | None = None
@@ -720,7 +573,10 @@ def main() -> None:
                 urls.remove(g.url)
             save()
         assert big is not None
-        doc["reads"] = bench_reads(big.url, company, big.copies, args.seconds, clients)
+        from reads import bench_reads
+
+        doc["reads"] = bench_reads(big.url, seconds=args.seconds, clients=tuple(clients),
+                                   aging_seconds=args.seconds)
         save()
         doc["issue10"] = bench_issue10(big.url, company, big.events)
     finally:
