@@ -212,10 +212,6 @@ class Runtime:
         """Events the live projections have not applied yet."""
         return self.position() - self.projector().reached()
 
-    def reached(self) -> int:
-        """The position every live projection has reached (``read_state``)."""
-        return self.read_state().reached
-
     def read_state(self) -> ReadState:
         """The log's last position and the position every live projection has reached,
         after switching to the generations a rebuild made current

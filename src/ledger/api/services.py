@@ -97,8 +97,10 @@ class Services:
         ``wait_timeout`` seconds, until the projections hold that position, even if the log
         does not hold it yet (another process may be about to write it); on time-out
         ``503 not_caught_up`` with ``Retry-After`` and the current position. A read that
-        needs no waiting never waits for another's catch-up."""
-        if state is None:  # after a rebuild, the new tables answer
+        needs no waiting never waits for another's catch-up. ``state``: what the request
+        read first (``authenticate``: ``Runtime.read_state``, which also switches to the
+        tables a rebuild made current); read now when not given."""
+        if state is None:
             state = self.runtime.read_state()
         done = state.reached
         if wait_for is None:
