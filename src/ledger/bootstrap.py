@@ -21,7 +21,7 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.config import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, ConfigError, Database, parse_database_url
 from ledger.domain.calendar import DEFAULT_COMPANY_TZ, set_company_tz, utcnow
-from ledger.projections.engine import Projection, Projector
+from ledger.projections.engine import Projection, Projector, refresh_statistics
 from ledger.store.log import LogSource
 from ledger.store.tracking import ProjectionStore
 
@@ -270,30 +270,6 @@ class ReadState:
 
     log_position: int  # the log's last position
     reached: int  # the position every live projection has reached
-
-
-def refresh_statistics(projector: Projector) -> list[str]:
-    """ANALYZE the projection tables (PostgreSQL) whose planner statistics are missing or
-    stale by autovacuum's own rule (rows changed since the last ANALYZE > 50 + 10% of the
-    rows), for a server that runs without autovacuum, and for tables just filled faster
-    than autovacuum looks. Without statistics the planner takes a customer's sales for
-    165 rows and each sale's movements for 1,000, and joins by hashing every movement:
-    ``receivables`` then reads the whole table (tens of ms at a million events) instead
-    of a few index entries. ANALYZE takes no lock a reader or a writer of rows waits for.
-    Returns the tables analyzed (none on SQLite, whose planner needs no statistics to
-    prefer an index)."""
-    if not projector.is_postgres:
-        return []
-    tables = sorted({p.t(name) for p in projector.projections for name in p.tables})
-    with projector.transaction(commit=False) as sql:
-        stale = [r["relname"] for r in sql.all(
-            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-            "AND relname = ANY(?) AND n_mod_since_analyze > 50 + 0.1 * n_live_tup",
-            (tables,))]
-    if stale:
-        with projector.transaction() as sql:
-            sql.execute(f"ANALYZE {', '.join(stale)}")
-    return stale
 
 
 def live_projector(source: LogSource, store: ProjectionStore,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ledger.projections.engine import GENERATIONS_TABLE, Projector
+from ledger.projections.engine import GENERATIONS_TABLE, Projector, refresh_statistics
 
 REBUILD_PAGE = 2000  # events per transaction while rebuilding
 DROP_GRACE_SECONDS = 2.0  # reads that began before the switch finish on the old tables
@@ -49,6 +49,7 @@ def rebuild(live: Projector, names: Sequence[str] | None = None, *,
     fresh = Projector(live.source, fresh_ones, live.target, clock=live.clock)
     fresh.catch_up(batch_size=REBUILD_PAGE, progress=progress)
     fresh.catch_up(batch_size=REBUILD_PAGE)  # what was written meanwhile
+    refresh_statistics(fresh)  # the planner knows the new tables before they answer
     with live.transaction() as sql:  # the switch: one transaction
         for p in fresh_ones:
             sql.execute(f"DELETE FROM {GENERATIONS_TABLE} WHERE name = ?", (p.name,))
