@@ -481,7 +481,7 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=1_000)
     parser.add_argument("--profile-sales", type=int, default=3_000)
     parser.add_argument("--seconds", type=float, default=4.0, help="per read case and client count")
-    parser.add_argument("--unpaid-share", type=float, default=0.6,
+    parser.add_argument("--unpaid-share", type=float, default=0.75,
                         help="share of the generated company's customers that never pay (their "
                              "sales stay open: the aging report's 100,000 open items)")
     parser.add_argument("--clients", default="1,32")
