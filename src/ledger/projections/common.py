@@ -151,6 +151,31 @@ class Kept:
         self._known.clear()
 
 
+class SaleDatesForPage:
+    """For a projection that keeps its sales' dates for a page (``sale_dates``, a
+    ``Kept``) and reads them with ``_load_sales_dates``: ``prepare`` reads them at once
+    for every sale the page's returns, payments and write-offs name (a sale recorded in
+    the page itself is kept by the projection's ``_sale``)."""
+
+    sale_dates: Kept
+    PREPARE_CHUNK = 500  # sales per read
+
+    def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> dict[str, list[Any]]:
+        raise NotImplementedError
+
+    def prepare(self, sql: Sql, events: Sequence[Any]) -> None:
+        named = sales_named(events)
+        for i in range(0, len(named), self.PREPARE_CHUNK):
+            self._load_sales_dates(sql, named[i:i + self.PREPARE_CHUNK])
+
+    def known_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> dict[str, Any]:
+        """Each of ``sale_ids`` (sorted, once) with what is kept of it, or read now; None
+        when it is not recorded."""
+        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in sorted(set(sale_ids))}
+        known.update(self._load_sales_dates(sql, [s for s, k in known.items() if k is None]))
+        return known
+
+
 def sales_named(events: Sequence[Any]) -> list[str]:
     """The sales a page's returns, payments and write-offs take from (what receivables
     and the general ledger read a sale's dates for), each once."""

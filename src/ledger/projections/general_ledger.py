@@ -103,11 +103,11 @@ from ledger.domain.posting import (
 )
 from ledger.domain.receivables import credit_pieces, credit_removal, join_day
 from ledger.domain.reporting import event_date
-from ledger.projections.common import Dispatching, Kept, MissingReference, sales_named
+from ledger.projections.common import Dispatching, Kept, MissingReference, SaleDatesForPage
 from ledger.projections.engine import Projection, Projector, Sql
 
 
-class GeneralLedger(Dispatching):
+class GeneralLedger(SaleDatesForPage, Dispatching):
     name = "gl"
     handlers: ClassVar[dict[type, str]] = {
         Customer.SaleRecorded: "_sale",
@@ -232,23 +232,12 @@ class GeneralLedger(Dispatching):
         return self._sales_dates(sql, [sale_id])[sale_id]
 
     def _sales_dates(self, sql: Sql, sale_ids: list[str]) -> dict[str, tuple[str, str | None]]:
-        wanted = sorted(set(sale_ids))
-        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in wanted}
-        known.update(self._load_sales_dates(sql, [s for s, k in known.items() if k is None]))
         found = {}
-        for sale_id in wanted:
-            kept = known[sale_id]
+        for sale_id, kept in self.known_sales_dates(sql, sale_ids).items():
             if kept is None:
                 raise MissingReference(f"general ledger: a fact about sale {sale_id} before the sale")
             found[sale_id] = (kept[0], kept[1])
         return found
-
-    def prepare(self, sql: Sql, events: Sequence[Any]) -> None:
-        """The dates of every sale the page's returns, payments and write-offs take from,
-        in one read per 500 sales (a sale recorded in the page itself is kept by ``_sale``)."""
-        named = sales_named(events)
-        for i in range(0, len(named), 500):
-            self._load_sales_dates(sql, named[i:i + 500])
 
     def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> dict[str, list[Any]]:
         """Read the dates of the recorded ones of ``sale_ids`` into ``sale_dates``; return

@@ -84,12 +84,12 @@ from ledger.projections.common import (
     Kept,
     Memo,
     MissingReference,
+    SaleDatesForPage,
     expect_rows,
     fen_sum,
     policy_in_force,
     record_policy,
     report_date,
-    sales_named,
     to_json,
 )
 from ledger.projections.engine import Projection, Projector, Sql
@@ -104,7 +104,7 @@ def _later(day: str | None, other: str) -> str:
 
 
 
-class ReceivablesProjection(Dispatching):
+class ReceivablesProjection(SaleDatesForPage, Dispatching):
     name = "receivables"
     handlers: ClassVar[dict[type, str]] = {
         Customer.Registered: "_registered",
@@ -420,25 +420,14 @@ class ReceivablesProjection(Dispatching):
         the later date (SPEC 1): so a fact dated before a reversal that reopened the amount
         it takes counts from the reversal's date, and no amount goes negative on any date.
         (A reversal's rows are the payment's kinds with a negative amount.)"""
-        wanted = sorted(set(sale_ids))
-        known = {sale_id: self.sale_dates.get(sale_id) for sale_id in wanted}
-        known.update(self._load_sales_dates(sql, [s for s, k in known.items() if k is None]))
         found = {}
-        for sale_id in wanted:
-            kept = known[sale_id]
+        for sale_id, kept in self.known_sales_dates(sql, sale_ids).items():
             if kept is None:
                 raise MissingReference(f"receivables: sale {sale_id} is not recorded")
             customer_id, invoice_date, wo, reopened, unrecovered_again = kept
             found[sale_id] = (customer_id, join_day(invoice_date, reopened),
                               None if wo is None else join_day(wo, unrecovered_again))
         return found
-
-    def prepare(self, sql: Sql, events: Sequence[Any]) -> None:
-        """The dates of every sale the page's returns, payments and write-offs take from,
-        in one read per 500 sales (a sale recorded in the page itself is kept by ``_sale``)."""
-        named = sales_named(events)
-        for i in range(0, len(named), 500):
-            self._load_sales_dates(sql, named[i:i + 500])
 
     def _load_sales_dates(self, sql: Sql, sale_ids: Sequence[str]) -> dict[str, list[Any]]:
         """Read the dates of the recorded ones of ``sale_ids`` into ``sale_dates``; return
