@@ -11,6 +11,10 @@ import time
 import uuid
 from typing import Any
 
+import msgspec
+
+from ledger.config import ensure_schema, parse_database_url
+from ledger.demo import sales_file
 from ledger.service.importing import import_lines  # noqa: F401  (the one import of the import use case)
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -65,3 +69,33 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     started = time.perf_counter()
     result = fn(*args, **kwargs)
     return result, time.perf_counter() - started
+
+
+def sale_lines(sales: int) -> tuple[list[bytes], list[bytes]]:
+    """The demo's sales file as command lines: (its set-up, ``sales`` sale lines)."""
+    lines = [msgspec.json.encode(b) for b in sales_file(sales)]
+    return lines[: len(lines) - sales], lines[len(lines) - sales:]
+
+
+def raw_copy(rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s of COPY (psycopg 3, binary) of ``rows`` into a plain events table."""
+    url = fresh_schema("copy")
+    db = parse_database_url(url)
+    ensure_schema(db)
+    try:
+        with pg_connect(url) as conn:
+            conn.execute("CREATE TABLE raw_events (originator_id uuid NOT NULL, "
+                         "originator_version bigint NOT NULL, topic text, state bytea, "
+                         "notification_id bigserial PRIMARY KEY)")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cur:
+                with cur.copy("COPY raw_events (originator_id, originator_version, topic, state) "
+                              "FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["uuid", "int8", "text", "bytea"])
+                    for r in rows:
+                        cp.write_row(r)
+            conn.commit()
+            return len(rows) / (time.perf_counter() - started)
+    finally:
+        drop(url)

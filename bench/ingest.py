@@ -23,15 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import msgspec
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from benchlib import PG_URL, drop, import_lines, pg_connect  # noqa: E402
+from benchlib import PG_URL, drop, import_lines, pg_connect, raw_copy, sale_lines  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
-from ledger.config import Database, ensure_schema, parse_database_url  # noqa: E402
-from ledger.demo import sales_file  # noqa: E402
+from ledger.config import Database, parse_database_url  # noqa: E402
 
 
 def schema_url(tag: str) -> str:
@@ -45,36 +43,9 @@ def database(url: str, recorder: str | None) -> Database:
     return db
 
 
-def lines_for(sales: int) -> tuple[list[bytes], list[bytes]]:
-    lines = [msgspec.json.encode(b) for b in sales_file(sales)]
-    return lines[: len(lines) - sales], lines[len(lines) - sales:]
-
-
-def copy_rate(rows: list[tuple[Any, ...]]) -> float:
-    url = schema_url("copy")
-    ensure_schema(parse_database_url(url))
-    try:
-        with pg_connect(url) as conn:
-            conn.execute("CREATE TABLE raw_events (originator_id uuid NOT NULL, "
-                         "originator_version bigint NOT NULL, topic text, state bytea, "
-                         "notification_id bigserial PRIMARY KEY)")
-            conn.commit()
-            started = time.perf_counter()
-            with conn.cursor() as cur:
-                with cur.copy("COPY raw_events (originator_id, originator_version, topic, state) "
-                              "FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.set_types(["uuid", "int8", "text", "bytea"])
-                    for r in rows:
-                        cp.write_row(r)
-            conn.commit()
-            return len(rows) / (time.perf_counter() - started)
-    finally:
-        drop(url)
-
-
 def run(sales: int, recorder: str | None, profile: int, sort: str, top: int,
         callers: str | None) -> dict[str, Any]:
-    setup, lines = lines_for(sales)
+    setup, lines = sale_lines(sales)
     url = schema_url("ingest")
     try:
         with Ledger(database(url, recorder)) as ledger:
@@ -92,7 +63,7 @@ def run(sales: int, recorder: str | None, profile: int, sort: str, top: int,
                                 (before,)).fetchall()
     finally:
         drop(url)
-    copy = copy_rate(rows)
+    copy = raw_copy(rows)
     out = {"sales": sales, "events": events, "seconds": round(seconds, 3),
            "commands_per_s": round(sales / seconds), "events_per_s": round(events / seconds),
            "event_bytes_avg": round(statistics.fmean(len(r[3]) for r in rows)),

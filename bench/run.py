@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from benchlib import (  # noqa: E402
-    drop, fresh_schema, import_lines, load, machine, pg_connect,
+    drop, fresh_schema, import_lines, load, machine, pg_connect, raw_copy, sale_lines,
 )
 from generate import (  # noqa: E402
     Generated,
@@ -61,7 +61,7 @@ from generate import (  # noqa: E402
 )
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import parse_database_url  # noqa: E402
-from ledger.demo import Company, sales_file  # noqa: E402
+from ledger.demo import Company  # noqa: E402
 from ledger.replay.chain import GENESIS, preimage  # noqa: E402
 from ledger.domain.model import Closings  # noqa: E402
 from eventsourcing.utils import get_topic  # noqa: E402
@@ -144,37 +144,6 @@ _OURS = ("application.py", "engine.py", "sales.py", "context.py", "receivables.p
 
 
 # --- ingest ------------------------------------------------------------------------------
-
-def sale_lines(sales: int) -> tuple[list[bytes], list[bytes]]:
-    lines = [msgspec.json.encode(b) for b in sales_file(sales)]
-    return lines[: len(lines) - sales], lines[len(lines) - sales:]
-
-
-def raw_copy(rows: list[tuple[Any, ...]]) -> float:
-    """Rows/s of COPY (psycopg 3, binary) of ``rows`` into a plain events table."""
-    url = fresh_schema("copy")
-    db = parse_database_url(url)
-    from ledger.config import ensure_schema
-
-    ensure_schema(db)
-    try:
-        with pg_connect(url) as conn:
-            conn.execute("CREATE TABLE raw_events (originator_id uuid NOT NULL, "
-                         "originator_version bigint NOT NULL, topic text, state bytea, "
-                         "notification_id bigserial PRIMARY KEY)")
-            conn.commit()
-            started = time.perf_counter()
-            with conn.cursor() as cur:
-                with cur.copy("COPY raw_events (originator_id, originator_version, topic, state) "
-                              "FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.set_types(["uuid", "int8", "text", "bytea"])
-                    for r in rows:
-                        cp.write_row(r)
-            conn.commit()
-            return len(rows) / (time.perf_counter() - started)
-    finally:
-        drop(url)
-
 
 def bench_ingest(sales: int, naive: int, profile_sales: int) -> dict[str, Any]:
     setup, lines = sale_lines(sales)

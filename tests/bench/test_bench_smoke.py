@@ -42,9 +42,12 @@ pg_connect = sys.modules["benchlib"].pg_connect
 
 from ledger.application import Ledger  # noqa: E402
 from ledger.demo import Company  # noqa: E402
+from ledger.domain.model import Customer  # noqa: E402
+from eventsourcing.utils import get_topic  # noqa: E402
 from ledger.bootstrap import projector_for  # noqa: E402
 
 pytestmark = pytest.mark.postgres
+REGISTERED = get_topic(Customer.Registered)
 SMALL = Company(reps=4, customers=9, sales_per_rep_month=(1, 3))
 
 
@@ -82,7 +85,7 @@ def test_generated_log_is_the_command_paths_log_and_verifies_and_projects() -> N
         ours, theirs = _log(generated.url), _log(commanded.url)
         assert n == len(theirs) > 2 * len(template.events)
         assert ours == theirs  # positions, aggregates, versions, topics, payloads
-        assert len({p["customer_id"] for *_, t, p in ours if t == "ledger:Customer.Registered"}) \
+        assert len({p["customer_id"] for *_, t, p in ours if t == REGISTERED}) \
             == copies * SMALL.customers
 
         verified = _cli(generated.url, "verify")

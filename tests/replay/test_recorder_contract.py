@@ -1,19 +1,25 @@
 """The library's own application-recorder test cases, run against the ledger's recorders
-(which add the hash chain and the rejections table), on SQLite and PostgreSQL; after each,
-the chain over whatever the case wrote verifies."""
+(which add the hash chain and the rejections table): SQLite's, and on PostgreSQL the one
+built on the library's own recorder (``ledger.store.recorders.PostgresLedgerRecorder``,
+selectable with ``APPLICATION_RECORDER_TOPIC``; the default, ``pg_fast``, has its own run
+in tests/store/test_pg_fast_recorder.py); after each, the chain over whatever the case
+wrote verifies."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
+from eventsourcing.utils import get_topic
 from stores import scratch_database
 
 from ledger.application import Ledger
 from ledger.replay.chain import verify
+from ledger.store.recorders import PostgresLedgerRecorder
 
 
 class _Contract(ApplicationRecorderTestCase):  # type: ignore[type-arg]
@@ -23,7 +29,11 @@ class _Contract(ApplicationRecorderTestCase):  # type: ignore[type-arg]
     def setUp(self) -> None:
         self._folder = tempfile.TemporaryDirectory()
         self._scratch = scratch_database(self.backend, str(Path(self._folder.name)))
-        self._ledger = Ledger(self._scratch.__enter__())
+        db = self._scratch.__enter__()
+        if self.backend == "postgres":
+            db = replace(db, env={**db.env, "APPLICATION_RECORDER_TOPIC":
+                                  get_topic(PostgresLedgerRecorder)})
+        self._ledger = Ledger(db)
 
     def tearDown(self) -> None:
         self._ledger.close()
@@ -31,7 +41,10 @@ class _Contract(ApplicationRecorderTestCase):  # type: ignore[type-arg]
         self._folder.cleanup()
 
     def create_recorder(self) -> Any:
-        return self._ledger.app.recorder
+        recorder = self._ledger.app.recorder
+        if self.backend == "postgres":
+            assert type(recorder) is PostgresLedgerRecorder
+        return recorder
 
     def _chain_ok(self) -> None:
         v = verify(self._ledger.app.recorder)

@@ -140,6 +140,11 @@ async def services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(services)]
 
 
+class ReadingNotSet(RuntimeError):
+    """A read was wired without what it reads from (a fault in the route, never the
+    caller's input: it answers 500)."""
+
+
 class Reading:
     """A read, after authentication: the projector to query and the log position it
     answers at. The live read's catch-up (``Services.fresh``) runs when the route first
@@ -161,23 +166,24 @@ class Reading:
         self._wait_for = wait_for
         self._state = state
 
-    def _catch_up(self) -> None:
-        if self._position is None:
-            assert self._svc is not None
+    def _caught_up(self) -> tuple[Projector, int]:
+        """The projector to read and the log position it answers as of: the live one
+        caught up on first use, or the as-of sandbox the reading was built with."""
+        if self._position is None and self._svc is not None:
             self._position = self._svc.fresh(self._wait_for, self._state)
             self._projector = self._svc.projector
+        if self._projector is None or self._position is None:
+            raise ReadingNotSet("a Reading needs services to catch up from, or a projector "
+                                "and the position it stands at")
+        return self._projector, self._position
 
     @property
     def projector(self) -> Projector:
-        self._catch_up()
-        assert self._projector is not None
-        return self._projector
+        return self._caught_up()[0]
 
     @property
     def position(self) -> int:
-        self._catch_up()
-        assert self._position is not None
-        return self._position
+        return self._caught_up()[1]
 
     def respond(self, document: Any) -> MsgspecResponse:
         document = self.with_currency(document)  # SPEC 1: names its currency
@@ -243,7 +249,8 @@ async def reading(
         yield Reading(currency, limit, cursor, url, svc=svc, wait_for=wait_for, state=state)
         return
     stop = await run_in_threadpool(as_of_position, svc.runtime, at_position, at_time)
-    assert stop is not None
+    if stop is None:  # as_of_position answers a position whenever one of them is given
+        raise ReadingNotSet("an as-of read found no position to replay to")
     sandbox = svc.runtime.reading(stop=stop)
     then = await run_in_threadpool(sandbox.__enter__)
     try:

@@ -98,10 +98,6 @@ from ledger.projections.errors import unknown
 BEGINNING = "0001-01-01"
 
 
-def _later(day: str | None, other: str) -> str:
-    """The later of two ISO dates, ``day`` possibly absent (SQL's MAX over no rows)."""
-    return other if day is None or other > day else day
-
 
 
 class ReceivablesProjection(SaleDatesForPage, Dispatching):
@@ -333,11 +329,11 @@ class ReceivablesProjection(SaleDatesForPage, Dispatching):
             if kept is None:
                 continue
             if kind == "writeoff":
-                kept[2] = _later(kept[2], day)
+                kept[2] = join_day(kept[2], day)
             elif kind in ("allocation", "fifo") and amount < 0:
-                kept[3] = _later(kept[3], day)
+                kept[3] = join_day(kept[3], day)
             elif kind == "recovery" and amount < 0:
-                kept[4] = _later(kept[4], day)
+                kept[4] = join_day(kept[4], day)
         totals: dict[str, tuple[int, int, str]] = {}
         for _, sale_id, _, day, _, open_delta, unrecovered_delta in rows:
             o, u, last = totals.get(sale_id, (0, 0, day))
