@@ -258,46 +258,47 @@ class Projector:
                               if (changed := self.transform(position, event)) is not None]
                 try:
                     with self.transaction(pipeline=True) as sql:
-                        sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
-                        # positions again, under the lock: another catch-up may have moved them
-                        seen = {p.name: self.target.tracked(sql, p.tracking_name)
-                                for p in self.projections}
-                        # which projections apply each event (worked out once per class),
-                        # and each projection's events, to ``prepare`` for them at once
-                        readers: dict[type, list[Projection]] = {}
-                        mine: dict[str, list[Any]] = {p.name: [] for p in self.projections}
-                        work: list[tuple[int, Any, list[Projection]]] = []
-                        for position, event in events:
-                            found = readers.get(type(event))
-                            if found is None:
-                                found = readers[type(event)] = [
-                                    p for p in self.projections if p.reads(event)]
-                            takers = [p for p in found if position > seen[p.name]]
-                            if takers:
-                                work.append((position, event, takers))
-                                for p in takers:
-                                    mine[p.name].append(event)
-                        for p in self.projections:
-                            p.forget()
-                            if mine[p.name]:
-                                p.prepare(sql, mine[p.name])
-                        for position, event, takers in work:
-                            for p in takers:
-                                p.apply(sql, position, event)
-                                applied += 1
-                        for p in self.projections:
-                            if mine[p.name]:
-                                p.finish(sql)
-                        for p in self.projections:
-                            if page_end > seen[p.name]:
-                                self.target.track(sql, p.tracking_name, page_end)
+                        applied += self._apply_page(sql, events, page_end)
                 except BaseException:
                     for p in self.projections:
-                        p.forget()
+                        p.forget()  # what they kept may hold rolled-back rows
                     raise
                 if progress:
                     progress(page_end - first, end - first)
         return applied
+
+    def _apply_page(self, sql: Sql, events: Sequence[tuple[int, Any]], page_end: int) -> int:
+        """One page in ``sql``'s transaction: take the lock, read the positions under it
+        (another catch-up may have moved them), let each projection prepare for its events,
+        apply them in log order, let each finish, track ``page_end``. Returns the number
+        of event applications."""
+        sql.execute(f"UPDATE {LOCK_TABLE} SET n = n + 1 WHERE id = 1")
+        seen = {p.name: self.target.tracked(sql, p.tracking_name) for p in self.projections}
+        readers: dict[type, list[Projection]] = {}  # event class -> the projections reading it
+        mine: dict[str, list[Any]] = {p.name: [] for p in self.projections}
+        work: list[tuple[int, Any, list[Projection]]] = []
+        for position, event in events:
+            found = readers.get(type(event))
+            if found is None:
+                found = readers[type(event)] = [p for p in self.projections if p.reads(event)]
+            takers = [p for p in found if position > seen[p.name]]
+            if takers:
+                work.append((position, event, takers))
+                for p in takers:
+                    mine[p.name].append(event)
+        for p in self.projections:
+            p.forget()
+            if mine[p.name]:
+                p.prepare(sql, mine[p.name])
+        for position, event, takers in work:
+            for p in takers:
+                p.apply(sql, position, event)
+        for p in self.projections:
+            if mine[p.name]:
+                p.finish(sql)
+            if page_end > seen[p.name]:
+                self.target.track(sql, p.tracking_name, page_end)
+        return sum(len(takers) for _, _, takers in work)
 
     def run(self, poll_interval: float = LIVE_POLL_SECONDS,
             until: Callable[[], bool] | None = None) -> None:

@@ -211,19 +211,18 @@ class ReceivablesProjection(SaleDatesForPage, Dispatching):
         expect_rows(sql, 1, f"at-risk flag of customer {e.originator_id}")
 
     def _sale(self, sql: Sql, position: int, e: Any) -> None:
+        customer_id = self._customer_of(sql, e)
         sql.execute(
             f"INSERT INTO {self.t('sales')} (sale_id, customer_id, rep_id, invoice_no, "
             "invoice_date, due_on, gross, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (e.sale_id, self._customer_of(sql, e), e.rep_id, e.invoice_no, e.invoice_date,
-             e.due_on, e.gross, position),
+            (e.sale_id, customer_id, e.rep_id, e.invoice_no, e.invoice_date, e.due_on, e.gross,
+             position),
         )
-        self.sale_dates.put(e.sale_id, [self._customer_of(sql, e), e.invoice_date, None, None,
-                                        None])
+        self.sale_dates.put(e.sale_id, [customer_id, e.invoice_date, None, None, None])
         rows = [(position, e.sale_id, "sale", e.invoice_date, e.gross, e.gross, 0)]
         if e.credit_applied:
             # the credit counts against the sale from the later of its lot's date and the
             # sale's (SPEC 1): one movement per date, one credit row per lot
-            customer_id = self._customer_of(sql, e)
             pieces = credit_pieces(*self._credit_lots(sql, customer_id), e.credit_applied,
                                    e.invoice_date)
             by_day: dict[str, int] = {}
@@ -234,7 +233,7 @@ class ReceivablesProjection(SaleDatesForPage, Dispatching):
             for day, amount in sorted(by_day.items()):
                 kind = "credit" if day == e.invoice_date else f"credit@{day}"
                 rows.append((position, e.sale_id, kind, day, amount, -amount, 0))
-        self._movements(sql, rows, (self._customer_of(sql, e), e.due_on, e.invoice_date))
+        self._movements(sql, rows, (customer_id, e.due_on, e.invoice_date))
 
     def _return(self, sql: Sql, position: int, e: Any) -> None:
         customer_id, invoice_date, written_off_on = self._sale_dates(sql, e.sale_id)
@@ -334,27 +333,23 @@ class ReceivablesProjection(SaleDatesForPage, Dispatching):
                 kept[3] = join_day(kept[3], day)
             elif kind == "recovery" and amount < 0:
                 kept[4] = join_day(kept[4], day)
-        totals: dict[str, tuple[int, int, str]] = {}
-        for _, sale_id, _, day, _, open_delta, unrecovered_delta in rows:
-            o, u, last = totals.get(sale_id, (0, 0, day))
-            totals[sale_id] = (o + open_delta, u + unrecovered_delta, max(last, day))
-        if sale is not None:
+        if sale is not None:  # the sale's own rows: its balances row starts from them
             customer_id, due_on, invoice_date = sale
-            sql.executemany(
+            sql.execute(
                 f"INSERT INTO {self.t('balances')} (sale_id, customer_id, due_on, invoice_date, "
                 "open_amount, unrecovered, last_date) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(sale_id, customer_id, due_on, invoice_date, o, u, last)
-                 for sale_id, (o, u, last) in totals.items()],
+                (rows[0][1], customer_id, due_on, invoice_date, sum(r[5] for r in rows),
+                 sum(r[6] for r in rows), max(r[3] for r in rows)),
             )
             return
-        for sale_id, (o, u, last) in totals.items():  # written by ``finish``, once a page
+        for _, sale_id, _, day, _, open_delta, unrecovered_delta in rows:  # for ``finish``
             moved = self.balance_moves.get(sale_id)
             if moved is None:
-                self.balance_moves.put(sale_id, [o, u, last])
+                self.balance_moves.put(sale_id, [open_delta, unrecovered_delta, day])
             else:
-                moved[0] += o
-                moved[1] += u
-                moved[2] = max(moved[2], last)
+                moved[0] += open_delta
+                moved[1] += unrecovered_delta
+                moved[2] = max(moved[2], day)
 
     def finish(self, sql: Sql) -> None:
         """The page's movements added to their sales' ``balances`` rows: one statement on

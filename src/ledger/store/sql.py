@@ -127,7 +127,7 @@ class Sql:
             held = self._held[statement] = _Held(*found)
         held.rows.extend(rows)
         self._held_rows = len(rows)
-        if len(held.rows) >= SEND_AT_ROWS and self.pipeline is not None:
+        if len(held.rows) >= SEND_AT_ROWS:
             self.flush([statement])  # the server writes them while Python goes on
         return True
 
